@@ -1,0 +1,202 @@
+"""The plain typed values that pass between stages of the flow.
+
+    fetch ─▶ FetchResult ─▶ parse ─▶ Article ─▶ match ─▶ ArticleMatch ─▶ alerts ─▶ Alert
+
+Data flows one way: no stage reaches back into an earlier one. `Alert` and `ArticleIn`
+are contracts other tools rely on (DESIGN.md); keep their field names exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Severity = Literal["low", "medium", "high", "critical"]
+SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
+TermKind = Literal["place", "group", "word", "pattern"]
+FieldName = Literal["title", "summary", "content"]
+FIELDS: tuple[FieldName, ...] = ("title", "summary", "content")
+
+ALERT_SCHEMA = "watcher.alert/v1"
+
+
+class ArticleIn(BaseModel):
+    """One line of `watcher match` input (DESIGN.md). Text fields may hold HTML."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    title: str
+    summary: str | None = None
+    content: str | None = None
+    url: str | None = None
+    id: str | None = None
+    source: str | None = None
+    published: datetime | None = None
+    language: str | None = None
+
+
+class Article(BaseModel):
+    """An entry reduced to plain text, ready to match. `key` is its stable identity."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    url: str | None = None
+    title: str
+    summary: str = ""
+    content: str = ""
+    source: str = ""
+    published: datetime | None = None
+    language: str | None = None
+
+    def field_text(self, name: FieldName) -> str:
+        return str(getattr(self, name))
+
+
+class MatchedTerm(BaseModel):
+    """Why a rule fired: one term found in one field, with offsets into its plain text."""
+
+    term: str
+    kind: TermKind
+    text: str
+    field: FieldName
+    start: int
+    end: int
+
+
+class Place(BaseModel):
+    name: str
+    country: str
+    lat: float
+    lon: float
+
+
+class Group(BaseModel):
+    name: str
+
+
+class RuleRef(BaseModel):
+    id: str
+    title: str
+    severity: Severity
+    tags: list[str] = Field(default_factory=list)
+
+
+class ArticleRef(BaseModel):
+    key: str
+    url: str | None = None
+    title: str
+    summary: str = ""
+    source: str = ""
+    published: datetime | None = None
+
+
+class Alert(BaseModel):
+    """The alert contract of DESIGN.md: what `watcher match` prints and sinks send."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    schema_: Literal["watcher.alert/v1"] = Field(default="watcher.alert/v1", alias="schema")
+    alert_id: str
+    rule: RuleRef
+    article: ArticleRef
+    matched: list[MatchedTerm]
+    places: list[Place] = Field(default_factory=list)
+    groups: list[Group] = Field(default_factory=list)
+    detected_at: datetime
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True)
+
+    def to_dict(self) -> dict[str, object]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    """A rule that fired on an article, with the terms that made it fire."""
+
+    rule: RuleRef
+    notify: tuple[str, ...]
+    matched: tuple[MatchedTerm, ...]
+
+
+@dataclass(frozen=True)
+class ArticleMatch:
+    """Everything matching found in one article: rules that fired, places and groups named."""
+
+    hits: tuple[RuleHit, ...] = ()
+    places: tuple[Place, ...] = ()
+    groups: tuple[Group, ...] = ()
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What one poll of one feed brought back. `body` is None when nothing new (304) or on error."""
+
+    feed_id: str
+    url: str
+    status: int | None
+    body: bytes | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    final_url: str | None = None
+    content_type: str | None = None
+    retry_after: float | None = None
+    error: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.body is not None
+
+
+@dataclass
+class FeedState:
+    """What the store remembers of a feed between polls (and across restarts)."""
+
+    feed_id: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    entries_seen: int = 0
+    next_poll: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One pending delivery of one alert to one sink, as claimed from the store."""
+
+    id: int
+    alert: Alert
+    sink: str
+    attempts: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An alert bound for one sink: what the pipeline hands the store's outbox."""
+
+    alert: Alert
+    sink: str
+
+
+@dataclass
+class ParseOutcome:
+    """Articles from one feed document, and what went wrong on the way (for feed health)."""
+
+    articles: list[Article] = field(default_factory=list)
+    warning: str | None = None
+    error: str | None = None

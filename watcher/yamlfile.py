@@ -1,0 +1,164 @@
+"""YAML documents that remember where each value came from.
+
+Config and rule files are written by people; every problem we report names the file, line
+and column of the value at fault. `load_yaml` keeps PyYAML's node tree beside the plain data
+so a pydantic error location (`("rules", 2, "severity")`) maps back to a position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .errors import Problem
+
+MAX_YAML_BYTES = 2_000_000
+
+
+@dataclass(frozen=True)
+class YamlDoc:
+    """Plain data of one YAML file and its node tree, for positions."""
+
+    path: str
+    data: Any
+    root: yaml.Node | None
+
+    def position(self, loc: Sequence[int | str]) -> tuple[int, int]:
+        """1-based (line, col) of the value at `loc`, or of its nearest existing parent."""
+        node = self.root
+        best = node
+        for part in loc:
+            child = _child(node, part)
+            if child is None:
+                break
+            node = best = child
+        if best is None:
+            return 1, 1
+        return best.start_mark.line + 1, best.start_mark.column + 1
+
+    def problem(self, loc: Sequence[int | str], message: str, severity: str = "error") -> Problem:
+        line, col = self.position(loc)
+        return Problem(self.path, line, col, message, severity)
+
+
+def _child(node: yaml.Node | None, part: int | str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                return value  # type: ignore[no-any-return]
+        return None
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and (
+            0 <= part < len(node.value)):
+        return node.value[part]  # type: ignore[no-any-return]
+    return None
+
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _first_alias(root: yaml.Node) -> yaml.Node | None:
+    """A node reached twice is an alias (*name). Refusing them keeps a billion-laughs file
+    as small in memory as it is on disk."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            return node
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                stack += (key, value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+    return None
+
+
+def parse_yaml(text: str, path: str) -> YamlDoc:
+    """Parse YAML text once (C loader when available) into data plus its node tree; raise
+    `YamlProblem` with the position of a syntax error."""
+    try:
+        loader = _Loader(text)
+        try:
+            root = loader.get_single_node()
+            if root is not None and (alias := _first_alias(root)) is not None:
+                mark = alias.start_mark
+                raise YamlProblem(Problem(path, mark.line + 1, mark.column + 1,
+                                          "aliases (*name) are not allowed in watcher files"))
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = exc.problem or str(exc)
+        if exc.context:
+            message = f"{exc.context}: {message}" if exc.problem else exc.context
+        start = exc.context_mark
+        if start is not None and mark is not None and mark.index >= len(text.rstrip()):
+            # The parser ran off the end of the file (an unclosed bracket or quote): the
+            # useful place is where the unclosed thing began.
+            mark = start
+        elif start is not None and mark is not None and start.line != mark.line:
+            message += f" (started at line {start.line + 1}, column {start.column + 1})"
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise YamlProblem(Problem(path, line, col, f"invalid YAML: {message}")) from exc
+    except yaml.YAMLError as exc:
+        raise YamlProblem(Problem(path, 1, 1, f"invalid YAML: {exc}")) from exc
+    return YamlDoc(path=path, data=data, root=root)
+
+
+def read_yaml(path: Path) -> YamlDoc:
+    """Read and parse one YAML file, refusing files too large or not UTF-8."""
+    name = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise YamlProblem(Problem(name, 1, 1, f"cannot read: {exc.strerror or exc}")) from exc
+    if len(raw) > MAX_YAML_BYTES:
+        raise YamlProblem(Problem(name, 1, 1, f"file is larger than {MAX_YAML_BYTES} bytes"))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problem = Problem(name, 1, 1, f"not UTF-8: {exc.reason} at byte {exc.start}")
+        raise YamlProblem(problem) from None
+    return parse_yaml(text, name)
+
+
+class YamlProblem(Exception):
+    """A YAML file could not be read or parsed at all."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def validation_problems(doc: YamlDoc, exc: ValidationError,
+                        prefix: Iterable[int | str] = ()) -> list[Problem]:
+    """Turn a pydantic error into one positioned problem per error."""
+    problems = []
+    base = list(prefix)
+    for err in exc.errors(include_url=False):
+        loc = base + [p for p in err["loc"] if not _is_union_tag(p)]
+        where = ".".join(str(p) for p in loc) or "document"
+        message = err["msg"].removeprefix("Value error, ")
+        problems.append(doc.problem(loc, f"{where}: {message}"))
+    return problems
+
+
+def _is_union_tag(part: int | str) -> bool:
+    # pydantic puts the union member's name in the location (e.g. "webhook", "function-after");
+    # those are not keys in the document.
+    return isinstance(part, str) and (part.startswith("function-") or part in _UNION_TAGS)
+
+
+_UNION_TAGS: set[str] = set()
+
+
+def register_union_tags(*tags: str) -> None:
+    """Names pydantic inserts into error locations for tagged unions (sink types, leaves)."""
+    _UNION_TAGS.update(tags)
