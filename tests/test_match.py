@@ -1,0 +1,201 @@
+"""Matching: what fires, what it reports, and offsets into the original text. No I/O: the
+rules and gazetteer here are YAML text parsed in memory."""
+
+from __future__ import annotations
+
+import pytest
+
+from watcher.match import Matcher, compile_rules, match_article
+from watcher.models import Article, ArticleMatch
+from watcher.rules import load_rules
+
+GAZETTEER = """\
+lists:
+  movement: [convoy, flee, fled, move]
+places:
+  - {name: Raqqa, country: SY, lat: 35.95, lon: 39.01, aliases: [Raqa, Rakka, الرقة]}
+  - name: Deir ez-Zor
+    country: SY
+    lat: 35.34
+    lon: 40.14
+    aliases: [Deir Ezzor, Deir al-Zor, Dayr az Zawr, دير الزور]
+  - {name: Mayadin, country: SY, lat: 35.02, lon: 40.45, aliases: [al-Mayadin, الميادين]}
+  - {name: Daraa, country: SY, lat: 32.62, lon: 36.1, aliases: ["Dara'a", Deraa]}
+groups:
+  - name: ISIL
+    aliases: [ISIS, Daesh, Islamic State, {term: IS, case: true}, داعش]
+  - {name: Free Syrian Army, aliases: [FSA]}
+  - {name: Syrian Arab Army, aliases: [Syrian Army]}
+"""
+RULES = """\
+rules:
+  - id: isil-raqqa
+    title: ISIL in Raqqa
+    severity: high
+    tags: [syria]
+    notify: [desk]
+    match:
+      groups: [ISIL]
+      places: [Raqqa]
+  - id: convoy-east
+    title: Convoy to the east
+    severity: medium
+    match:
+      words: ["@movement"]
+      places: [Deir ez-Zor, Mayadin]
+      none: [{words: [wedding]}]
+  - id: two-of-three
+    title: Two of three
+    severity: low
+    match:
+      any: {min: 2, of: [{words: [defect]}, {words: [convoy]}, {groups: [Free Syrian Army]}]}
+  - id: exact-and-case
+    title: Exact forms
+    severity: low
+    match:
+      any:
+        - words: [{term: convoy, exact: true}]
+        - phrases: [moved its capital]
+        - words: [{term: IS, case: true}]
+  - id: title-only
+    title: Title only
+    severity: low
+    match:
+      words: [ambush]
+      fields: [title]
+  - id: disabled
+    title: Disabled
+    severity: low
+    enabled: false
+    match: {words: [convoy]}
+"""
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    ruleset = load_rules([], {"gazetteer.yaml": GAZETTEER, "rules.yaml": RULES})
+    assert ruleset.problems == []
+    return compile_rules(ruleset)
+
+
+def run(matcher: Matcher, title: str, content: str = "", language: str | None = None
+        ) -> ArticleMatch:
+    return match_article(matcher, Article(key="k", title=title, content=content,
+                                          language=language))
+
+
+def fired(found: ArticleMatch) -> list[str]:
+    return [h.rule.id for h in found.hits]
+
+
+@pytest.mark.parametrize(("title", "rules"), [
+    ("Isil fighters in Raqqa", ["isil-raqqa"]),              # the name is a spelling too
+    ("ISIS fighters in Raqqa", ["isil-raqqa"]),
+    ("Daesh holds Rakka", ["isil-raqqa"]),
+    ("داعش في الرقة", ["isil-raqqa"]),
+    ("بيان داعش: والرقة صامدة", ["isil-raqqa"]),
+    ("Islamic State retreats from Raqa", ["isil-raqqa"]),
+    ("Islamic Statehood debate in Raqqa", []),              # whole words only
+    ("ISISfighters in Raqqa", []),
+    ("Convoys head for Deir Ezzor", ["convoy-east"]),
+    ("Fighters fled to Deir ez-Zor", ["convoy-east"]),
+    ("Fighters moving to Deir-ez-Zor", ["convoy-east"]),
+    ("A convoy reached Deir ez Zor", ["convoy-east", "exact-and-case"]),
+    ("Convoy reached Dayr az-Zawr", ["convoy-east", "exact-and-case"]),
+    ("Wedding convoy in al-Mayadin", ["exact-and-case"]),    # none: wedding
+    ("Convoy in MAYĀDĪN", ["convoy-east", "exact-and-case"]),
+    ("convoys seen near Raqqa", []),                         # exact form wants "convoy"
+    ("Soldiers defected, a convoy left", ["two-of-three", "exact-and-case"]),
+    ("FSA fighters defected", ["two-of-three"]),
+    ("FSA convoy", ["two-of-three", "exact-and-case"]),
+    ("Only a defection", []),
+    ("The group moved its capital", ["exact-and-case"]),
+    ("The group moves its capitals", []),                    # phrases are not stemmed
+    ("IS claims the attack", ["exact-and-case"]),
+    ("this is the attack", []),                              # IS is case-sensitive
+    ("Ambush on the road", ["title-only"]),
+])
+def test_which_rules_fire(matcher: Matcher, title: str, rules: list[str]) -> None:
+    assert fired(run(matcher, title)) == rules
+
+
+def test_field_restriction(matcher: Matcher) -> None:
+    assert fired(run(matcher, "Road news", content="An ambush on the road")) == []
+
+
+def test_matched_terms_say_exactly_why(matcher: Matcher) -> None:
+    title = "“Daesh” convoy leaves Raqqa"
+    content = "The convoy, with ISIS and Isil fighters, headed for Deir Ezzor and al-Mayādīn."
+    found = run(matcher, title, content)
+    by_rule = {h.rule.id: h for h in found.hits}
+    assert set(by_rule) == {"isil-raqqa", "convoy-east", "exact-and-case"}
+    hit = by_rule["isil-raqqa"]
+    assert hit.notify == ("desk",)
+    assert hit.rule.tags == ["syria"]
+    assert [(m.field, m.kind, m.term, m.text) for m in hit.matched] == [
+        ("title", "group", "ISIL", "Daesh"),
+        ("title", "place", "Raqqa", "Raqqa"),
+        ("content", "group", "ISIL", "ISIS"),
+        ("content", "group", "ISIL", "Isil"),
+    ]
+    east = by_rule["convoy-east"]
+    assert [(m.field, m.term, m.text) for m in east.matched] == [
+        ("title", "convoy", "convoy"),
+        ("content", "convoy", "convoy"),
+        ("content", "Deir ez-Zor", "Deir Ezzor"),
+        ("content", "Mayadin", "al-Mayādīn"),
+    ]
+    for h in found.hits:
+        for m in h.matched:
+            text = title if m.field == "title" else content
+            assert text[m.start:m.end] == m.text
+
+
+def test_none_terms_never_appear_and_every_satisfied_any_branch_does(matcher: Matcher) -> None:
+    found = run(matcher, "FSA convoy defected")
+    [hit] = [h for h in found.hits if h.rule.id == "two-of-three"]
+    assert sorted(m.term for m in hit.matched) == ["Free Syrian Army", "convoy", "defect"]
+
+
+def test_places_and_groups_list_every_mention_in_order(matcher: Matcher) -> None:
+    found = run(matcher, "Free Syrian Army near Daraa",
+                content="Dara'a and Raqqa; Deraa again. The Syrian Army and Daesh.")
+    assert [p.name for p in found.places] == ["Daraa", "Raqqa"]
+    # "Syrian Army" inside "Free Syrian Army" is not a mention of its own; later it is.
+    assert [g.name for g in found.groups] == ["Free Syrian Army", "Syrian Arab Army", "ISIL"]
+    assert found.places[0].country == "SY"
+    assert found.places[0].lat == pytest.approx(32.62)
+
+
+def test_nested_group_alone_is_not_reported(matcher: Matcher) -> None:
+    found = run(matcher, "Free Syrian Army regroups")
+    assert [g.name for g in found.groups] == ["Free Syrian Army"]
+
+
+def test_disabled_rules_are_not_compiled(matcher: Matcher) -> None:
+    assert "disabled" not in fired(run(matcher, "convoy"))
+    assert all(c.rule.id != "disabled" for c in matcher.rules)
+
+
+def test_stemming_follows_the_article_language(matcher: Matcher) -> None:
+    assert fired(run(matcher, "Convoys reach Mayadin", language="en")) == ["convoy-east"]
+    # Exact forms still match in any language; English inflections do not.
+    assert fired(run(matcher, "Convoy vers Mayadin", language="fr")) == [
+        "convoy-east", "exact-and-case"]
+    assert fired(run(matcher, "Convoys vers Mayadin", language="fr")) == []
+
+
+def test_nothing_found_in_empty_article(matcher: Matcher) -> None:
+    assert run(matcher, "") == ArticleMatch()
+
+
+def test_empty_ruleset_compiles_and_matches_nothing() -> None:
+    matcher = compile_rules(load_rules([], {}))
+    assert run(matcher, "Convoy leaves Raqqa") == ArticleMatch()
+
+
+def test_cost_does_not_evaluate_unrelated_rules(matcher: Matcher) -> None:
+    # Only rules indexed under a found term are candidates.
+    found_terms = {t for t, info in enumerate(matcher.terms) if info.label == "ambush"}
+    rules = {matcher.rules[i].rule.id for t in found_terms for i in matcher.rules_by_term[t]}
+    assert rules == {"title-only"}

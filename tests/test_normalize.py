@@ -1,0 +1,90 @@
+"""Tokens and their folding: pure tables, no I/O."""
+
+from __future__ import annotations
+
+import pytest
+
+from watcher.normalize import (
+    case_form,
+    language_code,
+    normalize_token,
+    stem_tokens,
+    term_variants,
+    tokenize,
+)
+
+
+@pytest.mark.parametrize(("token", "expected"), [
+    ("Raqqa", "raqqa"),
+    ("Mayādīn", "mayadin"),
+    ("MAYĀDĪN", "mayadin"),
+    ("Straße", "strasse"),
+    ("Ra\u00adqqa", "raqqa"),            # soft hyphen from HTML
+    ("ﬁghters", "fighters"),             # ligature (NFKD)
+    ("Ｒａｑｑａ", "raqqa"),              # full-width letters
+    ("الرقة", "رقه"),                    # article stripped, ta marbuta folded
+    ("والرقة", "رقه"),
+    ("بالرقة", "رقه"),
+    ("للرقة", "رقه"),
+    ("الرَّقَّة", "رقه"),                  # harakat dropped
+    ("حـلـب", "حلب"),                    # tatweel dropped
+    ("إدلب", "ادلب"),                    # alef with hamza
+    ("وحلب", "حلب"),
+    ("داعش", "داعش"),
+    ("Київ", "київ"),
+])
+def test_normalize_token(token: str, expected: str) -> None:
+    assert normalize_token(token) == expected
+
+
+@pytest.mark.parametrize(("text", "tokens"), [
+    ("Deir ez-Zor", ["Deir", "ez", "Zor"]),
+    ("ISIL’s fighters", ["ISIL", "s", "fighters"]),
+    ("anti-Isil group", ["anti", "Isil", "group"]),
+    ("“Daesh,” he said", ["Daesh", "he", "said"]),
+    ("M23 rebels", ["M23", "rebels"]),
+    ("في الرقة.", ["في", "الرقة"]),
+    ("Maya\u0304di\u0304n", ["Maya\u0304di\u0304n"]),   # decomposed marks stay inside
+    ("", []),
+])
+def test_tokenize_keeps_original_spans(text: str, tokens: list[str]) -> None:
+    found = tokenize(text)
+    assert [found.original(i) for i in range(len(found.spans))] == tokens
+    for (start, end), token in zip(found.spans, tokens, strict=True):
+        assert text[start:end] == token
+
+
+@pytest.mark.parametrize(("term", "variants"), [
+    ("Deir ez-Zor", [("deir", "ez", "zor"), ("deir", "ezzor")]),
+    ("Dara'a", [("dara", "a"), ("daraa",)]),
+    ("Raqqa", [("raqqa",)]),
+    ("al-Mayadin", [("al", "mayadin"), ("almayadin",)]),
+    ("Deir Ezzor", [("deir", "ezzor")]),
+    ("الدولة الإسلامية", [("دوله", "اسلاميه")]),
+])
+def test_term_variants(term: str, variants: list[tuple[str, ...]]) -> None:
+    assert term_variants(term) == variants
+
+
+@pytest.mark.parametrize(("words", "language", "stems"), [
+    (["defected", "defecting", "defection", "defect"], "en", ["defect"] * 4),
+    (["convoys", "convoy"], "en", ["convoy", "convoy"]),
+    (["defector", "defectors"], "en", ["defector", "defector"]),   # a separate stem
+    (["fled"], "en", ["fled"]),                                    # irregular: list it
+    (["convois"], "fr", ["convois"]),
+    (["anything"], "xx", ["anything"]),                            # no stemmer: unchanged
+])
+def test_stem_tokens(words: list[str], language: str, stems: list[str]) -> None:
+    assert stem_tokens(words, language) == stems
+
+
+@pytest.mark.parametrize(("given", "code"), [
+    (None, "en"), ("", "en"), ("en-GB", "en"), ("AR", "ar"), ("pt_BR", "pt"),
+])
+def test_language_code(given: str | None, code: str) -> None:
+    assert language_code(given) == code
+
+
+def test_case_form_keeps_case_but_drops_marks() -> None:
+    assert case_form("ÍS") == "IS"
+    assert case_form("is") == "is"

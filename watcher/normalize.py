@@ -1,0 +1,206 @@
+"""Text to comparable tokens, each remembering where it came from in the original text.
+
+Matching compares normalised tokens; alerts report offsets into the original text. So the
+tokenizer never rewrites the text: it finds token spans in the original, and folds each token
+on its own (cached, since news repeats its words):
+
+- NFKD, combining marks dropped (Mayādīn = Mayadin), casefold, format characters (soft hyphen,
+  zero-width joiners, marks of direction) removed;
+- Arabic script: harakat and tatweel dropped, alef forms (أ إ آ ٱ) to ا, ta marbuta to ه,
+  alef maqsura to ي, Persian ک ی to ك ي, and attached prefixes (و ف ب ك ل and ال, in any
+  stack such as وال بال لل) stripped while at least three letters remain. Term and text go
+  through the same fold, so "والرقة" and "بالرقة" both meet "الرقة" as "رقه".
+
+Everything that is not a letter, digit or combining mark separates tokens: hyphens,
+apostrophes and quotes of every kind included, so "Deir ez-Zor", "Deir ez Zor" and
+"Deir-ez-Zor" give the same tokens. Terms written with a hyphen or apostrophe also get a
+joined variant ("Deir ezzor"); see `term_variants`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import Stemmer
+
+# Letters and digits, plus the combining marks that may sit inside a word (Latin, Cyrillic,
+# Hebrew, Arabic) and the invisible characters that HTML text carries inside words.
+_TOKEN = re.compile(
+    r"(?:[^\W_]|[\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u0640\u064b-\u065f"
+    r"\u0670\u06d6-\u06ed\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+    r"\u00ad\u200b-\u200f\u2060])+"
+)
+_TOKEN_SPLIT = re.compile(f"({_TOKEN.pattern})")
+# Characters inside a written term that mark "these tokens may also be written joined".
+_JOINERS = re.compile(r"[-\u2010-\u2015\u2212'\u2018\u2019\u201b`\u00b4\u02bc\u02bb\u02be\u02bf]")
+
+_ARABIC_FOLD = str.maketrans({
+    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي", "ی": "ي", "ک": "ك",
+    "ؤ": "و", "ئ": "ي",
+})
+_ARABIC_PREFIX_LETTERS = frozenset("وفبكل")
+_MIN_ARABIC_STEM = 3
+
+# ISO 639-1 code -> Snowball stemmer name (PyStemmer).
+STEMMERS: dict[str, str] = {
+    "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german",
+    "el": "greek", "en": "english", "es": "spanish", "et": "estonian", "eu": "basque",
+    "fa": "persian", "fi": "finnish", "fr": "french", "ga": "irish", "hi": "hindi",
+    "hu": "hungarian", "hy": "armenian", "id": "indonesian", "it": "italian",
+    "lt": "lithuanian", "ne": "nepali", "nl": "dutch", "no": "norwegian", "nb": "norwegian",
+    "pl": "polish", "pt": "portuguese", "ro": "romanian", "ru": "russian", "sr": "serbian",
+    "sv": "swedish", "ta": "tamil", "tr": "turkish", "yi": "yiddish",
+}
+DEFAULT_LANGUAGE = "en"
+
+
+def language_code(language: str | None) -> str:
+    """`en-GB`, `EN`, None -> `en`; unknown languages are kept (they just lack a stemmer)."""
+    if not language:
+        return DEFAULT_LANGUAGE
+    return language.strip().lower().replace("_", "-").split("-")[0] or DEFAULT_LANGUAGE
+
+
+@lru_cache(maxsize=64)
+def _stemmer(language: str) -> Stemmer.Stemmer | None:
+    name = STEMMERS.get(language)
+    return Stemmer.Stemmer(name) if name else None
+
+
+def stem_tokens(tokens: list[str], language: str) -> list[str]:
+    """Snowball stems of normalised tokens; tokens unchanged for a language without one."""
+    stemmer = _stemmer(language)
+    return list(stemmer.stemWords(tokens)) if stemmer else list(tokens)
+
+
+def _drops_marks(base: str) -> bool:
+    # Latin and Greek accents are dropped (Mayādīn = Mayadin); Cyrillic ones are letters of
+    # their own (й is not и, ї is not і), so they are kept and recomposed.
+    code = ord(base)
+    return code < 0x0250 or 0x0370 <= code < 0x0400 or 0x1E00 <= code < 0x2000
+
+
+def _is_script_mark(ch: str) -> bool:
+    # Arabic harakat and Hebrew points are always dropped.
+    return "\u0591" <= ch <= "\u05c7" or "\u0610" <= ch <= "\u061a" or (
+        "\u064b" <= ch <= "\u065f") or ch == "\u0670" or "\u06d6" <= ch <= "\u06ed"
+
+
+def _strip_marks(text: str) -> str:
+    kept: list[str] = []
+    base = " "
+    for ch in unicodedata.normalize("NFKD", text):
+        category = unicodedata.category(ch)
+        if category in ("Mn", "Me"):
+            if _drops_marks(base) or _is_script_mark(ch):
+                continue
+        elif category == "Cf" or ch == "\u0640":
+            continue
+        else:
+            base = ch
+        kept.append(ch)
+    return unicodedata.normalize("NFC", "".join(kept))
+
+
+def _fold_arabic(token: str) -> str:
+    token = token.translate(_ARABIC_FOLD)
+    i = 0
+    while len(token) - i > _MIN_ARABIC_STEM:
+        if token[i] in _ARABIC_PREFIX_LETTERS and len(token) - i - 1 >= _MIN_ARABIC_STEM:
+            i += 1
+        elif token.startswith("ال", i) and len(token) - i - 2 >= _MIN_ARABIC_STEM:
+            i += 2
+        else:
+            break
+    return token[i:]
+
+
+def _has_arabic(token: str) -> bool:
+    return any("\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u077f" for ch in token)
+
+
+_CACHE: dict[str, str] = {}
+_CACHE_LIMIT = 200_000
+
+
+def normalize_token(token: str) -> str:
+    """The comparable form of one token (see the module docstring). Never contains spaces."""
+    folded = _CACHE.get(token)
+    if folded is None:
+        folded = "".join(_strip_marks(token).casefold().split())
+        if _has_arabic(folded):
+            folded = _fold_arabic(folded)
+        if len(_CACHE) >= _CACHE_LIMIT:
+            _CACHE.clear()
+        _CACHE[token] = folded
+    return folded
+
+
+def case_form(token: str) -> str:
+    """A token without diacritics but with its case kept: what case-sensitive terms compare."""
+    return "".join(_strip_marks(token).split())
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """The tokens of one text: `spans[i]` is where token i sits in the original text."""
+
+    text: str
+    spans: list[tuple[int, int]]
+    norms: list[str]
+
+    def original(self, i: int) -> str:
+        start, end = self.spans[i]
+        return self.text[start:end]
+
+
+def tokenize(text: str) -> Tokens:
+    """Find the tokens of `text`, keeping each one's span in the original."""
+    spans: list[tuple[int, int]] = []
+    norms: list[str] = []
+    cache = _CACHE
+    # split() with a capturing group alternates separator, token, separator...: one C call.
+    parts = _TOKEN_SPLIT.split(text)
+    position = len(parts[0])
+    for i in range(1, len(parts), 2):
+        token = parts[i]
+        end = position + len(token)
+        folded = cache.get(token)
+        if folded is None:
+            folded = normalize_token(token)
+        if folded:
+            spans.append((position, end))
+            norms.append(folded)
+        position = end + len(parts[i + 1])
+    return Tokens(text, spans, norms)
+
+
+def _originals(text: str) -> list[str]:
+    return [m.group() for m in _TOKEN.finditer(text) if normalize_token(m.group())]
+
+
+def term_spellings(term: str) -> list[tuple[str, ...]]:
+    """Original-token sequences a written term stands for: as written, and with each
+    hyphenated or apostrophised chunk joined ("Deir ez-Zor" -> Deir ez Zor, Deir ezZor)."""
+    separate: list[str] = []
+    joined: list[str] = []
+    for chunk in term.split():
+        parts = _originals(chunk)
+        separate.extend(parts)
+        if _JOINERS.search(chunk) and len(parts) > 1:
+            joined.extend(_originals(_JOINERS.sub("", chunk)))
+        else:
+            joined.extend(parts)
+    spellings = [tuple(separate)]
+    if joined != separate and joined:
+        spellings.append(tuple(joined))
+    return [s for s in spellings if s]
+
+
+def term_variants(term: str) -> list[tuple[str, ...]]:
+    """Normalised token sequences a written term matches (see `term_spellings`)."""
+    return list(dict.fromkeys(tuple(normalize_token(t) for t in spelling)
+                              for spelling in term_spellings(term)))

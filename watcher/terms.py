@@ -1,0 +1,163 @@
+"""Terms as rule authors write them, shared term lists, and the gazetteer of places and groups.
+
+A term is a string, or a mapping when it needs options:
+
+    convoy                       a word; matches its inflections (convoys) by stemming
+    "@movement"                  every term of the shared list `movement`
+    {term: convoy, exact: true}  this form only, no stemming
+    {term: IS, case: true}       case-sensitive (for acronyms that are also common words)
+
+A list file (by convention under `rules/lists/`) holds any of:
+
+    lists:                       named term lists, for any leaf
+      movement: [convoy, fled, withdrew]
+      aid-workers: {description: People delivering aid, terms: [aid worker, medic]}
+    places:                      the gazetteer: every alias of an entry finds the entry
+      - {name: Deir ez-Zor, country: SY, lat: 35.336, lon: 40.141,
+         aliases: [Deir Ezzor, Deir al-Zor, دير الزور]}
+    groups:
+      - {name: ISIL, aliases: [ISIS, Daesh, {term: IS, case: true}]}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from .errors import Problem
+from .models import Group, Place
+from .normalize import term_variants
+
+LIST_PREFIX = "@"
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TermOptions(_Model):
+    """A term with options."""
+
+    term: NonEmpty = Field(description="The term as written.")
+    exact: bool = Field(False, description="Match this form only (words are stemmed by "
+                                           "default; places, groups and phrases never are).")
+    case: bool = Field(False, description="Case-sensitive, for acronyms such as IS.")
+
+
+TermSpec = NonEmpty | TermOptions
+
+
+class TermList(_Model):
+    """A named list of terms, used in a leaf as `@name`."""
+
+    description: str = Field("", description="What the list is for.")
+    terms: list[TermSpec] = Field(min_length=1, description="Terms (no `@` references).")
+
+
+class PlaceEntry(_Model):
+    """A place of the gazetteer. Rules name it by its name or any alias."""
+
+    name: NonEmpty = Field(description="Canonical name, reported in alerts.")
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code.")
+    lat: float = Field(ge=-90, le=90, description="Latitude, decimal degrees.")
+    lon: float = Field(ge=-180, le=180, description="Longitude, decimal degrees.")
+    kind: Literal["city", "town", "region", "country", "site", "area"] = Field(
+        "city", description="What sort of place it is.")
+    aliases: list[TermSpec] = Field(default_factory=list,
+                                    description="Other spellings and scripts.")
+
+
+class GroupEntry(_Model):
+    """An armed group (or force) of the gazetteer."""
+
+    name: NonEmpty = Field(description="Canonical name, reported in alerts.")
+    description: str = Field("", description="Who they are, in a line.")
+    aliases: list[TermSpec] = Field(default_factory=list,
+                                    description="Other names, acronyms and scripts.")
+
+
+@dataclass(frozen=True)
+class Term:
+    """A resolved term: what a leaf looks for. `entry` names the gazetteer entry, if any."""
+
+    text: str
+    exact: bool = False
+    case: bool = False
+    entry: str | None = None
+
+
+def term_from_spec(spec: str | TermOptions) -> Term:
+    if isinstance(spec, TermOptions):
+        return Term(spec.term, exact=spec.exact, case=spec.case)
+    return Term(spec)
+
+
+def is_list_ref(spec: str | TermOptions) -> bool:
+    return isinstance(spec, str) and spec.startswith(LIST_PREFIX)
+
+
+EntryKind = Literal["place", "group"]
+
+
+@dataclass
+class Gazetteer:
+    """Every known place and group, and an index from any spelling to the entry."""
+
+    places: dict[str, PlaceEntry] = field(default_factory=dict)
+    groups: dict[str, GroupEntry] = field(default_factory=dict)
+    _index: dict[tuple[EntryKind, tuple[str, ...]], str] = field(default_factory=dict)
+
+    def add(self, kind: EntryKind, entry: PlaceEntry | GroupEntry) -> str | None:
+        """Add an entry; return a problem message if its name is taken (it is then skipped)."""
+        table: dict[str, PlaceEntry] | dict[str, GroupEntry] = (
+            self.places if kind == "place" else self.groups)
+        if entry.name in table:
+            return f"duplicate {kind} {entry.name!r} (the first one is kept)"
+        table[entry.name] = entry  # type: ignore[assignment]
+        for spec in [entry.name, *entry.aliases]:
+            for variant in term_variants(term_from_spec(spec).text):
+                self._index.setdefault((kind, variant), entry.name)
+        return None
+
+    def find(self, kind: EntryKind, text: str) -> str | None:
+        """Canonical name of the entry that `text` names, or None."""
+        for variant in term_variants(text):
+            name = self._index.get((kind, variant))
+            if name is not None:
+                return name
+        return None
+
+    def spellings(self, kind: EntryKind, name: str) -> list[Term]:
+        """Every spelling of an entry, as terms labelled with its canonical name."""
+        entry = self.places[name] if kind == "place" else self.groups[name]
+        terms = [Term(entry.name, exact=True, entry=name)]
+        for spec in entry.aliases:
+            t = term_from_spec(spec)
+            terms.append(Term(t.text, exact=True, case=t.case, entry=name))
+        return terms
+
+    def place(self, name: str) -> Place:
+        e = self.places[name]
+        return Place(name=e.name, country=e.country, lat=e.lat, lon=e.lon)
+
+    def group(self, name: str) -> Group:
+        return Group(name=self.groups[name].name)
+
+
+@dataclass
+class NamedList:
+    name: str
+    terms: tuple[Term, ...]
+    path: str
+    line: int
+    col: int
+
+
+def check_list(name: str, specs: list[str | TermOptions], where: Problem) -> list[Problem]:
+    """Lists hold terms, not references to other lists (so there are no cycles to chase)."""
+    return [Problem(where.path, where.line, where.col,
+                    f"list {name!r}: {s!r}: a list cannot refer to another list")
+            for s in specs if is_list_ref(s)]
