@@ -1,0 +1,373 @@
+"""fetch_feed against a real HTTP server on loopback, and local files. No mocks of httpx."""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import ipaddress
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from watcher import fetch
+from watcher.config import FetchSettings
+from watcher.fetch import fetch_feed, local_path, make_client, parse_retry_after
+from watcher.models import FetchResult
+from watcher.netguard import address_problem, ensure_public_host
+
+FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
+
+
+def fetch_settings(**values: object) -> FetchSettings:
+    return FetchSettings.model_validate(values)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[HTTPServer]:
+    # Our own threaded server bound to 127.0.0.1, so a slow response does not block the
+    # others and "localhost" is a different name for the same place.
+    httpd = HTTPServer(host="127.0.0.1", threaded=True)
+    httpd.start()
+    yield httpd
+    httpd.clear()
+    httpd.stop()
+
+
+@pytest.fixture(autouse=True)
+def clear_server(server: HTTPServer) -> Iterator[None]:
+    yield
+    server.clear()
+
+
+@pytest.fixture
+def settings() -> FetchSettings:
+    return fetch_settings(allow_private_addresses=True, timeout=5, max_bytes=4096,
+                         max_redirects=2)
+
+
+@pytest.fixture
+async def client(settings: FetchSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client(settings) as c:
+        yield c
+
+
+async def get(client: httpx.AsyncClient, url: str, settings: FetchSettings, *,
+              etag: str | None = None, last_modified: str | None = None,
+              base_dir: Path = Path(".")) -> FetchResult:
+    return await fetch_feed(client, "feed", url, etag=etag, last_modified=last_modified,
+                            settings=settings, base_dir=base_dir)
+
+
+async def test_conditional_get_gives_304(server: HTTPServer, client: httpx.AsyncClient,
+                                         settings: FetchSettings) -> None:
+    stamp = "Tue, 03 Mar 2026 08:00:00 GMT"
+
+    def handler(request: Request) -> Response:
+        if request.headers.get("If-None-Match") == '"v1"':
+            return Response(status=304, headers={"ETag": '"v1"'})
+        return Response(FEED, content_type="application/rss+xml; charset=utf-8",
+                        headers={"ETag": '"v1"', "Last-Modified": stamp})
+
+    server.expect_request("/feed.xml").respond_with_handler(handler)
+    url = server.url_for("/feed.xml")
+    first = await get(client, url, settings)
+    assert (first.status, first.body, first.error) == (200, FEED, None)
+    assert (first.etag, first.last_modified) == ('"v1"', stamp)
+    assert first.content_type == "application/rss+xml; charset=utf-8"
+    assert first.final_url == url and first.ok
+
+    second = await get(client, url, settings, etag=first.etag,
+                       last_modified=first.last_modified)
+    assert second.not_modified and second.body is None and second.error is None
+    assert (second.etag, second.last_modified) == ('"v1"', stamp)
+    sent = server.log[-1][0]
+    assert sent.headers["If-None-Match"] == '"v1"'
+    assert sent.headers["If-Modified-Since"] == stamp
+    assert sent.headers["User-Agent"] == settings.user_agent
+
+
+@pytest.mark.parametrize("status", [400, 404, 410, 500, 502])
+async def test_http_error_status(server: HTTPServer, client: httpx.AsyncClient,
+                                 settings: FetchSettings, status: int) -> None:
+    server.expect_request("/x").respond_with_data("nope", status=status)
+    result = await get(client, server.url_for("/x"), settings)
+    assert result.status == status and result.body is None and not result.ok
+    assert result.error is not None and result.error.startswith(f"HTTP {status}")
+    assert result.retry_after is None
+
+
+def http_date(delta: float) -> str:
+    return email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=delta),
+                                       usegmt=True)
+
+
+@pytest.mark.parametrize(("status", "header", "low", "high"), [
+    (429, "120", 120, 120), (503, "7", 7, 7), (429, None, None, None),
+    (503, "soon", None, None),
+])
+async def test_retry_after(server: HTTPServer, client: httpx.AsyncClient,
+                           settings: FetchSettings, status: int, header: str | None,
+                           low: float | None, high: float | None) -> None:
+    headers = {"Retry-After": header} if header else {}
+    server.expect_request("/busy").respond_with_data("", status=status, headers=headers)
+    result = await get(client, server.url_for("/busy"), settings)
+    assert result.status == status and result.error == f"HTTP {status} " + (
+        "Too Many Requests" if status == 429 else "Service Unavailable")
+    assert result.retry_after == low == high
+
+
+async def test_retry_after_http_date(server: HTTPServer, client: httpx.AsyncClient,
+                                     settings: FetchSettings) -> None:
+    server.expect_request("/busy").respond_with_data(
+        "", status=503, headers={"Retry-After": http_date(90)})
+    result = await get(client, server.url_for("/busy"), settings)
+    assert result.retry_after is not None and 80 <= result.retry_after <= 91
+
+
+NOW = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    ("0", 0.0), ("30", 30.0), (" 45 ", 45.0), ("999999999", fetch.MAX_RETRY_AFTER),
+    ("Tue, 03 Mar 2026 12:01:00 GMT", 60.0), ("Tue, 03 Mar 2026 11:00:00 GMT", 0.0),
+    ("Tuesday, 03-Mar-26 12:00:30 GMT", 30.0), ("-5", None), ("1.5", None), ("", None),
+    (None, None), ("garbage", None),
+])
+def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
+    assert parse_retry_after(value, NOW) == seconds
+
+
+def redirect(to: str, status: int = 302) -> Response:
+    return Response("", status=status, headers={"Location": to})
+
+
+async def test_redirects_within_the_limit(server: HTTPServer, client: httpx.AsyncClient,
+                                          settings: FetchSettings) -> None:
+    server.expect_request("/a").respond_with_response(redirect("/b", 301))
+    server.expect_request("/b").respond_with_response(redirect(server.url_for("/c"), 308))
+    server.expect_request("/c").respond_with_data(FEED)
+    result = await get(client, server.url_for("/a"), settings)
+    assert result.ok and result.body == FEED
+    assert result.final_url == server.url_for("/c") and result.url == server.url_for("/a")
+
+
+async def test_too_many_redirects(server: HTTPServer, client: httpx.AsyncClient,
+                                  settings: FetchSettings) -> None:
+    for hop in range(4):
+        server.expect_request(f"/r{hop}").respond_with_response(redirect(f"/r{hop + 1}"))
+    result = await get(client, server.url_for("/r0"), settings)
+    assert result.error is not None and "more than 2 redirects" in result.error
+    assert result.status == 302 and result.body is None
+    assert len(server.log) == 3
+
+
+@pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://example.org/feed",
+                                    "gopher://example.org/"])
+async def test_redirect_to_another_scheme_is_refused(
+        server: HTTPServer, client: httpx.AsyncClient, settings: FetchSettings,
+        target: str) -> None:
+    server.expect_request("/jump").respond_with_response(redirect(target))
+    result = await get(client, server.url_for("/jump"), settings)
+    assert result.error is not None and "redirected to unsupported URL" in result.error
+
+
+async def test_redirect_without_location_is_an_error(
+        server: HTTPServer, client: httpx.AsyncClient, settings: FetchSettings) -> None:
+    server.expect_request("/odd").respond_with_data("", status=302)
+    result = await get(client, server.url_for("/odd"), settings)
+    assert result.status == 302 and result.error == "HTTP 302 Found"
+
+
+async def test_body_over_cap_with_content_length(
+        server: HTTPServer, client: httpx.AsyncClient, settings: FetchSettings) -> None:
+    server.expect_request("/big").respond_with_data(b"x" * 5000)
+    result = await get(client, server.url_for("/big"), settings)
+    assert result.error is not None and "over the limit of 4096" in result.error
+    assert result.body is None and result.status == 200
+
+
+async def test_body_over_cap_without_content_length(
+        server: HTTPServer, client: httpx.AsyncClient, settings: FetchSettings) -> None:
+    sent: list[int] = []
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(1000):
+            sent.append(1)
+            yield b"y" * 1000
+
+    server.expect_request("/stream").respond_with_response(Response(chunks()))
+    result = await get(client, server.url_for("/stream"), settings)
+    assert result.error is not None and "over the limit of 4096 bytes" in result.error
+    assert len(sent) < 1000  # reading stopped early
+
+
+async def test_body_at_cap_is_accepted(server: HTTPServer, client: httpx.AsyncClient,
+                                       settings: FetchSettings) -> None:
+    server.expect_request("/exact").respond_with_data(b"z" * 4096)
+    result = await get(client, server.url_for("/exact"), settings)
+    assert result.ok and result.body == b"z" * 4096
+
+
+async def test_gzip_bomb_is_capped_after_decompression(
+        server: HTTPServer, client: httpx.AsyncClient, settings: FetchSettings) -> None:
+    bomb = gzip.compress(b"\0" * 4_000_000)
+    assert len(bomb) < 4096
+    server.expect_request("/gz").respond_with_data(bomb, headers={"Content-Encoding": "gzip"})
+    result = await get(client, server.url_for("/gz"), settings)
+    assert result.error is not None and "over the limit" in result.error
+
+
+async def test_slow_drip_hits_the_total_timeout(server: HTTPServer) -> None:
+    def drip() -> Iterator[bytes]:
+        for _ in range(30):
+            time.sleep(0.2)
+            yield b" "
+
+    server.expect_request("/slow").respond_with_response(Response(drip()))
+    # Each chunk arrives well within the read timeout; only the total deadline stops it.
+    settings = fetch_settings(allow_private_addresses=True, timeout=1)
+    async with make_client(settings) as client:
+        started = time.monotonic()
+        result = await get(client, server.url_for("/slow"), settings)
+    assert time.monotonic() - started < 3
+    assert result.error == "timed out after 1s" and result.body is None
+
+
+async def test_connection_refused_is_reported(client: httpx.AsyncClient,
+                                              settings: FetchSettings) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = await get(client, f"http://127.0.0.1:{port}/feed", settings)
+    assert result.error is not None and "Connect" in result.error and result.status is None
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_guard_refuses_loopback_unless_allowed(server: HTTPServer, host: str) -> None:
+    server.expect_request("/feed").respond_with_data(FEED)
+    url = f"http://{host}:{server.port}/feed"
+    refused = fetch_settings()
+    async with make_client(refused) as client:
+        result = await get(client, url, refused)
+    assert result.error is not None and result.error.startswith("address not allowed")
+    assert "loopback" in result.error and server.log == []
+    allowed = fetch_settings(allow_private_addresses=True)
+    async with make_client(allowed) as client:
+        assert (await get(client, url, allowed)).ok
+
+
+async def test_guard_checks_every_redirect_hop(server: HTTPServer,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    async def guard_trusting_one_address(host: str, port: int) -> None:
+        if host != "127.0.0.1":  # 127.0.0.1 plays a public site; every other name is real
+            await ensure_public_host(host, port)
+
+    monkeypatch.setattr(fetch, "ensure_public_host", guard_trusting_one_address)
+    server.expect_request("/jump").respond_with_response(
+        redirect(f"http://localhost:{server.port}/internal"))
+    server.expect_request("/internal").respond_with_data(FEED)
+    settings = fetch_settings()
+    async with make_client(settings) as client:
+        result = await get(client, server.url_for("/jump"), settings)
+    assert result.error is not None and "address not allowed: localhost" in result.error
+    assert [entry[0].path for entry in server.log] == ["/jump"]
+
+
+@pytest.mark.parametrize(("address", "problem"), [
+    ("127.0.0.1", "loopback"), ("10.1.2.3", "private"), ("192.168.0.1", "private"),
+    ("172.16.5.4", "private"), ("169.254.169.254", "link-local"),
+    ("100.100.100.200", "not globally routable"), ("0.0.0.0", "unspecified"),
+    ("224.0.0.1", "multicast"), ("240.0.0.1", "private"), ("::1", "loopback"),
+    ("::ffff:127.0.0.1", "loopback"), ("fd00:ec2::254", "private"),
+    ("fe80::1", "link-local"), ("64:ff9b::a00:1", "private"), ("2002:7f00:1::", "loopback"),
+    ("ff02::1", "multicast"), ("8.8.8.8", None), ("93.184.216.34", None),
+    ("2606:4700:4700::1111", None), ("::ffff:8.8.8.8", None),
+])
+def test_address_problem(address: str, problem: str | None) -> None:
+    assert address_problem(ipaddress.ip_address(address)) == problem
+
+
+@pytest.mark.parametrize("url", ["ftp://example.org/feed.xml", "gopher://example.org/",
+                                 "javascript:alert(1)", "data:text/xml,<rss/>",
+                                 "file://remote-host/share/feed.xml"])
+async def test_unsupported_schemes_are_refused(client: httpx.AsyncClient,
+                                               settings: FetchSettings, url: str) -> None:
+    result = await get(client, url, settings)
+    assert result.error is not None and "unsupported URL scheme" in result.error
+
+
+async def test_local_file_by_url_and_relative_path(tmp_path: Path,
+                                                   client: httpx.AsyncClient,
+                                                   settings: FetchSettings) -> None:
+    feed = tmp_path / "feeds" / "desk.xml"
+    feed.parent.mkdir()
+    feed.write_bytes(FEED)
+    for url, base in [(feed.as_uri(), Path("/nonexistent")), ("feeds/desk.xml", tmp_path),
+                      (str(feed), Path("/nonexistent"))]:
+        result = await get(client, url, settings, base_dir=base)
+        assert (result.status, result.body, result.etag, result.error) == (200, FEED, None, None)
+        assert result.final_url == feed.as_uri()
+        assert result.last_modified == email.utils.formatdate(feed.stat().st_mtime,
+                                                               usegmt=True)
+
+
+async def test_unchanged_file_gives_304(tmp_path: Path, client: httpx.AsyncClient,
+                                        settings: FetchSettings) -> None:
+    feed = tmp_path / "desk.xml"
+    feed.write_bytes(FEED)
+    first = await get(client, "desk.xml", settings, base_dir=tmp_path)
+    second = await get(client, "desk.xml", settings, base_dir=tmp_path,
+                       last_modified=first.last_modified)
+    assert second.not_modified and second.body is None and second.error is None
+    later = feed.stat().st_mtime + 5
+    os.utime(feed, (later, later))
+    third = await get(client, "desk.xml", settings, base_dir=tmp_path,
+                      last_modified=first.last_modified)
+    assert third.status == 200 and third.body == FEED
+    assert third.last_modified != first.last_modified
+
+
+@pytest.mark.parametrize(("setup", "message"), [
+    ("missing", "no such file"), ("directory", "not a regular file"),
+    ("big", "over the limit of 4096"),
+])
+async def test_local_file_problems(tmp_path: Path, client: httpx.AsyncClient,
+                                   settings: FetchSettings, setup: str, message: str) -> None:
+    target = tmp_path / "feed.xml"
+    if setup == "directory":
+        target.mkdir()
+    elif setup == "big":
+        target.write_bytes(b"x" * 5000)
+    result = await get(client, "feed.xml", settings, base_dir=tmp_path)
+    assert result.error is not None and message in result.error and result.body is None
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("file:///srv/feeds/a.xml", Path("/srv/feeds/a.xml")),
+    ("file://localhost/srv/a%20b.xml", Path("/srv/a b.xml")),
+    ("demo/a.xml", Path("/base/demo/a.xml")),
+    ("/abs/a.xml", Path("/abs/a.xml")),
+    ("file://other-host/a.xml", None), ("https://example.org/a.xml", None),
+])
+def test_local_path(url: str, expected: Path | None) -> None:
+    assert local_path(url, Path("/base")) == expected
+
+
+def test_make_client_settings() -> None:
+    settings = fetch_settings(timeout=7, connect_timeout=3, user_agent="watcher-test/1")
+    client = make_client(settings)
+    try:
+        assert client.timeout.connect == 3 and client.timeout.read == 7
+        assert client.headers["User-Agent"] == "watcher-test/1"
+        assert client.follow_redirects is False
+    finally:
+        import asyncio
+        asyncio.run(client.aclose())
