@@ -1,0 +1,45 @@
+"""The `watcher` command line (contract in DESIGN.md: keep names, arguments, exit codes).
+
+Each command lives in its own module with `register(sub)`, which adds its parser and sets
+`handler` (a function of the parsed arguments returning the exit code). To add a command,
+write a module and list it in `COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import SourceError
+from . import match_cmd, rules_cmd, schema_cmd, service_cmd
+from .common import EXIT_FAIL
+
+COMMANDS = (service_cmd, rules_cmd, match_cmd, schema_cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="watcher",
+        description="Poll news feeds, match articles against YAML rules, deliver alerts.")
+    parser.add_argument("--version", action="version", version=f"watcher {__version__}")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                        help="override the configured log level")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+        return code
+    except SourceError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        return 130
