@@ -28,6 +28,7 @@ test: $(STAMP) lint typecheck
 
 lint: $(STAMP)
 	$(BIN)/ruff check watcher tests bench
+	$(BIN)/hadolint Dockerfile
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix watcher tests bench
@@ -38,6 +39,7 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/match.py
+	$(BIN)/python bench/poll.py
 
 ## clean-state: forget what the demo has seen, so `make run` alerts again
 clean-state:

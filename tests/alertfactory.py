@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from watcher.models import (
@@ -53,3 +53,19 @@ def make_alert(key: str = "desk:a1", *, rule_id: str = "isil-movement",
     }
     fields.update(overrides)
     return Alert(**fields)
+
+
+START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A clock the test moves by hand: `clock()` is now, `clock.advance(s)` moves it."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)

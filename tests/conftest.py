@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+import trustme
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from tests import pgtest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -49,6 +54,7 @@ class MailBox:
 
     def __init__(self) -> None:
         self.envelopes: list[Envelope] = []
+        self.sessions: list[tuple[bool, object]] = []  # (over TLS, login) of each message
         self.lock = threading.Lock()
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
@@ -61,8 +67,11 @@ class MailBox:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        tls = server.transport is not None and (
+            server.transport.get_extra_info("ssl_object") is not None)
         with self.lock:
             self.envelopes.append(envelope)
+            self.sessions.append((tls, session.auth_data if session.authenticated else None))
         return "250 OK"
 
     def messages(self) -> list[EmailMessage]:
@@ -88,6 +97,78 @@ def mailbox(smtp_server: tuple[MailBox, int]) -> tuple[MailBox, int]:
     box, port = smtp_server
     with box.lock:
         box.envelopes.clear()
+        box.sessions.clear()
     return box, port
 
 
+SMTP_LOGIN = ("desk-bot", "s3cret pass")
+
+
+def _authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                  auth_data: object) -> AuthResult:
+    ok = isinstance(auth_data, LoginPassword) and (
+        auth_data.login.decode(), auth_data.password.decode()) == SMTP_LOGIN
+    return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
+
+
+@dataclass(frozen=True)
+class TlsMail:
+    """Two SMTP servers with a certificate from a private CA, both checking logins: one on
+    STARTTLS (refusing mail before it and login), one on implicit TLS. `ca_file` trusts them."""
+
+    box: MailBox
+    starttls_port: int
+    tls_port: int
+    ca_file: Path
+
+
+@pytest.fixture(scope="session")
+def tls_smtp_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsMail]:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_ctx)
+    ca_file = tmp_path_factory.mktemp("tls") / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    box = MailBox()
+    starttls_port, tls_port = free_port(), free_port()
+    starttls = Controller(box, hostname="127.0.0.1", port=starttls_port,
+                          tls_context=server_ctx, require_starttls=True,
+                          authenticator=_authenticate, auth_required=True)
+    implicit = Controller(box, hostname="127.0.0.1", port=tls_port, ssl_context=server_ctx,
+                          authenticator=_authenticate,  # the tests check the login
+                          auth_require_tls=False)  # the whole session is already TLS
+    starttls.start()
+    implicit.start()
+    try:
+        yield TlsMail(box, starttls_port, tls_port, ca_file)
+    finally:
+        starttls.stop()
+        implicit.stop()
+
+
+@pytest.fixture
+def tls_mailbox(tls_smtp_servers: TlsMail) -> TlsMail:
+    box = tls_smtp_servers.box
+    with box.lock:
+        box.envelopes.clear()
+        box.sessions.clear()
+    return tls_smtp_servers
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    """A fresh schema name in the test database (created by whoever opens the store in it),
+    dropped after the test. Skips without the server; fails under CI=true."""
+    pgtest.require_server(IN_CI)
+    schema = pgtest.new_schema_name()
+    try:
+        yield schema
+    finally:
+        pgtest.drop_schema(schema)
+
+
+@pytest.fixture
+def pg_url(pg_schema: str) -> str:
+    """A postgresql:// URL whose tables go in this test's own schema."""
+    return pgtest.schema_url(pg_schema)

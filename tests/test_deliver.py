@@ -6,33 +6,21 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
-from tests.alertfactory import make_alert, make_article
+from tests.alertfactory import START, Clock, make_alert, make_article
 from watcher.config import DeliverySettings, JsonlSink, WebhookSink
 from watcher.deliver import backoff_delay, deliver_due, drain_outbox
 from watcher.models import Delivery
 from watcher.sinks import JsonlWriter, Sink, WebhookPoster
 from watcher.store import SqliteStore, open_store
 
-START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SETTINGS = DeliverySettings(max_attempts=5, initial_backoff=10, max_backoff=300, max_age=86400)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture

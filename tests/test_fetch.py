@@ -2,26 +2,41 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import gzip
 import ipaddress
 import os
 import socket
+import ssl
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpcore
 import httpx
 import pytest
+import trustme
+from aiohttp import web
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from watcher import fetch
 from watcher.config import FetchSettings
-from watcher.fetch import fetch_feed, local_path, make_client, parse_retry_after
+from watcher.errors import FetchError
+from watcher.fetch import (
+    FetchLimits,
+    GuardedTransport,
+    fetch_feed,
+    local_path,
+    make_client,
+    parse_retry_after,
+)
 from watcher.models import FetchResult
-from watcher.netguard import address_problem, ensure_public_host
+from watcher.netguard import GuardedBackend, IPAddress, address_problem
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 
@@ -61,9 +76,9 @@ async def client(settings: FetchSettings) -> AsyncIterator[httpx.AsyncClient]:
 
 async def get(client: httpx.AsyncClient, url: str, settings: FetchSettings, *,
               etag: str | None = None, last_modified: str | None = None,
-              base_dir: Path = Path(".")) -> FetchResult:
+              base_dir: Path = Path("."), limits: FetchLimits | None = None) -> FetchResult:
     return await fetch_feed(client, "feed", url, etag=etag, last_modified=last_modified,
-                            settings=settings, base_dir=base_dir)
+                            settings=settings, base_dir=base_dir, limits=limits)
 
 
 async def test_conditional_get_gives_304(server: HTTPServer, client: httpx.AsyncClient,
@@ -157,6 +172,22 @@ async def test_redirects_within_the_limit(server: HTTPServer, client: httpx.Asyn
     result = await get(client, server.url_for("/a"), settings)
     assert result.ok and result.body == FEED
     assert result.final_url == server.url_for("/c") and result.url == server.url_for("/a")
+
+
+@pytest.mark.parametrize(("chain", "moved_to"), [
+    ([301], "/hop1"), ([308, 301], "/hop2"), ([301, 302], "/hop1"), ([302, 301], None),
+    ([307], None), ([], None),
+])
+async def test_permanent_redirects_report_the_new_url(
+        server: HTTPServer, client: httpx.AsyncClient, settings: FetchSettings,
+        chain: list[int], moved_to: str | None) -> None:
+    for hop, status in enumerate(chain):
+        server.expect_request(f"/hop{hop}").respond_with_response(
+            redirect(f"/hop{hop + 1}", status))
+    server.expect_request(f"/hop{len(chain)}").respond_with_data(FEED)
+    result = await get(client, server.url_for("/hop0"), settings)
+    assert result.ok and result.final_url == server.url_for(f"/hop{len(chain)}")
+    assert result.moved_to == (server.url_for(moved_to) if moved_to else None)
 
 
 async def test_too_many_redirects(server: HTTPServer, client: httpx.AsyncClient,
@@ -264,21 +295,90 @@ async def test_guard_refuses_loopback_unless_allowed(server: HTTPServer, host: s
         assert (await get(client, url, allowed)).ok
 
 
-async def test_guard_checks_every_redirect_hop(server: HTTPServer,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    async def guard_trusting_one_address(host: str, port: int) -> None:
-        if host != "127.0.0.1":  # 127.0.0.1 plays a public site; every other name is real
-            await ensure_public_host(host, port)
+def loopback_plays_public(ip: IPAddress) -> str | None:
+    """127.0.0.1 plays a public site; every other address is judged for real."""
+    return None if str(ip) == "127.0.0.1" else address_problem(ip)
 
-    monkeypatch.setattr(fetch, "ensure_public_host", guard_trusting_one_address)
+
+def guarded_client(backend: GuardedBackend, settings: FetchSettings,
+                   ssl_context: ssl.SSLContext | None = None) -> httpx.AsyncClient:
+    transport = GuardedTransport(limits=httpx.Limits(max_connections=4), backend=backend,
+                                 ssl_context=ssl_context)
+    return httpx.AsyncClient(transport=transport, follow_redirects=False,
+                             timeout=settings.timeout)
+
+
+async def test_guard_checks_every_redirect_hop(server: HTTPServer) -> None:
     server.expect_request("/jump").respond_with_response(
-        redirect(f"http://localhost:{server.port}/internal"))
+        redirect(f"http://127.0.0.2:{server.port}/internal"))
     server.expect_request("/internal").respond_with_data(FEED)
     settings = fetch_settings()
-    async with make_client(settings) as client:
+    async with guarded_client(GuardedBackend(policy=loopback_plays_public), settings) as client:
         result = await get(client, server.url_for("/jump"), settings)
-    assert result.error is not None and "address not allowed: localhost" in result.error
+    assert result.error is not None
+    assert result.error.startswith("address not allowed: 127.0.0.2 resolves to 127.0.0.2")
     assert [entry[0].path for entry in server.log] == ["/jump"]
+
+
+class RebindingDns:
+    """A DNS server that answers a public address once, then the metadata service."""
+
+    def __init__(self) -> None:
+        self.lookups: list[str] = []
+
+    async def resolve(self, host: str, port: int) -> list[IPAddress]:
+        self.lookups.append(host)
+        first = len(self.lookups) == 1
+        return [ipaddress.ip_address("127.0.0.1" if first else "169.254.169.254")]
+
+
+async def test_guard_connects_to_the_address_it_checked(server: HTTPServer) -> None:
+    dns = RebindingDns()
+    server.expect_request("/feed").respond_with_data(FEED)
+    settings = fetch_settings()
+    backend = GuardedBackend(resolve=dns.resolve, policy=loopback_plays_public)
+    async with guarded_client(backend, settings) as client:
+        result = await get(client, f"http://feeds.test:{server.port}/feed", settings)
+        assert result.ok and dns.lookups == ["feeds.test"]  # checked once, connected there
+        assert server.log[0][0].headers["Host"] == f"feeds.test:{server.port}"
+        # A new connection resolves again, and this time the answer is refused.
+        await client.aclose()
+    async with guarded_client(backend, settings) as client:
+        again = await get(client, f"http://feeds.test:{server.port}/feed", settings)
+    assert again.error is not None and "169.254.169.254 (link-local)" in again.error
+    assert len(server.log) == 1
+
+
+async def test_guard_keeps_sni_and_certificate_checks_on_https(
+        tmp_path: Path) -> None:
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("feeds.test").configure_cert(server_ctx)
+    client_ctx = ssl.create_default_context()
+    ca.configure_trust(client_ctx)
+    httpd = HTTPServer(host="127.0.0.1", ssl_context=server_ctx)
+    httpd.expect_request("/feed").respond_with_data(FEED)
+    httpd.start()
+    try:
+        settings = fetch_settings()
+        dns = RebindingDns()
+        backend = GuardedBackend(resolve=dns.resolve, policy=loopback_plays_public)
+        async with guarded_client(backend, settings, client_ctx) as client:
+            result = await get(client, f"https://feeds.test:{httpd.port}/feed", settings)
+            # The certificate names feeds.test, not the address connected to: only a
+            # client that sent the host name (SNI) and checked it against the certificate
+            # gets through.
+            assert result.ok and result.body == FEED, result.error
+            wrong = await get(client, f"https://127.0.0.1:{httpd.port}/feed", settings)
+            assert wrong.error is not None and "certificate" in wrong.error.lower()
+    finally:
+        httpd.clear()
+        httpd.stop()
+
+
+async def test_guard_refuses_unix_sockets() -> None:
+    with pytest.raises(FetchError, match="unix socket"):
+        await GuardedBackend().connect_unix_socket("/run/docker.sock")
 
 
 @pytest.mark.parametrize(("address", "problem"), [
@@ -369,5 +469,102 @@ def test_make_client_settings() -> None:
         assert client.headers["User-Agent"] == "watcher-test/1"
         assert client.follow_redirects is False
     finally:
-        import asyncio
         asyncio.run(client.aclose())
+
+
+class SlowCounter:
+    """A slow handler that records the most requests in flight at once, per Host and overall."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.now: dict[str, int] = {}
+        self.peak: dict[str, int] = {}
+
+    def _enter(self, key: str) -> None:
+        self.now[key] = self.now.get(key, 0) + 1
+        self.peak[key] = max(self.peak.get(key, 0), self.now[key])
+
+    def __call__(self, request: Request) -> Response:
+        host = request.headers["Host"].partition(":")[0]
+        with self.lock:
+            self._enter(host)
+            self._enter("*")
+        time.sleep(self.delay)
+        with self.lock:
+            self.now[host] -= 1
+            self.now["*"] -= 1
+        return Response(FEED)
+
+
+async def test_concurrency_is_limited_per_host_and_overall(server: HTTPServer) -> None:
+    counter = SlowCounter(0.25)
+    server.expect_request("/slow-feed").respond_with_handler(counter)
+    settings = fetch_settings(allow_private_addresses=True, concurrency=3, per_host=2)
+    limits = FetchLimits.from_settings(settings)
+    urls = [f"http://{host}:{server.port}/slow-feed?n={n}"
+            for n in range(5) for host in ("127.0.0.1", "localhost")]
+    async with make_client(settings) as client:
+        results = await asyncio.gather(*(get(client, u, settings, limits=limits)
+                                         for u in urls))
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert counter.peak["127.0.0.1"] == counter.peak["localhost"] == 2
+    assert counter.peak["*"] == 3
+    assert limits._hosts == {}  # idle hosts are forgotten
+
+
+async def test_waiting_for_a_slot_does_not_count_against_the_deadline(
+        server: HTTPServer) -> None:
+    counter = SlowCounter(0.3)
+    server.expect_request("/slow-feed").respond_with_handler(counter)
+    settings = fetch_settings(allow_private_addresses=True, timeout=1, per_host=1)
+    limits = FetchLimits.from_settings(settings)
+    url = server.url_for("/slow-feed")
+    async with make_client(settings) as client:
+        results = await asyncio.gather(*(get(client, url, settings, limits=limits)
+                                         for _ in range(5)))  # 1.5 s in a row
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert counter.peak["*"] == 1
+
+
+class CountingBackend(httpcore.AnyIOBackend):
+    def __init__(self) -> None:
+        self.connects = 0
+
+    async def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        self.connects += 1
+        return await super().connect_tcp(*args, **kwargs)
+
+
+async def test_unread_responses_do_not_cost_a_connection() -> None:
+    """304s, redirects and error pages are read to their end, so the connection is reused.
+    (aiohttp serves here: werkzeug's server closes every connection itself.)"""
+    async def cached(request: web.Request) -> web.Response:
+        return web.Response(status=304)
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/cached")
+
+    async def missing(request: web.Request) -> web.Response:
+        return web.Response(status=404, text="no such feed " * 100)
+
+    app = web.Application()
+    app.router.add_get("/cached", cached)
+    app.router.add_get("/moved", moved)
+    app.router.add_get("/missing", missing)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    counting = CountingBackend()
+    backend = GuardedBackend(counting, policy=lambda ip: None)
+    settings = fetch_settings()
+    try:
+        async with guarded_client(backend, settings) as client:
+            results = [await get(client, f"http://127.0.0.1:{port}{path}", settings, etag='"x"')
+                       for path in ["/cached", "/moved", "/missing", "/cached"]]
+    finally:
+        await runner.cleanup()
+    assert [r.status for r in results] == [304, 304, 404, 304]
+    assert counting.connects == 1

@@ -329,3 +329,46 @@ def test_relative_links_fall_back_to_the_channel_link_without_a_feed_url() -> No
                channel="<link>https://site.example/news/</link>")
     outcome = parse_feed(body.encode(), feed_id="stdin", source="<stdin>", url="<stdin>")
     assert outcome.articles[0].url == "https://site.example/story/1"
+
+
+def test_rss_091_without_guids_or_dates() -> None:
+    outcome = parse((FIXTURES / "rss091.xml").read_bytes(), url="https://wire.example.net/rss")
+    assert outcome.error is None
+    first, second = outcome.articles
+    assert first.title == "Réfugiés bloqués à la frontière" and first.language == "fr"
+    assert first.published is None and first.url == "https://wire.example.net/bulletins/1"
+    assert second.url == "https://wire.example.net/bulletins/2"  # resolved against the feed
+    assert first.key != second.key
+
+
+@pytest.mark.parametrize(("date", "expected"), [
+    ("Tue, 03 Mar 2026 08:15:00 GMT", datetime(2026, 3, 3, 8, 15, tzinfo=UTC)),
+    ("Tue, 3 Mar 2026 08:15 +0100", datetime(2026, 3, 3, 7, 15, tzinfo=UTC)),
+    ("2026-03-03T08:15:00Z", datetime(2026, 3, 3, 8, 15, tzinfo=UTC)),
+    ("2026-03-03 08:15:00", datetime(2026, 3, 3, 8, 15, tzinfo=UTC)),
+    ("Tuesday, March 3, 2026", None),
+    ("03/03/2026", None),
+    ("", None),
+])
+def test_odd_dates(date: str, expected: datetime | None) -> None:
+    outcome = parse(rss(f"<item><title>t</title><pubDate>{date}</pubDate></item>").encode())
+    assert outcome.error is None and outcome.articles[0].published == expected
+
+
+def test_html_entities_undeclared_in_xml_are_decoded_with_a_warning() -> None:
+    body = rss("<item><title>Caf&eacute; bombing &mdash; 3&nbsp;dead</title></item>").encode()
+    outcome = parse(body)
+    assert outcome.error is None and outcome.warning
+    assert outcome.articles[0].title == "Café bombing — 3 dead"
+
+
+def test_same_story_with_a_new_guid_or_a_tracking_link_keeps_its_key() -> None:
+    """The canonical link beats the guid: CMSs re-issue guids when a story is re-published
+    or edited, and share links carry tracking parameters, but the story's address stays."""
+    before = rss("<item><guid>cms-1001</guid><title>Convoy seen</title>"
+                 "<link>https://news.example.org/story/9</link></item>")
+    after = rss("<item><guid>cms-2002</guid><title>Convoy seen (updated)</title>"
+                "<link>https://NEWS.example.org/story/9?utm_source=rss&amp;fbclid=x#top"
+                "</link></item>")
+    key_before = parse(before.encode()).articles[0].key
+    assert parse(after.encode()).articles[0].key == key_before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -11,9 +12,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from watcher.config import Config, FeedConfig
+from watcher.feedhealth import feed_health, is_due, next_poll_after_success
 from watcher.fetch import make_client
 from watcher.match import compile_rules
-from watcher.models import Article
+from watcher.models import Article, FeedState
 from watcher.pipeline import Pipeline, failure_backoff, poll_feed, queue_articles
 from watcher.rules import load_rules
 from watcher.store import open_store
@@ -135,3 +137,155 @@ async def test_old_articles_are_recorded_but_not_alerted(pipe: Pipeline) -> None
                   published=NOW - timedelta(days=3))
     report = await queue_articles(pipe, [old], NOW)
     assert (report.new_articles, report.alerts) == (1, 0)
+
+
+async def test_permanent_redirect_moves_the_feed_and_is_logged_once(
+        pipe: Pipeline, httpserver: HTTPServer, caplog: pytest.LogCaptureFixture) -> None:
+    httpserver.expect_request("/old.xml").respond_with_data(
+        "", status=301, headers={"Location": "/new.xml"})
+    httpserver.expect_request("/new.xml").respond_with_data(
+        FEED, content_type="application/rss+xml")
+    feed = FeedConfig(id="f", url=httpserver.url_for("/old.xml"))
+    with caplog.at_level(logging.WARNING, logger="watcher.pipeline"):
+        for _ in range(3):
+            assert (await poll_feed(pipe, feed, force=True)).error is None
+    state = await pipe.store.load_feed_state("f")
+    assert state is not None and state.moved_to == httpserver.url_for("/new.xml")
+    assert [e[0].path for e in httpserver.log] == ["/old.xml", "/new.xml", "/new.xml",
+                                                   "/new.xml"]
+    moved = [r for r in caplog.records if "moved permanently" in r.getMessage()]
+    assert len(moved) == 1 and httpserver.url_for("/new.xml") in moved[0].getMessage()
+
+    # The new address disappears: the next poll goes back to the configured one.
+    httpserver.clear()
+    httpserver.expect_request("/new.xml").respond_with_data("gone", status=410)
+    httpserver.expect_request("/old.xml").respond_with_data(FEED)
+    assert (await poll_feed(pipe, feed, force=True)).status == 410
+    assert (await poll_feed(pipe, feed, force=True)).error is None
+    state = await pipe.store.load_feed_state("f")
+    assert state is not None and state.moved_to is None
+    assert [e[0].path for e in httpserver.log] == ["/new.xml", "/old.xml"]
+
+    # A changed URL in the config starts afresh, forgetting where the old one moved.
+    other = FeedConfig(id="f", url=httpserver.url_for("/other.xml"))
+    pipe_state = await pipe.store.load_feed_state("f")
+    assert pipe_state is not None
+    pipe_state.moved_to = httpserver.url_for("/new.xml")
+    await pipe.store.save_feed_state(pipe_state)
+    httpserver.expect_request("/other.xml").respond_with_data(FEED)
+    await poll_feed(pipe, other, force=True)
+    assert httpserver.log[-1][0].path == "/other.xml"
+
+
+async def test_temporary_redirect_does_not_move_the_feed(pipe: Pipeline,
+                                                         httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/f.xml").respond_with_data(
+        "", status=302, headers={"Location": "/elsewhere.xml"})
+    httpserver.expect_request("/elsewhere.xml").respond_with_data(FEED)
+    feed = FeedConfig(id="f", url=httpserver.url_for("/f.xml"))
+    await poll_feed(pipe, feed)
+    await poll_feed(pipe, feed, force=True)
+    state = await pipe.store.load_feed_state("f")
+    assert state is not None and state.moved_to is None
+    assert [e[0].path for e in httpserver.log] == ["/f.xml", "/elsewhere.xml"] * 2
+
+
+MALFORMED = FEED.replace("<title>Weather calm</title>", "<title>Weather & calm</title>")
+
+
+async def test_recovered_malformed_feed_is_processed_with_a_warning(
+        pipe: Pipeline, httpserver: HTTPServer) -> None:
+    httpserver.expect_oneshot_request("/f.xml").respond_with_data("no", status=500)
+    httpserver.expect_oneshot_request("/f.xml").respond_with_data(
+        MALFORMED, content_type="application/rss+xml")
+    httpserver.expect_request("/f.xml").respond_with_data(FEED, content_type="text/xml")
+    feed = FeedConfig(id="f", url=httpserver.url_for("/f.xml"))
+    await poll_feed(pipe, feed)
+    report = await poll_feed(pipe, feed, force=True)
+    assert report.error is None and report.new_articles == 2
+    state = await pipe.store.load_feed_state("f")
+    assert state is not None and state.last_error is None  # the failure before is over
+    assert state.last_warning is not None and "not well-formed" in state.last_warning
+    assert feed_health(state, NOW, 3600) == "warning"
+    await poll_feed(pipe, feed, force=True)  # a clean document clears the warning
+    state = await pipe.store.load_feed_state("f")
+    assert state is not None and state.last_warning is None
+    assert feed_health(state, NOW, 3600) == "ok"
+
+
+async def test_backoff_grows_to_the_ceiling_flags_the_feed_and_resets(
+        pipe: Pipeline, httpserver: HTTPServer, caplog: pytest.LogCaptureFixture) -> None:
+    pipe.config.fetch.max_backoff = 600
+    pipe.config.fetch.failing_after = 1800
+    clock = [NOW]
+    pipe.clock = lambda: clock[0]
+    httpserver.expect_request("/f.xml").respond_with_data("down", status=500)
+    feed = FeedConfig(id="f", url=httpserver.url_for("/f.xml"), interval=60)
+    delays = []
+    with caplog.at_level(logging.WARNING, logger="watcher.pipeline"):
+        for _ in range(10):  # each poll runs when the scheduler finds the feed due
+            report = await poll_feed(pipe, feed)
+            assert report.status == 500
+            state = await pipe.store.load_feed_state("f")
+            assert state is not None and state.next_poll is not None
+            delays.append((state.next_poll - clock[0]).total_seconds())
+            assert not (await poll_feed(pipe, feed)).status  # not due: skipped
+            clock[0] = state.next_poll
+    assert 48 <= delays[0] <= 72 and 96 <= delays[1] <= 144 and 192 <= delays[2] <= 288
+    assert all(480 <= d <= 720 for d in delays[4:])  # at the ceiling, never given up
+    assert state is not None and state.consecutive_failures == 10 and state.failing_since == NOW
+    assert feed_health(state, clock[0], 1800) == "flagged"
+    flagged = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(flagged) == 1 and "failing since" in flagged[0].getMessage()
+
+    httpserver.clear()
+    httpserver.expect_request("/f.xml").respond_with_data(FEED)
+    assert (await poll_feed(pipe, feed)).error is None
+    state = await pipe.store.load_feed_state("f")
+    assert state is not None and state.consecutive_failures == 0
+    assert state.failing_since is None and state.last_error is None
+    assert state.next_poll == clock[0] + timedelta(seconds=60)  # back to its interval
+
+
+@pytest.mark.parametrize(("next_poll", "due"), [
+    (None, True), (-5, True), (0, True), (5, True), (6, True), (7, False), (50, False),
+])
+def test_is_due_allows_for_scheduler_drift(next_poll: float | None, due: bool) -> None:
+    state = FeedState(feed_id="f", url="u", next_poll=None if next_poll is None
+                      else NOW + timedelta(seconds=next_poll))
+    assert is_due(state, NOW, interval=60) is due
+
+
+@pytest.mark.parametrize(("state", "health"), [
+    (None, "never polled"),
+    (FeedState("f", "u"), "never polled"),
+    (FeedState("f", "u", last_attempt=NOW), "ok"),
+    (FeedState("f", "u", last_attempt=NOW, last_warning="odd"), "warning"),
+    (FeedState("f", "u", last_attempt=NOW, consecutive_failures=1,
+               failing_since=NOW - timedelta(minutes=59)), "failing"),
+    (FeedState("f", "u", last_attempt=NOW, consecutive_failures=9,
+               failing_since=NOW - timedelta(minutes=60)), "flagged"),
+])
+def test_feed_health(state: FeedState | None, health: str) -> None:
+    assert feed_health(state, NOW, 3600) == health
+
+
+async def test_republished_story_with_a_new_guid_is_not_new(pipe: Pipeline,
+                                                            httpserver: HTTPServer) -> None:
+    republished = FEED.replace("<guid>x1</guid>", "<guid>x1-republished</guid>").replace(
+        "https://news.example.org/x1", "https://news.example.org/x1?utm_source=rss&amp;at_medium=x")
+    httpserver.expect_oneshot_request("/f.xml").respond_with_data(FEED)
+    httpserver.expect_request("/f.xml").respond_with_data(republished)
+    feed = FeedConfig(id="f", url=httpserver.url_for("/f.xml"))
+    first = await poll_feed(pipe, feed)
+    assert first.new_articles == 2 and first.alerts >= 1
+    again = await poll_feed(pipe, feed, force=True)
+    assert (again.articles, again.new_articles, again.alerts) == (2, 0, 0)
+
+
+@pytest.mark.parametrize(("due", "expected"), [
+    (None, 60), (-30, 60), (0, 60), (4, 64), (6, 66), (7, 60), (3600, 60),
+])
+def test_early_polls_do_not_add_up(due: float | None, expected: float) -> None:
+    previous = None if due is None else NOW + timedelta(seconds=due)
+    assert next_poll_after_success(previous, NOW, 60) == NOW + timedelta(seconds=expected)

@@ -102,3 +102,27 @@ def test_fakes_corpus_place_detection(matcher: Matcher) -> None:
     share = found / len(rows)
     print(f"FA-KES place detection: {found}/{len(rows)} = {share:.1%}")
     assert share >= FAKES_THRESHOLD
+
+
+AMBIGUOUS_NAMES = ["Of", "Nice", "Reading", "Split", "Bar", "Mobile", "Batman"]
+
+
+def test_names_that_are_common_words_are_absent_or_ambiguous(shipped: RuleSet) -> None:
+    for name in AMBIGUOUS_NAMES:
+        entry = shipped.gazetteer.find("place", name)
+        assert entry is None or shipped.gazetteer.places[entry].ambiguous, name
+
+
+@pytest.mark.parametrize(("title", "places"), [
+    ("Nice to see the talks resume; reading of the bill is split", []),
+    ("Bar owner says Batman film drew crowds", []),
+    ("Split decision: Reading and Mobile fans react", []),
+    ("Police in Bar, Montenegro, arrest smugglers", ["Bar"]),
+    ("Curfew in Batman after PKK clashes", ["Batman"]),
+    ("Nice attack: France mourns", ["Nice"]),
+    ("Ferry from Split to Ancona cancelled as Croatia braces for storm", ["Split"]),
+])
+def test_ambiguous_places_only_with_supporting_context(matcher: Matcher, title: str,
+                                                       places: list[str]) -> None:
+    found = match_article(matcher, Article(key="k", title=title))
+    assert [p.name for p in found.places] == places

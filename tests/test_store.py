@@ -1,7 +1,10 @@
-"""The SQLite store on a real file: schema, dedupe, outbox leases and transitions, restarts."""
+"""The store on both backends, proving they keep one contract: a real SQLite file and the real
+PostgreSQL (a schema of its own per test). Schema, dedupe, outbox leases and transitions,
+restarts; what is particular to one backend is tested on that one."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import closing
@@ -10,24 +13,51 @@ from pathlib import Path
 
 import pytest
 
+from tests import pgtest
 from tests.alertfactory import make_alert, make_article
 from watcher.errors import StoreError
 from watcher.models import Delivery, FeedState
-from watcher.store import SqliteStore, open_store
+from watcher.store import Store, open_store
+from watcher.store.pg_schema import MIGRATIONS as PG_MIGRATIONS
 from watcher.store.schema import MIGRATIONS
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 LEASE = 60.0
 
 
+class Backend:
+    """Where a test's store lives: opened (again) at will, and reachable with raw SQL."""
+
+    def __init__(self, name: str, location: Path | str, schema: str = "") -> None:
+        self.name, self.location, self.schema = name, location, schema
+
+    async def open(self) -> Store:
+        return await open_store(self.location)
+
+    def sql(self, statement: str) -> list[tuple[object, ...]]:
+        if self.name == "postgres":
+            return pgtest.run_sql(self.schema, statement)
+        assert isinstance(self.location, Path)
+        with closing(sqlite3.connect(self.location)) as conn, conn:
+            return conn.execute(statement).fetchall()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if request.param == "postgres":
+        schema = request.getfixturevalue("pg_schema")
+        return Backend("postgres", pgtest.schema_url(schema), schema)
+    return Backend("sqlite", tmp_path / "state" / "w.db")
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    s = await open_store(tmp_path / "state" / "w.db")
+async def store(backend: Backend) -> AsyncIterator[Store]:
+    s = await backend.open()
     yield s
     await s.close()
 
 
-async def queue_one(store: SqliteStore, key: str = "desk:a1", sinks: tuple[str, ...] = ("hook",),
+async def queue_one(store: Store, key: str = "desk:a1", sinks: tuple[str, ...] = ("hook",),
                     now: datetime = NOW) -> int:
     alert = make_alert(key)
     return await store.record_articles([make_article(key)],
@@ -56,13 +86,13 @@ async def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) ->
         await open_store(path)
 
 
-async def test_closed_store_raises_store_error(store: SqliteStore) -> None:
+async def test_closed_store_raises_store_error(store: Store) -> None:
     await store.close()
     with pytest.raises(StoreError, match="closed"):
         await store.outbox_counts()
 
 
-async def test_feed_state_round_trips_and_updates(store: SqliteStore) -> None:
+async def test_feed_state_round_trips_and_updates(store: Store) -> None:
     assert await store.load_feed_state("f") is None
     state = FeedState(feed_id="f", url="https://x.example/feed", etag='"v1"',
                       last_attempt=NOW, last_success=NOW, last_status=200, entries_seen=3,
@@ -75,7 +105,7 @@ async def test_feed_state_round_trips_and_updates(store: SqliteStore) -> None:
 
 
 async def test_record_articles_dedupes_and_alerts_only_for_new_articles(
-        store: SqliteStore) -> None:
+        store: Store) -> None:
     assert await store.unseen_keys(["desk:a1", "desk:a2"]) == {"desk:a1", "desk:a2"}
     assert await queue_one(store, "desk:a1", ("hook", "mail")) == 1
     assert await store.unseen_keys(["desk:a1", "desk:a2"]) == {"desk:a2"}
@@ -84,7 +114,7 @@ async def test_record_articles_dedupes_and_alerts_only_for_new_articles(
     assert await store.outbox_counts() == {"pending": 2, "delivered": 0, "dead": 0}
 
 
-async def test_record_articles_same_key_twice_in_one_call(store: SqliteStore) -> None:
+async def test_record_articles_same_key_twice_in_one_call(store: Store) -> None:
     article, alert = make_article("k"), make_alert("k")
     new = await store.record_articles([article, article],
                                       [Delivery(alert, "hook"), Delivery(alert, "hook")], NOW)
@@ -92,14 +122,14 @@ async def test_record_articles_same_key_twice_in_one_call(store: SqliteStore) ->
     assert (await store.outbox_counts())["pending"] == 1
 
 
-async def test_deliveries_for_articles_not_in_the_call_are_ignored(store: SqliteStore) -> None:
+async def test_deliveries_for_articles_not_in_the_call_are_ignored(store: Store) -> None:
     new = await store.record_articles([make_article("k1")],
                                       [Delivery(make_alert("k2"), "hook")], NOW)
     assert new == 1
     assert (await store.outbox_counts())["pending"] == 0
 
 
-async def test_many_keys_and_articles_since(store: SqliteStore) -> None:
+async def test_many_keys_and_articles_since(store: Store) -> None:
     keys = [f"k{i}" for i in range(1200)]
     await store.record_articles([make_article(k) for k in keys[:700]], [], NOW)
     assert await store.unseen_keys(keys) == set(keys[700:])
@@ -109,7 +139,7 @@ async def test_many_keys_and_articles_since(store: SqliteStore) -> None:
     assert len(await store.articles_since(NOW)) == 701
 
 
-async def test_claim_leases_rows_until_they_expire(store: SqliteStore) -> None:
+async def test_claim_leases_rows_until_they_expire(store: Store) -> None:
     await queue_one(store, "k1")
     await queue_one(store, "k2", now=NOW + timedelta(seconds=1))
     assert await store.claim_due(NOW - timedelta(seconds=1), 10, LEASE) == []  # not due yet
@@ -125,15 +155,15 @@ async def test_claim_leases_rows_until_they_expire(store: SqliteStore) -> None:
     assert [i.alert.article.key for i in again] == ["k1", "k2"]
 
 
-async def test_claimed_row_survives_a_restart_and_returns_after_its_lease(tmp_path: Path) -> None:
-    path = tmp_path / "w.db"
-    store = await open_store(path)
+async def test_claimed_row_survives_a_restart_and_returns_after_its_lease(
+        backend: Backend) -> None:
+    store = await backend.open()
     await queue_one(store, "k1")
     await store.save_feed_state(FeedState(feed_id="f", url="u", etag='"e"'))
     assert len(await store.claim_due(NOW, 10, LEASE)) == 1
     await store.close()  # crash mid-delivery: never marked
 
-    store = await open_store(path)
+    store = await backend.open()
     try:
         assert await store.unseen_keys(["k1"]) == set()
         state = await store.load_feed_state("f")
@@ -145,7 +175,7 @@ async def test_claimed_row_survives_a_restart_and_returns_after_its_lease(tmp_pa
         await store.close()
 
 
-async def test_retry_then_delivered(store: SqliteStore) -> None:
+async def test_retry_then_delivered(store: Store) -> None:
     await queue_one(store)
     [item] = await store.claim_due(NOW, 10, LEASE)
     later = NOW + timedelta(seconds=30)
@@ -160,7 +190,7 @@ async def test_retry_then_delivered(store: SqliteStore) -> None:
     assert await store.claim_due(later + timedelta(days=9), 10, LEASE) == []
 
 
-async def test_release_does_not_count_an_attempt(store: SqliteStore) -> None:
+async def test_release_does_not_count_an_attempt(store: Store) -> None:
     await queue_one(store)
     [item] = await store.claim_due(NOW, 10, LEASE)
     await store.release(item.id, NOW + timedelta(seconds=5))
@@ -168,7 +198,7 @@ async def test_release_does_not_count_an_attempt(store: SqliteStore) -> None:
     assert again.attempts == 0
 
 
-async def test_dead_is_final_and_listed(store: SqliteStore) -> None:
+async def test_dead_is_final_and_listed(store: Store) -> None:
     await queue_one(store, "k1")
     await queue_one(store, "k2")
     items = await store.claim_due(NOW, 10, LEASE)
@@ -185,16 +215,137 @@ async def test_dead_is_final_and_listed(store: SqliteStore) -> None:
         await store.list_alerts("sent", 10)
 
 
-async def test_unreadable_outbox_row_goes_dead_instead_of_looping(tmp_path: Path) -> None:
-    path = tmp_path / "w.db"
-    store = await open_store(path)
+async def test_unreadable_outbox_row_goes_dead_instead_of_looping(backend: Backend) -> None:
+    store = await backend.open()
     try:
         await queue_one(store, "k1")
-        with closing(sqlite3.connect(path)) as conn, conn:
-            conn.execute("UPDATE outbox SET alert_json = '{\"schema\": 1}'")
+        backend.sql("UPDATE outbox SET alert_json = '{\"schema\": 1}'")
         assert await store.claim_due(NOW, 10, LEASE) == []
         assert await store.outbox_counts() == {"pending": 0, "delivered": 0, "dead": 1}
         [record] = await store.list_alerts("dead", 1)
         assert record.alert is None and "unreadable" in (record.last_error or "")
     finally:
         await store.close()
+
+
+# Feed leases and the cluster view (both backends)
+
+async def test_claim_feed_only_when_due_and_not_leased_by_another(store: Store) -> None:
+    assert await store.claim_feed("f", "r1", NOW, LEASE)  # never polled: due
+    assert not await store.claim_feed("f", "r2", NOW + timedelta(seconds=1), LEASE)
+    assert await store.load_feed_state("f") is not None  # a row exists for the lease
+    await store.save_feed_state(FeedState(feed_id="f", url="u", last_attempt=NOW,
+                                          next_poll=NOW + timedelta(seconds=30)))
+    await store.release_feed("f", "r1")
+    assert not await store.claim_feed("f", "r2", NOW + timedelta(seconds=29), LEASE)  # not due
+    assert not await store.claim_feed("f", "r2", NOW + timedelta(seconds=28), LEASE,
+                                      due_within=1.5)
+    assert await store.claim_feed("f", "r2", NOW + timedelta(seconds=29), LEASE, due_within=1)
+    await store.release_feed("f", "r2")
+    assert await store.claim_feed("f", "r2", NOW + timedelta(seconds=30), LEASE)
+    state = await store.load_feed_state("f")  # the lease leaves the feed's state alone
+    assert state is not None and (state.url, state.last_attempt) == ("u", NOW)
+
+
+async def test_a_dead_replicas_feed_lease_expires(store: Store) -> None:
+    assert await store.claim_feed("f", "r1", NOW, LEASE)  # r1 dies mid-poll: never released
+    assert not await store.claim_feed("f", "r2", NOW + timedelta(seconds=LEASE - 1), LEASE)
+    assert await store.claim_feed("f", "r2", NOW + timedelta(seconds=LEASE), LEASE)
+    await store.release_feed("f", "r1")  # r1's late release does not end r2's lease
+    assert not await store.claim_feed("f", "r3", NOW + timedelta(seconds=LEASE + 1), LEASE)
+
+
+async def test_cluster_view_shows_feeds_per_replica_and_outbox(store: Store) -> None:
+    for feed, owner in (("a", "r1"), ("b", "r1"), ("c", "r2")):
+        assert await store.claim_feed(feed, owner, NOW, LEASE)
+    await store.release_feed("a", "r1")
+    await queue_one(store, "k1")
+    await queue_one(store, "k2")
+    await store.claim_due(NOW, 1, LEASE)
+    view = await store.cluster_view(NOW + timedelta(seconds=1))
+    assert [(r.replica_id, r.feeds_leased, r.feeds_polled) for r in view.replicas] == [
+        ("r1", 1, 2), ("r2", 1, 1)]
+    assert view.replicas[0].last_claim == NOW
+    assert view.outbox == {"pending": 2, "delivered": 0, "dead": 0}
+    assert view.deliveries_in_flight == 1
+    assert [r.replica_id for r in view.live(NOW + timedelta(seconds=5), within=10)] == [
+        "r1", "r2"]
+    assert view.live(NOW + timedelta(seconds=60), within=10) == []
+
+
+# PostgreSQL only: several replicas on one schema
+
+@pytest.fixture
+async def replicas(pg_url: str) -> AsyncIterator[list[Store]]:
+    stores = [await open_store(pg_url) for _ in range(3)]
+    yield stores
+    for s in stores:
+        await s.close()
+
+
+async def test_postgres_migrations_are_safe_when_replicas_start_at_once(
+        pg_schema: str) -> None:
+    url = pgtest.schema_url(pg_schema)
+    stores = await asyncio.gather(*(open_store(url) for _ in range(4)))
+    for s in stores:
+        await s.close()
+    rows = pgtest.run_sql(pg_schema, "SELECT version FROM schema_version ORDER BY 1")
+    assert [r[0] for r in rows] == [v for v, _ in PG_MIGRATIONS]
+
+
+async def test_postgres_same_article_from_racing_replicas_alerts_once(
+        replicas: list[Store]) -> None:
+    for i in range(20):  # the same entry reaches three replicas through three feeds
+        key = f"race:{i}"
+        news = await asyncio.gather(*(queue_one(s, key, ("hook", "mail")) for s in replicas))
+        assert sorted(news) == [0, 0, 1]
+    assert await replicas[0].outbox_counts() == {"pending": 40, "delivered": 0, "dead": 0}
+
+
+async def test_postgres_overlapping_batches_do_not_deadlock(replicas: list[Store]) -> None:
+    keys = [f"k{i}" for i in range(60)]
+    batches = [keys, list(reversed(keys)), keys[::2] + keys[1::2]]
+    news = await asyncio.gather(*(s.record_articles(
+        [make_article(k) for k in b], [Delivery(make_alert(k), "hook") for k in b], NOW)
+        for s, b in zip(replicas, batches, strict=True)))
+    assert sum(news) == 60
+    assert (await replicas[0].outbox_counts())["pending"] == 60
+
+
+async def test_postgres_replicas_claim_disjoint_outbox_rows(replicas: list[Store]) -> None:
+    for i in range(30):
+        await queue_one(replicas[0], f"k{i}")
+    claims = await asyncio.gather(*(s.claim_due(NOW, 12, LEASE) for s in replicas))
+    ids = [item.id for batch in claims for item in batch]
+    assert len(ids) == len(set(ids)) == 30
+
+
+async def test_postgres_one_replica_wins_a_feed(replicas: list[Store]) -> None:
+    for i in range(10):
+        won = await asyncio.gather(*(s.claim_feed(f"f{i}", f"r{r}", NOW, LEASE)
+                                     for r, s in enumerate(replicas)))
+        assert sorted(won) == [False, False, True]
+
+
+async def test_postgres_errors_never_show_the_password(pg_schema: str) -> None:
+    url = pgtest.schema_url(pg_schema).replace("postgres@", "postgres:hunter2secret@")
+    url = url.replace("/test?", "/no_such_database_here?")
+    with pytest.raises(StoreError) as caught:
+        await open_store(url)
+    assert "hunter2secret" not in str(caught.value)
+    assert "**********" in str(caught.value) and "no_such_database_here" in str(caught.value)
+
+
+async def test_feed_health_fields_and_story_marks_round_trip(store: Store) -> None:
+    state = FeedState(feed_id="f", url="u", moved_to="https://new.example/feed",
+                      last_warning="malformed XML", failing_since=NOW)
+    await store.save_feed_state(state)
+    assert await store.load_feed_state("f") == state
+    alert = make_alert("k1")
+    await store.record_articles([make_article("k1")],
+                                [Delivery(alert, "hook", ("url:x", "title:y"))], NOW)
+    await store.record_articles([make_article("k1")],  # seen already: marks not refreshed
+                                [Delivery(alert, "hook", ("url:z",))], NOW + timedelta(hours=1))
+    assert await store.recent_stories(["url:x", "title:y", "url:z", "other"], NOW) == {
+        "url:x", "title:y"}
+    assert await store.recent_stories(["url:x"], NOW + timedelta(seconds=1)) == set()

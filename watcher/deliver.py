@@ -5,10 +5,12 @@
                             │                                      out of attempts or too old)
                             └▶ PermanentSinkError ───────────────▶ mark_dead
 
-Rows are leased while they are sent, so a crash means a second attempt, never a loss
-(at-least-once; receivers drop repeats by the alert id). Sinks run concurrently; the rows of
-one sink are sent in order, and once a sink fails recoverably the rest of its batch waits for
-the same backoff without spending attempts: a dead receiver costs one timeout per pass.
+Rows are leased (`delivery.lease`) while they are sent, so a crash means a second attempt
+once the lease runs out, never a loss (at-least-once; receivers drop repeats by the alert id).
+Sinks run concurrently; the rows of one sink are sent in order, and once a sink fails
+recoverably the rest of its batch waits for the same backoff without spending attempts: a
+dead receiver costs one timeout per pass. Sinks that group, digest or cap alerts
+(grouping.py) go through batch_send.py instead, and their rows may come back "held".
 """
 
 from __future__ import annotations
@@ -17,24 +19,25 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
+from .batch_send import deliver_with_policy
 from .config import DeliverySettings
 from .errors import RecoverableSinkError, SinkError
+from .grouping import BatchPolicy
+from .metrics import Metrics
 from .models import OutboxItem
-from .sinks import Sink
+from .sinks import BatchSender, Sink
 from .store import Store
 
 log = logging.getLogger("watcher.deliver")
 
-LEASE_SECONDS = 300.0  # longer than any sink's own timeout
-SEND_TIMEOUT = LEASE_SECONDS / 2  # a sink that hangs past its own timeout still lets go
 MAX_EXPONENT = 60  # 2**60 backoff steps is already past any sane max_backoff
 
-Outcome = Literal["delivered", "retrying", "dead"]
+Outcome = Literal["delivered", "retrying", "dead", "held"]
 
 
 @dataclass
@@ -58,6 +61,11 @@ class DeliveryReport:
     def dead(self) -> int:
         return self._count("dead")
 
+    @property
+    def held(self) -> int:
+        """Rows waiting for their group, digest period or a summary (grouping.py)."""
+        return self._count("held")
+
     def merge(self, later: DeliveryReport) -> None:
         self.outcomes.update(later.outcomes)
 
@@ -74,19 +82,30 @@ def backoff_delay(attempts: int, settings: DeliverySettings, rng: random.Random)
 
 async def deliver_due(store: Store, sinks: Mapping[str, Sink], settings: DeliverySettings,
                       now: Callable[[], datetime], *, limit: int = 100,
-                      rng: random.Random | None = None) -> DeliveryReport:
-    """One pass: claim up to `limit` due rows, send them, record each outcome."""
-    items = await store.claim_due(now(), limit, LEASE_SECONDS)
+                      rng: random.Random | None = None,
+                      metrics: Metrics | None = None,
+                      policies: Mapping[str, BatchPolicy] | None = None) -> DeliveryReport:
+    """One pass: claim up to `limit` due rows, send them, record each outcome. Cancelled
+    (the service stopping), it hands the rows it has not finished back, due at once.
+    `policies` names the sinks that group, digest or cap their alerts (grouping.py)."""
+    items = await store.claim_due(now(), limit, settings.lease)
     report = DeliveryReport()
     if not items:
         return report
     batches: dict[str, list[OutboxItem]] = {}
     for item in items:
         batches.setdefault(item.sink, []).append(item)
-    worker = _Worker(store, settings, now, rng or random.Random(), report)
-    results = await asyncio.gather(*(worker.deliver_batch(sinks.get(name), name, batch)
-                                     for name, batch in batches.items()),
-                                   return_exceptions=True)
+    worker = _Worker(store, settings, now, rng or random.Random(), report, metrics or Metrics())
+    try:
+        results = await asyncio.gather(*(worker.deliver_sink(sinks.get(name), name, batch,
+                                                             (policies or {}).get(name))
+                                         for name, batch in batches.items()),
+                                       return_exceptions=True)
+    except asyncio.CancelledError:
+        unfinished = [item for item in [*items, *worker.claimed]
+                      if item.id not in report.outcomes]
+        await asyncio.shield(worker.release(unfinished, now()))
+        raise
     for result in results:
         if isinstance(result, BaseException):
             raise result  # a store failure: unmarked rows come back when their lease expires
@@ -95,16 +114,18 @@ async def deliver_due(store: Store, sinks: Mapping[str, Sink], settings: Deliver
 
 async def drain_outbox(store: Store, sinks: Mapping[str, Sink], settings: DeliverySettings,
                        now: Callable[[], datetime], *, deadline: float,
-                       limit: int = 100) -> DeliveryReport:
+                       limit: int = 100, metrics: Metrics | None = None,
+                       policies: Mapping[str, BatchPolicy] | None = None) -> DeliveryReport:
     """Deliver until nothing is due now or `deadline` seconds have passed (`watcher once`).
 
     Rows whose next attempt lies in the future are not waited for: they stay queued and
-    are reported as retrying."""
+    are reported as retrying, or held when they wait for their group or digest."""
     stop_at = time.monotonic() + deadline
     report = DeliveryReport()
     rng = random.Random()
     while True:
-        passed = await deliver_due(store, sinks, settings, now, limit=limit, rng=rng)
+        passed = await deliver_due(store, sinks, settings, now, limit=limit, rng=rng,
+                                   metrics=metrics, policies=policies)
         report.merge(passed)
         if not passed.outcomes or time.monotonic() >= stop_at:
             return report
@@ -117,6 +138,15 @@ class _Worker:
     now: Callable[[], datetime]
     rng: random.Random
     report: DeliveryReport
+    metrics: Metrics
+    claimed: list[OutboxItem] = field(default_factory=list)  # by batch_send, beyond claim_due
+
+    async def deliver_sink(self, sink: Sink | None, name: str, batch: Sequence[OutboxItem],
+                           policy: BatchPolicy | None) -> None:
+        if policy is not None and isinstance(sink, BatchSender):
+            await deliver_with_policy(self, sink, name, batch, policy)
+        else:
+            await self.deliver_batch(sink, name, batch)
 
     async def deliver_batch(self, sink: Sink | None, name: str,
                             batch: Sequence[OutboxItem]) -> None:
@@ -128,29 +158,37 @@ class _Worker:
             if error is None:
                 await self.store.mark_delivered(item.id, self.now())
                 self.report.outcomes[item.id] = "delivered"
+                self.metrics.record_delivered(name, item.created_at, self.now())
                 log.debug("delivered %s to %s", item.alert.alert_id, name,
                           extra={"alert_id": item.alert.alert_id, "sink": name})
                 continue
-            next_attempt = await self._failed(item, error)
+            next_attempt = await self.failed(item, error)
             if next_attempt is not None:
                 await self._hold(batch[index + 1:], next_attempt)
                 return
 
     async def _send(self, sink: Sink, item: OutboxItem) -> SinkError | None:
+        return await self.send_message(sink, item.alert.alert_id, sink.send(item.alert))
+
+    async def send_message(self, sink: Sink, ref: str,
+                           sending: Awaitable[None]) -> SinkError | None:
+        """Await one send; the error it ended with, if any, as a SinkError."""
+        # A sink that hangs past its own timeout still lets go well within the lease.
+        limit = self.settings.lease / 2
         try:
-            async with asyncio.timeout(SEND_TIMEOUT):
-                await sink.send(item.alert)
+            async with asyncio.timeout(limit):
+                await sending
         except SinkError as exc:
             return exc
         except TimeoutError:
-            return RecoverableSinkError(f"no answer within {SEND_TIMEOUT:.0f}s")
+            return RecoverableSinkError(f"no answer within {limit:.0f}s")
         except Exception as exc:  # a bug in a sink must not stop the worker; retry it
-            log.exception("sink %s crashed on %s", sink.name, item.alert.alert_id,
-                          extra={"alert_id": item.alert.alert_id, "sink": sink.name})
+            log.exception("sink %s crashed on %s", sink.name, ref,
+                          extra={"alert_id": ref, "sink": sink.name})
             return RecoverableSinkError(f"{type(exc).__name__}: {exc}")
         return None
 
-    async def _failed(self, item: OutboxItem, error: SinkError) -> datetime | None:
+    async def failed(self, item: OutboxItem, error: SinkError) -> datetime | None:
         """Record a failed attempt; return when to try again, or None if it is now dead."""
         attempts = item.attempts + 1
         now = self.now()
@@ -161,8 +199,9 @@ class _Worker:
         if attempts >= self.settings.max_attempts:
             await self._dead(item, f"{reason} (gave up after {attempts} attempts)")
             return None
-        if now - item.created_at >= timedelta(seconds=self.settings.max_age):
-            since = item.created_at.isoformat(timespec="seconds")
+        queued = item.queued_at or item.created_at
+        if now - queued >= timedelta(seconds=self.settings.max_age):
+            since = queued.isoformat(timespec="seconds")
             await self._dead(item, f"{reason} (gave up: queued since {since})")
             return None
         delay = backoff_delay(attempts, self.settings, self.rng)
@@ -171,6 +210,7 @@ class _Worker:
         next_attempt = now + timedelta(seconds=delay)
         await self.store.mark_retry(item.id, reason, next_attempt)
         self.report.outcomes[item.id] = "retrying"
+        self.metrics.record_failed(item.sink)
         log.warning("delivery of %s to %s failed (attempt %d of %d), retrying in %.0fs: %s",
                     item.alert.alert_id, item.sink, attempts, self.settings.max_attempts,
                     delay, reason, extra={"alert_id": item.alert.alert_id, "sink": item.sink})
@@ -179,8 +219,14 @@ class _Worker:
     async def _dead(self, item: OutboxItem, reason: str) -> None:
         await self.store.mark_dead(item.id, reason, self.now())
         self.report.outcomes[item.id] = "dead"
+        self.metrics.record_dead(item.sink)
         log.error("alert %s to %s is dead: %s", item.alert.alert_id, item.sink, reason,
                   extra={"alert_id": item.alert.alert_id, "sink": item.sink})
+
+    async def release(self, items: Sequence[OutboxItem], due: datetime) -> None:
+        """Hand claimed rows back unattempted, so that a restart need not wait for leases."""
+        for item in items:
+            await self.store.release(item.id, due)
 
     async def _hold(self, rest: Sequence[OutboxItem], next_attempt: datetime) -> None:
         """The sink is down: the rest of its batch waits as long, without spending attempts."""

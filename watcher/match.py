@@ -11,16 +11,37 @@ Only rules with a term found are evaluated (an index from term to rules), so the
 article grows with what the article mentions, not with the number of rules. That is sound
 because loading refuses rules that could fire when no term occurs at all; a rule that
 requires a leaf is indexed under that leaf's terms only (see `_index_terms`).
+
+Regular expressions (`pattern` leaves) are not in the automaton. A rule that requires some
+other leaf runs its patterns only once it is a candidate and its earlier conditions hold; the
+patterns of rules that can fire on a pattern alone run for every article, together, as one
+RE2 set per field (patterns.py).
+
+Ambiguous places (terms.py) are dropped from what was found unless the article supports
+them; a rule that names one itself gets a term id of its own that is never dropped. Rules
+with a scope are skipped for articles from other feeds or in other languages.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Literal
+from typing import Any, Literal
 
 import ahocorasick
 
+from .evaluate import (
+    ArticleScan,
+    CompiledBranch,
+    CompiledLeaf,
+    CompiledNear,
+    CompiledNode,
+    Occurrence,
+    holds,
+    required_leaves,
+    term_ids,
+)
 from .models import FIELDS, Article, ArticleMatch, FieldName, Group, MatchedTerm, Place, RuleHit
 from .normalize import (
     STEMMERS,
@@ -32,20 +53,21 @@ from .normalize import (
     term_spellings,
     tokenize,
 )
-from .rules import Leaf, Node, Rule, RuleSet
-from .terms import Gazetteer, Term
+from .patterns import PatternSet, compile_pattern
+from .rules import Leaf, NearLeaf, Node, Rule, RuleSet
+from .terms import Gazetteer, Term, term_from_spec
 
 Stream = Literal[0, 1]
 PLAIN: Stream = 0
 STEMMED: Stream = 1
-Occurrence = tuple[int, int, int]  # field index, start, end (characters of the original)
+TermKind = Literal["place", "group", "word", "pattern"]
 
 
 @dataclass(frozen=True)
 class TermInfo:
     """What a hit on a term reports: `label` is the rule's term or the entry's name."""
 
-    kind: Literal["place", "group", "word"]
+    kind: TermKind
     label: str
     entry: str | None = None
 
@@ -59,25 +81,23 @@ class _Entry:
 
 
 @dataclass(frozen=True)
-class CompiledLeaf:
-    term_ids: frozenset[int]
-    fields: frozenset[int]
-
-
-@dataclass(frozen=True)
-class CompiledBranch:
-    op: Literal["all", "any", "none"]
-    children: tuple[CompiledNode, ...]
-    min: int = 1
-
-
-CompiledNode = CompiledLeaf | CompiledBranch
-
-
-@dataclass(frozen=True)
 class CompiledRule:
     rule: Rule
     condition: CompiledNode
+    feeds: frozenset[str] | None = None  # None: every feed
+    languages: frozenset[str] | None = None  # None: every language
+
+    def in_scope(self, feed: str, language: str) -> bool:
+        return ((self.feeds is None or feed in self.feeds)
+                and (self.languages is None or language in self.languages))
+
+
+@dataclass(frozen=True)
+class AmbiguousPlace:
+    """An ambiguous place counts as mentioned only with one of these in the article."""
+
+    term_id: int
+    support: frozenset[int]  # its context terms and the other places of its country
 
 
 @dataclass
@@ -90,6 +110,10 @@ class Matcher:
     rules_by_term: dict[int, tuple[int, ...]]
     gazetteer: Gazetteer
     stem_languages: frozenset[str] = field(default_factory=frozenset)
+    programs: dict[int, Any] = field(default_factory=dict)  # pattern term id -> RE2
+    eager: tuple[int, ...] = ()  # pattern term ids run on every article
+    eager_set: PatternSet | None = None
+    ambiguous: tuple[AmbiguousPlace, ...] = ()
 
     @property
     def key_count(self) -> int:
@@ -103,6 +127,8 @@ class _Builder:
         self.ids: dict[tuple[object, ...], int] = {}
         self.keys: dict[str, set[tuple[int, _Entry]]] = {}
         self.languages: set[str] = set()
+        self.programs: dict[int, Any] = {}
+        self.pattern_specs: dict[int, tuple[str, bool]] = {}
 
     def _new(self, ident: tuple[object, ...], info: TermInfo) -> tuple[int, bool]:
         if ident in self.ids:
@@ -124,16 +150,30 @@ class _Builder:
         key = " " + " ".join(tokens) + " "
         self.keys.setdefault(key, set()).add((len(tokens), entry))
 
-    def entity(self, kind: Literal["place", "group"], name: str) -> int:
-        term_id, new = self._new((kind, name), TermInfo(kind, name, name))
+    def entity(self, kind: Literal["place", "group"], name: str, explicit: bool = False) -> int:
+        # A rule that names an ambiguous place itself gets a term id that support never
+        # drops; it reports the place, but does not list it among the article's places.
+        if explicit:
+            ident: tuple[object, ...] = (kind, name, "explicit")
+            term_id, new = self._new(ident, TermInfo(kind, name))
+        else:
+            term_id, new = self._new((kind, name), TermInfo(kind, name, name))
         if new:
             for spelling in self.gazetteer.spellings(kind, name):
                 self._add_keys(term_id, spelling.text, spelling.case, None)
         return term_id
 
     def term(self, kind: str, term: Term, language: str) -> int:
+        if kind == "pattern":
+            term_id, new = self._new(("pattern", term.text, term.case),
+                                     TermInfo("pattern", term.text))
+            if new:
+                self.programs[term_id] = compile_pattern(term.text, term.case)
+                self.pattern_specs[term_id] = (term.text, term.case)
+            return term_id
         if kind in ("place", "group") and term.entry is not None:
-            return self.entity("place" if kind == "place" else "group", term.entry)
+            explicit = term.explicit and self.gazetteer.is_ambiguous(term.entry)
+            return self.entity("place" if kind == "place" else "group", term.entry, explicit)
         stemmed = kind == "word" and not term.exact and not term.case and language in STEMMERS
         info_kind: Literal["place", "group", "word"] = (
             "place" if kind == "place" else "group" if kind == "group" else "word")
@@ -146,11 +186,31 @@ class _Builder:
 
     def node(self, node: Node, language: str) -> CompiledNode:
         if isinstance(node, Leaf):
-            fields = frozenset(FIELDS.index(f) for f in node.fields)
-            return CompiledLeaf(frozenset(self.term(node.kind, t, language) for t in node.terms),
-                                fields)
+            return self.leaf(node, language)
+        if isinstance(node, NearLeaf):
+            return CompiledNear(tuple(self.leaf(s, language) for s in node.slots), node.within)
         return CompiledBranch(node.op, tuple(self.node(c, language) for c in node.children),
                               node.min)
+
+    def leaf(self, leaf: Leaf, language: str) -> CompiledLeaf:
+        fields = frozenset(FIELDS.index(f) for f in leaf.fields)
+        ids = frozenset(self.term(leaf.kind, t, language) for t in leaf.terms)
+        return CompiledLeaf(ids, fields, patterns=leaf.kind == "pattern")
+
+    def ambiguous_places(self) -> tuple[AmbiguousPlace, ...]:
+        places = self.gazetteer.places
+        by_country: dict[str, set[int]] = {}
+        for name, entry in places.items():
+            if not entry.ambiguous:
+                by_country.setdefault(entry.country, set()).add(self.ids[("place", name)])
+        found = []
+        for name, entry in places.items():
+            if entry.ambiguous:
+                context = {self.term("word", Term(t.text, exact=True, case=t.case), "en")
+                           for t in map(term_from_spec, entry.context)}
+                found.append(AmbiguousPlace(self.ids[("place", name)], frozenset(
+                    context | by_country.get(entry.country, set()))))
+        return tuple(found)
 
     def automaton(self) -> ahocorasick.Automaton | None:
         if not self.keys:
@@ -163,13 +223,16 @@ class _Builder:
         return automaton
 
 
-def compile_rules(ruleset: RuleSet, include_disabled: bool = False) -> Matcher:
-    """Compile the enabled rules of `ruleset` (and its whole gazetteer) into one matcher."""
+def compile_rules(ruleset: RuleSet, include_disabled: bool = False,
+                  feed_tags: Mapping[str, Sequence[str]] | None = None) -> Matcher:
+    """Compile the enabled rules of `ruleset` (and its whole gazetteer) into one matcher.
+    `feed_tags` (feed id -> its tags, from the config) resolves rules scoped by feed tag."""
     builder = _Builder(ruleset.gazetteer)
     for name in ruleset.gazetteer.places:
         builder.entity("place", name)
     for name in ruleset.gazetteer.groups:
         builder.entity("group", name)
+    ambiguous = builder.ambiguous_places()
     compiled: list[CompiledRule] = []
     by_term: dict[int, list[int]] = {}
     for rule in ruleset.rules:
@@ -178,66 +241,92 @@ def compile_rules(ruleset: RuleSet, include_disabled: bool = False) -> Matcher:
         condition = builder.node(rule.condition, rule.language)
         for term_id in _index_terms(condition):
             by_term.setdefault(term_id, []).append(len(compiled))
-        compiled.append(CompiledRule(rule, condition))
+        compiled.append(CompiledRule(rule, condition, _feeds_in_scope(rule, feed_tags or {}),
+                                     frozenset(rule.languages) or None))
+    eager = tuple(sorted(t for t in by_term if t in builder.programs))
+    eager_set = PatternSet([builder.pattern_specs[t] for t in eager]) if eager else None
     return Matcher(automaton=builder.automaton(), terms=builder.terms, rules=compiled,
                    rules_by_term={t: tuple(r) for t, r in by_term.items()},
-                   gazetteer=ruleset.gazetteer, stem_languages=frozenset(builder.languages))
+                   gazetteer=ruleset.gazetteer, stem_languages=frozenset(builder.languages),
+                   programs=builder.programs, eager=eager, eager_set=eager_set,
+                   ambiguous=ambiguous)
+
+
+def _feeds_in_scope(rule: Rule, feed_tags: Mapping[str, Sequence[str]]) -> frozenset[str] | None:
+    if not (rule.feeds or rule.feed_tags):
+        return None
+    wanted = set(rule.feed_tags)
+    return frozenset(rule.feeds) | {feed for feed, tags in feed_tags.items()
+                                    if wanted.intersection(tags)}
 
 
 def _index_terms(condition: CompiledNode) -> frozenset[int]:
     """The terms a rule is indexed under. A rule whose condition requires a leaf (through
     `all` only) cannot fire unless one of that leaf's terms occurs, so it is indexed under
-    the smallest such leaf alone: fewer rules become candidates for each article."""
-    required = _required_leaves(condition)
+    the smallest such leaf alone: fewer rules become candidates for each article. A leaf of
+    patterns is the last choice: its patterns would then run on every article."""
+    required = required_leaves(condition)
     if required:
-        return min(required, key=lambda leaf: len(leaf.term_ids)).term_ids
-    return _term_ids(condition)
-
-
-def _required_leaves(node: CompiledNode) -> list[CompiledLeaf]:
-    if isinstance(node, CompiledLeaf):
-        return [node]
-    if node.op != "all":
-        return []
-    return [leaf for child in node.children for leaf in _required_leaves(child)]
-
-
-def _term_ids(node: CompiledNode) -> frozenset[int]:
-    if isinstance(node, CompiledLeaf):
-        return node.term_ids
-    return frozenset().union(*(_term_ids(c) for c in node.children))
+        return min(required, key=lambda leaf: (leaf.patterns, len(leaf.term_ids))).term_ids
+    return term_ids(condition)
 
 
 def match_article(matcher: Matcher, article: Article) -> ArticleMatch:
     """Which rules fire on `article`, with every term that made them fire, and every known
-    place and group it names."""
+    place and group it names. Scoped rules see only articles of their feeds (`article.feed`)
+    and languages."""
     language = language_code(article.language)
     found: dict[int, set[Occurrence]] = {}
     texts: list[str] = []
+    tokenized: list[Tokens | None] = []
     for index, name in enumerate(FIELDS):
         text = article.field_text(name)
         texts.append(text)
-        if matcher.automaton is None or not text:
-            continue
-        tokens = tokenize(text)
-        if not tokens.norms:
+        tokens = tokenize(text) if matcher.automaton is not None and text else None
+        tokenized.append(tokens)
+        if tokens is None or not tokens.norms or matcher.automaton is None:
             continue
         _scan(matcher.automaton, tokens, tokens.norms, PLAIN, language, index, found)
         if language in matcher.stem_languages:
             stems = stem_tokens(tokens.norms, language)
             _scan(matcher.automaton, tokens, stems, STEMMED, language, index, found)
     _drop_nested_entities(matcher.terms, found)
+    _drop_unsupported_places(matcher.ambiguous, found)
+    scan = ArticleScan(found, texts, tokenized, matcher.programs)
+    if matcher.eager_set is not None:
+        _run_eager_patterns(matcher, scan)
     hits = []
     candidates = sorted({r for t in found for r in matcher.rules_by_term.get(t, ())})
+    feed = article.feed
     for index in candidates:
         compiled = matcher.rules[index]
+        if not compiled.in_scope(feed, language):
+            continue
         why: list[tuple[int, Occurrence]] = []
-        if _holds(compiled.condition, found, why):
+        if holds(compiled.condition, scan, why):
             rule = compiled.rule
             hits.append(RuleHit(rule=rule.ref(), notify=rule.notify,
                                 matched=_matched_terms(matcher.terms, why, texts)))
     places, groups = _entities(matcher, found)
     return ArticleMatch(hits=tuple(hits), places=places, groups=groups)
+
+
+def _run_eager_patterns(matcher: Matcher, scan: ArticleScan) -> None:
+    """One RE2 set pass per field says which eager patterns occur; only those run alone
+    (for their offsets)."""
+    assert matcher.eager_set is not None
+    occurring = {matcher.eager[i] for text in scan.texts if text
+                 for i in matcher.eager_set.occurring(text)}
+    scan.ran.update(matcher.eager)
+    scan.ran.difference_update(occurring)
+    scan.run_patterns(frozenset(occurring))
+
+
+def _drop_unsupported_places(ambiguous: tuple[AmbiguousPlace, ...],
+                             found: dict[int, set[Occurrence]]) -> None:
+    for place in ambiguous:
+        if place.term_id in found and not any(t in found for t in place.support):
+            del found[place.term_id]
 
 
 def _scan(automaton: ahocorasick.Automaton, tokens: Tokens, stream: list[str], kind: Stream,
@@ -277,33 +366,6 @@ def _drop_nested_entities(terms: list[TermInfo], found: dict[int, set[Occurrence
             cover_start, cover_end = start, end
     for term_id in [t for t, occs in found.items() if not occs]:
         del found[term_id]
-
-
-def _holds(node: CompiledNode, found: dict[int, set[Occurrence]],
-           why: list[tuple[int, Occurrence]] | None) -> bool:
-    if isinstance(node, CompiledLeaf):
-        ids = node.term_ids if len(node.term_ids) < len(found) else [
-            t for t in found if t in node.term_ids]
-        held = False
-        for term_id in ids:
-            for occ in found.get(term_id, ()):
-                if occ[0] in node.fields:
-                    held = True
-                    if why is None:
-                        return True
-                    why.append((term_id, occ))
-        return held
-    if node.op == "none":
-        return not any(_holds(c, found, None) for c in node.children)
-    collected: list[tuple[int, Occurrence]] = [] if why is not None else None  # type: ignore[assignment]
-    if node.op == "all":
-        if not all(_holds(c, found, collected) for c in node.children):
-            return False
-    elif sum(_holds(c, found, collected) for c in node.children) < node.min:
-        return False
-    if why is not None:
-        why.extend(collected)
-    return True
 
 
 def _matched_terms(terms: list[TermInfo], why: list[tuple[int, Occurrence]],

@@ -51,6 +51,7 @@ class Article(BaseModel):
     source: str = ""
     published: datetime | None = None
     language: str | None = None
+    feed: str = ""  # id of the feed it came from (rules may be scoped to feeds)
 
     def field_text(self, name: FieldName) -> str:
         return str(getattr(self, name))
@@ -147,6 +148,7 @@ class FetchResult:
     content_type: str | None = None
     retry_after: float | None = None
     error: str | None = None
+    moved_to: str | None = None  # where permanent redirects (301, 308) from `url` lead
 
     @property
     def not_modified(self) -> bool:
@@ -172,6 +174,9 @@ class FeedState:
     consecutive_failures: int = 0
     entries_seen: int = 0
     next_poll: datetime | None = None
+    moved_to: str | None = None  # the feed's new URL after a permanent redirect; polled instead
+    last_warning: str | None = None  # a recovered problem (malformed XML), kept apart from errors
+    failing_since: datetime | None = None  # first failure of the current run of failures
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,8 @@ class OutboxItem:
     sink: str
     attempts: int
     created_at: datetime
+    queued_at: datetime | None = None  # when last re-queued by hand; max_age counts from it
+    held: bool = False  # held over its sink's max_per_hour: goes out in a summary (grouping.py)
 
 
 @dataclass(frozen=True)
@@ -191,6 +198,7 @@ class Delivery:
 
     alert: Alert
     sink: str
+    story_keys: tuple[str, ...] = ()  # remembered with the row, for quiet repeats (quiet.py)
 
 
 @dataclass

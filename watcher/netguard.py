@@ -2,14 +2,17 @@
 
 Feed URLs come from config files and from redirects chosen by remote servers, so a feed
 could point the watcher at a cloud metadata service (169.254.169.254), a database on
-localhost or an admin page on the LAN (server-side request forgery). Before each request,
-every hop of a redirect chain included, the host is resolved and refused when any of its
-addresses is not a public unicast address: loopback, private, shared (CGNAT, 100.64/10),
-link-local (where metadata services live), multicast, reserved, unspecified, and the IPv6
-forms that embed such an IPv4 address (mapped, 6to4, NAT64).
+localhost or an admin page on the LAN (server-side request forgery). A host is refused when
+any of its addresses is not a public unicast address: loopback, private, shared (CGNAT,
+100.64/10), link-local (where metadata services live), multicast, reserved, unspecified, and
+the IPv6 forms that embed such an IPv4 address (mapped, 6to4, NAT64).
 
-Left open: the HTTP client resolves the name again when it connects, so a DNS server that
-answers differently the second time (DNS rebinding) can slip past this check.
+The check sits where the connection is made: `GuardedBackend` is an httpcore network
+backend that resolves the host itself, checks every address, and connects to one of the
+addresses it checked. Every connection the HTTP client opens, for every redirect hop, goes
+through it, and no second lookup happens, so a DNS server that answers differently the
+second time (DNS rebinding) cannot slip past. TLS is unaffected: httpcore still sends the
+host name for SNI and certificate checks, and the Host header comes from the URL.
 """
 
 from __future__ import annotations
@@ -17,10 +20,15 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Awaitable, Callable, Iterable
+
+import httpcore
 
 from .errors import FetchError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
+AddressPolicy = Callable[[IPAddress], "str | None"]
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _6TO4 = ipaddress.ip_network("2002::/16")
@@ -67,18 +75,59 @@ async def resolve_addresses(host: str, port: int) -> list[IPAddress]:
     return addresses
 
 
-async def ensure_public_host(host: str, port: int) -> None:
-    """Raise FetchError unless every address of `host` is public."""
+async def public_addresses(host: str, port: int, resolve: Resolver = resolve_addresses,
+                           policy: AddressPolicy = address_problem) -> list[IPAddress]:
+    """The addresses of `host`, or FetchError unless every one of them is public."""
     try:
         literal: IPAddress | None = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         literal = None
-    addresses = [literal] if literal is not None else await resolve_addresses(host, port)
+    addresses = [literal] if literal is not None else await resolve(host, port)
     if not addresses:
         raise FetchError(f"host {host!r} has no addresses")
     for ip in addresses:
-        problem = address_problem(ip)
+        problem = policy(ip)
         if problem is not None:
             raise FetchError(
                 f"address not allowed: {host} resolves to {ip} ({problem}); "
                 "set fetch.allow_private_addresses to fetch from private networks")
+    return list(dict.fromkeys(addresses))  # getaddrinfo repeats an address per protocol
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """An httpcore network backend that connects only to public addresses, and only to the
+    addresses it checked (module docstring). Unix sockets are refused outright. `resolve`
+    and `policy` are the system's resolver and `address_problem` unless a test says else."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend | None = None, *,
+                 resolve: Resolver = resolve_addresses,
+                 policy: AddressPolicy = address_problem) -> None:
+        self._inner = inner or httpcore.AnyIOBackend()
+        self._resolve = resolve
+        self._policy = policy
+
+    async def connect_tcp(
+        self, host: str, port: int, timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await public_addresses(host, port, self._resolve, self._policy)
+        last: Exception | None = None
+        for ip in addresses:  # the first that answers, like the system's own connect
+            try:
+                return await self._inner.connect_tcp(
+                    str(ip), port, timeout=timeout, local_address=local_address,
+                    socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None  # public_addresses never returns an empty list
+        raise last
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise FetchError(f"address not allowed: unix socket {path}")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)

@@ -13,6 +13,14 @@ times takes tens of gigabytes. `defuse_dtd` therefore rewrites an internal DTD s
 feedparser sees it, keeping only entities whose value is a character reference or at most
 MAX_ENTITY_CHARS characters of text. External entities are never fetched.
 
+Keys (`article_key`): the canonical link first, then the guid, then a hash of the text. The
+link beats the guid because CMSs re-issue guids when a story is re-published or edited while
+its address stays, and share links differ only in tracking parameters that `canonical_url`
+drops: so a re-published story is not a new article. The key stays stable (DESIGN.md): it
+depends on nothing that changes while the story's address does not. A link that several
+entries of one document share identifies none of them, and those entries fall back to
+their guid.
+
 Outcome: entries found -> articles (plus a warning when the document was malformed); no feed at
 all (an HTML page, garbage, a JSON document that is not a JSON Feed) -> an error, no articles.
 """

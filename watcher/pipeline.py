@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,18 +20,27 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from .alerts import build_alerts
-from .config import Config, FeedConfig
-from .fetch import fetch_feed
+from .config import Config, FeedConfig, default_replica_id
+from .feedhealth import (
+    DUE_SLACK,
+    failure_backoff,
+    is_due,
+    is_flagged,
+    next_poll_after_success,
+)
+from .fetch import FetchLimits, fetch_feed
 from .match import Matcher, match_article
+from .metrics import Metrics
 from .models import Article, Delivery, FeedState, FetchResult
 from .parse import parse_feed
+from .quiet import RepeatFilter
 from .route import route_alert
-from .store import SqliteStore
+from .store import Store
 
 log = logging.getLogger("watcher.pipeline")
 
-MAX_FAILURE_BACKOFF = 6 * 3600.0
-
+__all__ = ["Pipeline", "PollReport", "QueueReport", "failure_backoff", "poll_feed",
+           "queue_articles"]
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -41,12 +51,19 @@ class Pipeline:
     """What every poll needs, built once per process. `matcher` may be swapped on reload."""
 
     config: Config
-    store: SqliteStore
+    store: Store
     client: httpx.AsyncClient
     matcher: Matcher
     clock: Callable[[], datetime] = utcnow
     outbox_changed: asyncio.Event = field(default_factory=asyncio.Event)
+    metrics: Metrics = field(default_factory=Metrics)
     rng: random.Random = field(default_factory=random.Random)
+    fetch_limits: FetchLimits | None = None  # built from config.fetch when not given
+    replica_id: str = field(default_factory=default_replica_id)  # who holds feed leases
+
+    def __post_init__(self) -> None:
+        if self.fetch_limits is None:
+            self.fetch_limits = FetchLimits.from_settings(self.config.fetch)
 
 
 @dataclass(frozen=True)
@@ -63,18 +80,44 @@ class PollReport:
 
 async def poll_feed(pipe: Pipeline, feed: FeedConfig, *, force: bool = False) -> PollReport:
     """Fetch, parse, dedupe, match and queue alerts for one feed. Never raises for a feed's
-    own problems: they are recorded in its health and reported."""
+    own problems: they are recorded in its health and reported.
+
+    A scheduled poll first leases the feed in the store, so that of several replicas only
+    one polls it per interval; a forced one (`watcher once`) polls regardless."""
+    if force:
+        return await _poll_leased(pipe, feed, force=True)
+    interval = pipe.config.feed_interval(feed)
+    if not await pipe.store.claim_feed(feed.id, pipe.replica_id, pipe.clock(),
+                                       feed_lease_seconds(pipe.config),
+                                       due_within=interval * DUE_SLACK):  # as is_due
+        return PollReport(feed.id, skipped=True)
+    try:
+        return await _poll_leased(pipe, feed, force=False)
+    finally:
+        await pipe.store.release_feed(feed.id, pipe.replica_id)
+
+
+def feed_lease_seconds(config: Config) -> float:
+    """How long a replica holds a feed it polls: well past the longest a fetch may take, so
+    a live poll is never taken over; a dead replica's feeds wait at most this long."""
+    return 2 * (config.fetch.timeout + config.fetch.connect_timeout)
+
+
+async def _poll_leased(pipe: Pipeline, feed: FeedConfig, *, force: bool) -> PollReport:
     now = pipe.clock()
     state = await pipe.store.load_feed_state(feed.id)
-    if state is None or state.url != feed.url:
+    if state is None or state.url != feed.url:  # new, or its URL was changed in the config
         state = FeedState(feed_id=feed.id, url=feed.url)
-    if not force and state.next_poll is not None and state.next_poll > now:
+    if not force and not is_due(state, now, pipe.config.feed_interval(feed)):
         return PollReport(feed.id, skipped=True)
-    state.last_attempt = now
+    previous_attempt, state.last_attempt = state.last_attempt, now
+    started = time.perf_counter()
     result = await fetch_feed(
-        pipe.client, feed.id, feed.url, etag=state.etag, last_modified=state.last_modified,
-        settings=pipe.config.fetch, base_dir=pipe.config.base_dir,
+        pipe.client, feed.id, state.moved_to or feed.url, etag=state.etag,
+        last_modified=state.last_modified, settings=pipe.config.fetch,
+        base_dir=pipe.config.base_dir, limits=pipe.fetch_limits,
     )
+    pipe.metrics.record_fetch(feed.id, result, time.perf_counter() - started)
     state.last_status = result.status
     if result.not_modified:
         _record_success(pipe, feed, state, result, now)
@@ -83,7 +126,8 @@ async def poll_feed(pipe: Pipeline, feed: FeedConfig, *, force: bool = False) ->
         return PollReport(feed.id, status=304)
     if not result.ok or result.body is None:
         return await _record_failure(pipe, feed, state, result.error or "empty response",
-                                     result.retry_after, now, result.status)
+                                     result.retry_after, now, result.status,
+                                     previous_attempt)
     # Parsing a large feed takes CPU seconds: keep the event loop (other polls, deliveries)
     # responsive by running it in a worker thread.
     outcome = await asyncio.to_thread(
@@ -92,10 +136,15 @@ async def poll_feed(pipe: Pipeline, feed: FeedConfig, *, force: bool = False) ->
         language=feed.language,
     )
     if outcome.error:
-        return await _record_failure(pipe, feed, state, outcome.error, None, now, result.status)
-    report = await queue_articles(pipe, outcome.articles, now)
+        return await _record_failure(pipe, feed, state, outcome.error, None, now, result.status,
+                                     previous_attempt)
+    # Rules may be scoped to feeds: each article carries the id of its feed.
+    articles = [a.model_copy(update={"feed": feed.id}) for a in outcome.articles]
+    report = await queue_articles(pipe, articles, now)
+    pipe.metrics.record_articles(feed.id, new=report.new_articles,
+                                 seen=len(outcome.articles) - report.new_articles)
     _record_success(pipe, feed, state, result, now)
-    state.last_error = outcome.warning
+    state.last_warning = outcome.warning  # a 304 keeps the warning: same document
     state.entries_seen += report.new_articles
     await pipe.store.save_feed_state(state)
     if report.alerts:
@@ -123,15 +172,22 @@ async def queue_articles(pipe: Pipeline, articles: Iterable[Article], now: datet
     deliveries: list[Delivery] = []
     alerts = 0
     oldest = _oldest_alertable(pipe.config, now)
+    repeats = await RepeatFilter.load(pipe.store, fresh, pipe.config.repeat_window, now)
     for article in fresh:
         if oldest is not None and article.published is not None and article.published < oldest:
             continue
-        found = match_article(pipe.matcher, article)
+        with pipe.metrics.match_seconds.time():
+            found = match_article(pipe.matcher, article)
+        pipe.metrics.record_matches(found)
         built = build_alerts(article, found, now)
+        stories = repeats.claim(article) if built else ()
+        if stories is None:
+            log.info("quiet repeat of an alerted story: %s", article.key)
+            continue
         alerts += len(built)
         for hit, alert in zip(found.hits, built, strict=True):
-            sinks = route_alert(hit.notify, pipe.config)
-            deliveries.extend(Delivery(alert, sink) for sink in sinks)
+            sinks = route_alert(hit.rule, hit.notify, pipe.config)
+            deliveries.extend(Delivery(alert, sink, stories) for sink in sinks)
     new = await pipe.store.record_articles(fresh, deliveries, now)
     if deliveries:
         pipe.outbox_changed.set()
@@ -148,32 +204,45 @@ def _record_success(pipe: Pipeline, feed: FeedConfig, state: FeedState, result: 
                     now: datetime) -> None:
     state.last_success = now
     state.consecutive_failures = 0
+    state.failing_since = None
     state.last_error = None
+    if result.moved_to and result.moved_to != (state.moved_to or feed.url):
+        # Logged once: later polls go to the new URL, so they are not redirected again.
+        log.warning("feed %s: moved permanently to %s; polling it there from now on "
+                    "(update the config to make this permanent)", feed.id, result.moved_to,
+                    extra={"feed": feed.id})
+        state.moved_to = result.moved_to
     if result.etag is not None or result.status != 304:
         state.etag = result.etag
     if result.last_modified is not None or result.status != 304:
         state.last_modified = result.last_modified
-    state.next_poll = now + timedelta(seconds=pipe.config.feed_interval(feed))
+    state.next_poll = next_poll_after_success(state.next_poll, now,
+                                              pipe.config.feed_interval(feed))
 
 
 async def _record_failure(pipe: Pipeline, feed: FeedConfig, state: FeedState, error: str,
                           retry_after: float | None, now: datetime,
-                          status: int | None) -> PollReport:
+                          status: int | None, previous_attempt: datetime | None) -> PollReport:
+    settings = pipe.config.fetch
+    was_flagged = previous_attempt is not None and is_flagged(
+        state, previous_attempt, settings.failing_after)
     state.consecutive_failures += 1
+    state.failing_since = state.failing_since or now
     state.last_error = error
+    if state.moved_to and status in (404, 410):
+        # The new address is gone: go back to the configured one on the next try.
+        log.warning("feed %s: %s is gone; back to %s", feed.id, state.moved_to, feed.url,
+                    extra={"feed": feed.id})
+        state.moved_to = state.etag = state.last_modified = None
+    pipe.metrics.record_poll_error(feed.id)
     delay = failure_backoff(pipe.config.feed_interval(feed), state.consecutive_failures,
-                            retry_after, pipe.rng)
+                            retry_after, pipe.rng, settings.max_backoff)
     state.next_poll = now + timedelta(seconds=delay)
     await pipe.store.save_feed_state(state)
     log.warning("feed %s: %s (failure %d, next try in %.0fs)", feed.id, error,
                 state.consecutive_failures, delay, extra={"feed": feed.id})
+    if not was_flagged and is_flagged(state, now, settings.failing_after):
+        log.error("feed %s: failing since %s; still retried, at most every %.0fs",
+                  feed.id, state.failing_since.isoformat(timespec="seconds"),
+                  settings.max_backoff, extra={"feed": feed.id})
     return PollReport(feed.id, status=status, error=error)
-
-
-def failure_backoff(interval: float, failures: int, retry_after: float | None,
-                    rng: random.Random) -> float:
-    """Seconds until a failing feed is tried again: its interval doubled per consecutive
-    failure, with jitter, capped at six hours, and never sooner than the server asked."""
-    base = min(interval * 2 ** max(failures - 1, 0), MAX_FAILURE_BACKOFF)
-    delay = base * rng.uniform(0.8, 1.2)
-    return max(delay, retry_after or 0.0)

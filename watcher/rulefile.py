@@ -25,9 +25,23 @@
 
 A condition is a mapping of any of `all`, `any`, `none` (lists of conditions; `any` also
 takes `{min: N, of: [...]}`) and the leaves `places`, `groups`, `words`, `phrases` (lists of
-terms, see terms.py; in `places` and `groups`, "*" stands for every gazetteer entry).
+terms, see terms.py; in `places` and `groups`, "*" stands for every gazetteer entry),
+`pattern` (regular expressions run by RE2, any one of them; see patterns.py) and
+`near` (terms within N words of each other in one field):
+
+          near:
+            within: 5                        # at most 5 words between them
+            of:                              # one of each, in the same field
+              - words: [convoy]
+              - groups: ["*"]
+
 `fields` limits the leaves of that mapping, and of the conditions inside it, to some of
 title, summary, content (default: all three).
+
+A rule may be limited to some feeds (by id or by the tags the config gives them) and to
+article languages; an empty or absent `scope` means every article:
+
+        scope: {feeds: [sana-en], feed_tags: [syria], languages: [en, ar]}
 """
 
 from __future__ import annotations
@@ -41,7 +55,8 @@ from .terms import GroupEntry, NonEmpty, PlaceEntry, TermList, TermSpec
 from .yamlfile import register_union_tags
 
 RULE_ID = r"^[a-z0-9][a-z0-9._-]*$"
-LEAVES = ("places", "groups", "words", "phrases")
+TERM_LEAVES = ("places", "groups", "words", "phrases")
+LEAVES = (*TERM_LEAVES, "pattern", "near")
 BRANCHES = ("all", "any", "none")
 
 
@@ -50,6 +65,44 @@ class _Model(BaseModel):
 
 
 Terms = Annotated[list[TermSpec], Field(min_length=1)]
+Regex = Annotated[str, StringConstraints(min_length=1)]
+
+
+class PatternOptions(_Model):
+    """A regular expression with options."""
+
+    regex: Regex = Field(description="The expression (RE2 syntax).")
+    case: bool = Field(False, description="Case-sensitive (default: case-insensitive).")
+
+
+PatternSpec = Regex | PatternOptions
+
+
+class NearTerms(_Model):
+    """One of the terms that must occur near the others: exactly one leaf."""
+
+    places: Terms | None = Field(None, description="Any of these places.")
+    groups: Terms | None = Field(None, description="Any of these armed groups.")
+    words: Terms | None = Field(None, description="Any of these words, inflections "
+                                                  "included.")
+    phrases: Terms | None = Field(None, description="Any of these exact phrases.")
+
+    @model_validator(mode="after")
+    def _one_leaf(self) -> NearTerms:
+        given = [k for k in TERM_LEAVES if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("each entry of `near.of` holds exactly one of "
+                             + ", ".join(TERM_LEAVES))
+        return self
+
+
+class Near(_Model):
+    """Terms within a few words of each other, in one field."""
+
+    within: int = Field(ge=0, le=50, description="Most words allowed between the terms.")
+    of: list[NearTerms] = Field(min_length=2, max_length=5,
+                                description="Two to five leaves; one term of each must "
+                                            "occur, all within `within` words.")
 
 
 class Condition(_Model):
@@ -66,6 +119,10 @@ class Condition(_Model):
     groups: Terms | None = Field(None, description="Any of these armed groups.")
     words: Terms | None = Field(None, description="Any of these words, inflections included.")
     phrases: Terms | None = Field(None, description="Any of these exact phrases.")
+    pattern: Annotated[list[PatternSpec], Field(min_length=1)] | None = Field(
+        None, description="Regular expressions (RE2 syntax, case-insensitive unless "
+                          "case: true); any one of them.")
+    near: Near | None = Field(None, description="Terms within N words of each other.")
     fields: list[FieldName] | None = Field(
         None, min_length=1, description="Fields the leaves look in (default: all).")
 
@@ -117,6 +174,16 @@ class Examples(_Model):
                                         description="Articles it must not match.")
 
 
+class Scope(_Model):
+    """Which articles a rule looks at. Feeds: by id or by tag (either selects a feed)."""
+
+    feeds: list[NonEmpty] = Field(default_factory=list, description="Feed ids.")
+    feed_tags: list[NonEmpty] = Field(default_factory=list,
+                                      description="Tags of feeds, as the config gives them.")
+    languages: list[NonEmpty] = Field(default_factory=list,
+                                      description="Article languages (ISO 639-1).")
+
+
 class RuleModel(_Model):
     """One rule as written."""
 
@@ -129,6 +196,9 @@ class RuleModel(_Model):
     notify: list[str] = Field(default_factory=list,
                               description="Sink names; empty means the default route.")
     language: str = Field("en", description="Language of the rule's words, for stemming.")
+    scope: Scope = Field(default_factory=Scope,
+                         description="Only these feeds, feed tags and languages "
+                                     "(default: every article).")
     match: Condition = Field(description="When the rule fires.")
     examples: Examples = Field(default_factory=Examples,
                                description="Articles that must and must not match.")
@@ -146,4 +216,5 @@ class RuleFile(_Model):
 
 
 register_union_tags("list[Condition]", "AnyOf", "str", "TermOptions", "Example",
-                    "TermList", "list[union[str,TermOptions]]", "constrained-str")
+                    "TermList", "list[union[str,TermOptions]]", "constrained-str",
+                    "PatternOptions")

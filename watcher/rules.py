@@ -22,7 +22,10 @@ from pydantic import ValidationError
 from .errors import Problem
 from .models import FIELDS, FieldName, RuleRef, Severity
 from .normalize import language_code
-from .rulefile import LEAVES, Condition, Examples, RuleFile, RuleModel
+from .patterns import PatternError, compile_pattern
+from .rulecheck import lone_common_terms, never_holds
+from .rulefile import TERM_LEAVES, Condition, Examples, Near, PatternOptions, RuleFile, RuleModel
+from .ruletree import Branch, Leaf, LeafKind, NearLeaf, Node
 from .terms import (
     LIST_PREFIX,
     Gazetteer,
@@ -36,34 +39,12 @@ from .terms import (
 )
 from .yamlfile import YamlDoc, YamlProblem, parse_yaml, read_yaml, validation_problems
 
-__all__ = ["Branch", "Leaf", "Node", "Rule", "RuleFile", "RuleSet", "load_rules"]
+__all__ = ["Branch", "Leaf", "NearLeaf", "Node", "Rule", "RuleFile", "RuleSet", "load_rules"]
 
-LeafKind = Literal["place", "group", "word", "phrase"]
 ANY_ENTRY = "*"  # in `places` or `groups`: any entry of the gazetteer
 _LEAF_KIND: dict[str, LeafKind] = {"places": "place", "groups": "group", "words": "word",
                                    "phrases": "phrase"}
 Loc = tuple[int | str, ...]
-
-
-@dataclass(frozen=True)
-class Leaf:
-    """Holds when any of its terms occurs in one of its fields."""
-
-    kind: LeafKind
-    terms: tuple[Term, ...]
-    fields: tuple[FieldName, ...] = FIELDS
-
-
-@dataclass(frozen=True)
-class Branch:
-    """`all`: every child holds; `any`: at least `min` hold; `none`: no child holds."""
-
-    op: Literal["all", "any", "none"]
-    children: tuple[Node, ...]
-    min: int = 1
-
-
-Node = Leaf | Branch
 
 
 @dataclass(frozen=True)
@@ -79,6 +60,9 @@ class Rule:
     notify: tuple[str, ...] = ()
     enabled: bool = True
     language: str = "en"
+    feeds: tuple[str, ...] = ()
+    feed_tags: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
     examples: Examples = field(default_factory=Examples)
     path: str = "<rules>"
     line: int = 1
@@ -210,6 +194,7 @@ def _collect_lists(doc: YamlDoc, parsed: RuleFile, ruleset: RuleSet) -> None:
                 ruleset.problems.append(doc.problem((f"{kind}s", i, "name"), message))
 
 
+
 @dataclass
 class _Resolution:
     doc: YamlDoc
@@ -231,6 +216,18 @@ def _resolve_rule(model: RuleModel, doc: YamlDoc, loc: Loc, ruleset: RuleSet) ->
         res.problem((*loc, "match"), f"rule {model.id!r} has no term that must be found "
                                      "(only `none`), so it would fire on every article")
         return None
+    reason = never_holds(condition)
+    if reason:
+        res.problem((*loc, "match"), f"rule {model.id!r} can never fire: {reason}")
+        return None
+    common = lone_common_terms(condition, language_code(model.language))
+    if common and model.enabled:
+        res.problem((*loc, "match"), (
+            f"rule {model.id!r} would fire on most news: {', '.join(map(repr, common))} "
+            f"{'is a common word' if len(common) == 1 else 'are common words'} and enough "
+            "on its own; add a place, a group or another word that must also occur"),
+            "warning")
+    scope = model.scope
     line, col = doc.position(loc)
     examples = {kind: tuple(doc.position((*loc, "examples", kind, i))
                             for i in range(len(getattr(model.examples, kind))))
@@ -238,6 +235,8 @@ def _resolve_rule(model: RuleModel, doc: YamlDoc, loc: Loc, ruleset: RuleSet) ->
     return Rule(id=model.id, title=model.title, description=model.description,
                 severity=model.severity, tags=tuple(model.tags), notify=tuple(model.notify),
                 enabled=model.enabled, language=language_code(model.language),
+                feeds=tuple(scope.feeds), feed_tags=tuple(scope.feed_tags),
+                languages=tuple(language_code(x) for x in scope.languages),
                 condition=condition, examples=model.examples, path=doc.path, line=line,
                 col=col, example_positions=examples)
 
@@ -247,10 +246,14 @@ def _resolve_condition(cond: Condition, loc: Loc, fields: tuple[FieldName, ...],
     if cond.fields:
         fields = tuple(f for f in FIELDS if f in cond.fields)
     parts: list[Node] = []
-    for key in LEAVES:
+    for key in TERM_LEAVES:
         specs = getattr(cond, key)
         if specs:
             parts.append(_resolve_leaf(_LEAF_KIND[key], specs, (*loc, key), fields, res))
+    if cond.pattern:
+        parts.append(_resolve_patterns(cond.pattern, (*loc, "pattern"), fields, res))
+    if cond.near:
+        parts.append(_resolve_near(cond.near, (*loc, "near"), fields, res))
     if cond.all:
         parts.append(Branch("all", tuple(_resolve_condition(c, (*loc, "all", i), fields, res)
                                          for i, c in enumerate(cond.all))))
@@ -294,6 +297,31 @@ def _resolve_leaf(kind: LeafKind, specs: list[str | TermOptions], loc: Loc,
     return Leaf(kind, tuple(dict.fromkeys(terms)), fields)
 
 
+def _resolve_patterns(specs: list[str | PatternOptions], loc: Loc,
+                      fields: tuple[FieldName, ...], res: _Resolution) -> Leaf:
+    terms = []
+    for i, spec in enumerate(specs):
+        regex, case = (spec.regex, spec.case) if isinstance(spec, PatternOptions) else (
+            spec, False)
+        try:
+            compile_pattern(regex, case)
+        except PatternError as exc:
+            res.problem((*loc, i), f"pattern {regex!r}: {exc}")
+            continue
+        terms.append(Term(regex, exact=True, case=case))
+    return Leaf("pattern", tuple(dict.fromkeys(terms)), fields)
+
+
+def _resolve_near(near: Near, loc: Loc, fields: tuple[FieldName, ...],
+                  res: _Resolution) -> NearLeaf:
+    slots = []
+    for i, slot in enumerate(near.of):
+        key = next(k for k in TERM_LEAVES if getattr(slot, k) is not None)
+        slots.append(_resolve_leaf(_LEAF_KIND[key], getattr(slot, key),
+                                   (*loc, "of", i, key), fields, res))
+    return NearLeaf(tuple(slots), near.within)
+
+
 def _resolve_term(kind: LeafKind, term: Term, loc: Loc, res: _Resolution) -> Term:
     if kind not in ("place", "group"):
         return term
@@ -303,12 +331,12 @@ def _resolve_term(kind: LeafKind, term: Term, loc: Loc, res: _Resolution) -> Ter
         res.problem(loc, f"unknown {kind} {term.text!r}: not in the gazetteer, matched as "
                          "written", "warning")
         return Term(term.text, exact=True, case=term.case)
-    return Term(name, exact=True, entry=name)
+    return Term(name, exact=True, entry=name, explicit=True)
 
 
 def _holds_on_nothing(node: Node) -> bool:
     """Would the condition hold on an article in which no term occurs at all?"""
-    if isinstance(node, Leaf):
+    if isinstance(node, Leaf | NearLeaf):
         return False
     held = sum(_holds_on_nothing(c) for c in node.children)
     if node.op == "all":

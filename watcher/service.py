@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
@@ -14,9 +16,11 @@ import httpx
 from .config import Config
 from .deliver import DeliveryReport, deliver_due, drain_outbox
 from .fetch import make_client
-from .match import Matcher, compile_rules
+from .grouping import batch_policies
+from .httpapi import Readiness, serve_ops
+from .match import Matcher
 from .pipeline import Pipeline, PollReport, poll_feed
-from .rules import RuleSet, load_rules
+from .reload import RuleReloader, RulesStatus, rule_reloader
 from .scheduler import enabled_feeds, schedule_feeds
 from .sinks import Sink, build_sinks
 from .store import open_store
@@ -24,34 +28,33 @@ from .store import open_store
 log = logging.getLogger("watcher.service")
 
 ONCE_DELIVERY_DEADLINE = 120.0
-STOP_DELIVERY_GRACE = 10.0
-
-
-def load_matcher(config: Config) -> tuple[RuleSet, Matcher]:
-    """Load and compile the configured rules; log every problem. Broken files are skipped,
-    the rules of every other file stay active."""
-    ruleset = load_rules(config.rule_paths())
-    for problem in ruleset.problems:
-        level = logging.ERROR if problem.severity == "error" else logging.WARNING
-        log.log(level, "rules: %s", problem)
-    log.info("loaded %d rules", len(ruleset.rules))
-    return ruleset, compile_rules(ruleset)
 
 
 @dataclass
 class Runtime:
     pipe: Pipeline
     sinks: Mapping[str, Sink]
+    rules: RuleReloader  # `rules.status`: when loaded, how many, current problems
+
+
+def _install_rules(pipe: Pipeline, matcher: Matcher, status: RulesStatus) -> None:
+    pipe.matcher = matcher  # polls in flight finish with the matcher they started with
+    pipe.metrics.record_rules(status.rules, status.errors)
 
 
 @contextlib.asynccontextmanager
 async def open_runtime(config: Config) -> AsyncIterator[Runtime]:
-    _, matcher = load_matcher(config)
-    store = await open_store(config.state_path())
+    rules = rule_reloader(config)
+    status = rules.reload()  # logs every problem; broken files load what still loads
+    assert rules.matcher is not None
+    store = await open_store(config.state_location())
     try:
         async with make_client(config.fetch) as feed_client, httpx.AsyncClient() as sink_client:
-            pipe = Pipeline(config=config, store=store, client=feed_client, matcher=matcher)
-            yield Runtime(pipe, build_sinks(config, sink_client))
+            pipe = Pipeline(config=config, store=store, client=feed_client, matcher=rules.matcher,
+                            replica_id=config.replica_name())
+            pipe.metrics.record_rules(status.rules, status.errors)
+            rules.on_load = lambda matcher, status: _install_rules(pipe, matcher, status)
+            yield Runtime(pipe, build_sinks(config, sink_client), rules)
     finally:
         await store.close()
 
@@ -72,40 +75,67 @@ async def run_once(config: Config) -> OnceReport:
         polls = await asyncio.gather(*(poll_feed(rt.pipe, f, force=True)
                                        for f in enabled_feeds(config)))
         delivery = await drain_outbox(rt.pipe.store, rt.sinks, config.delivery, rt.pipe.clock,
-                                      deadline=ONCE_DELIVERY_DEADLINE)
+                                      deadline=ONCE_DELIVERY_DEADLINE, metrics=rt.pipe.metrics,
+                                      policies=batch_policies(config))
     return OnceReport(list(polls), delivery)
 
 
 async def run_service(config: Config, stop: asyncio.Event | None = None) -> None:
-    """Poll on schedule and deliver until `stop` is set or SIGTERM/SIGINT arrives."""
+    """Poll on schedule and deliver until `stop` is set or SIGTERM/SIGINT arrives. Then stop
+    polling, give deliveries in flight `delivery.stop_grace` seconds, hand back the rest
+    (retried on start) and return. A second signal exits the process at once."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, _on_stop_signal, stop, sig)
     async with open_runtime(config) as rt:
-        scheduler = schedule_feeds(rt.pipe, enabled_feeds(config))
-        worker = asyncio.create_task(delivery_loop(rt, stop), name="delivery")
-        log.info("watcher running: %d feeds, sinks %s", len(enabled_feeds(config)),
-                 ", ".join(rt.sinks) or "none")
-        await stop.wait()
-        log.info("stopping: no new polls; finishing deliveries in flight")
-        scheduler.shutdown(wait=False)
-        try:
-            await asyncio.wait_for(worker, STOP_DELIVERY_GRACE)
-        except TimeoutError:
-            log.warning("deliveries still running after %.0fs; they will be retried on start",
-                        STOP_DELIVERY_GRACE)
+        ready = Readiness(rt.pipe.store, rules_loaded=lambda: len(rt.pipe.matcher.rules),
+                          clock=rt.pipe.clock)
+        async with serve_ops(config.http.listen, rt.pipe.metrics, ready):
+            scheduler = schedule_feeds(rt.pipe, enabled_feeds(config))
+            ready.scheduler_running = lambda: bool(scheduler.running)
+            # Rule changes apply without a restart: on file changes, and on SIGHUP.
+            reloading = asyncio.create_task(rt.rules.watch(stop), name="rule-reload")
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signal.SIGHUP, rt.rules.request_reload)
+            worker = asyncio.create_task(delivery_loop(rt, stop), name="delivery")
+            log.info("watcher running as replica %s: %d feeds, sinks %s", rt.pipe.replica_id,
+                     len(enabled_feeds(config)), ", ".join(rt.sinks) or "none")
+            await stop.wait()
+            log.info("stopping: no new polls; finishing deliveries in flight")
+            scheduler.shutdown(wait=False)
+            reloading.cancel()
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGHUP)
+            grace = config.delivery.stop_grace
+            try:
+                await asyncio.wait_for(worker, grace)
+            except TimeoutError:
+                log.warning("deliveries still running after %.0fs were stopped; they are "
+                            "retried on start", grace)
     log.info("watcher stopped")
+
+
+def _on_stop_signal(stop: asyncio.Event, sig: signal.Signals) -> None:
+    if stop.is_set():
+        log.warning("second %s: exiting now; undelivered alerts are retried on start", sig.name)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(128 + sig)
+    log.info("%s: stopping", sig.name)
+    stop.set()
 
 
 async def delivery_loop(rt: Runtime, stop: asyncio.Event) -> None:
     """Deliver due alerts whenever a poll queues some, and at least every poll_interval."""
     settings = rt.pipe.config.delivery
+    policies = batch_policies(rt.pipe.config)
     while not stop.is_set():
         rt.pipe.outbox_changed.clear()
         try:
-            await deliver_due(rt.pipe.store, rt.sinks, settings, rt.pipe.clock)
+            await deliver_due(rt.pipe.store, rt.sinks, settings, rt.pipe.clock,
+                              metrics=rt.pipe.metrics, policies=policies)
         except Exception:
             log.exception("delivery pass failed; retrying")
         waiters = [asyncio.create_task(e.wait()) for e in (stop, rt.pipe.outbox_changed)]

@@ -15,8 +15,16 @@ A list file (by convention under `rules/lists/`) holds any of:
     places:                      the gazetteer: every alias of an entry finds the entry
       - {name: Deir ez-Zor, country: SY, lat: 35.336, lon: 40.141,
          aliases: [Deir Ezzor, Deir al-Zor, دير الزور]}
+      - {name: Batman, country: TR, lat: 37.887, lon: 41.132, ambiguous: true,
+         context: [Turkey, Turkish, Kurdish, PKK, Diyarbakir]}
     groups:
       - {name: ISIL, aliases: [ISIS, Daesh, {term: IS, case: true}]}
+
+A place whose name is also a common word or another well-known thing (Batman, Bar, Nice,
+Reading, Split, Mobile, Of) is marked `ambiguous: true`. Its spellings then match with their
+case as written, and it counts as mentioned only with supporting context in the same article:
+one of its `context` terms, or another (unambiguous) place of the same country. A rule that
+names it explicitly (`places: [Batman]`) matches it without that support.
 """
 
 from __future__ import annotations
@@ -68,6 +76,12 @@ class PlaceEntry(_Model):
         "city", description="What sort of place it is.")
     aliases: list[TermSpec] = Field(default_factory=list,
                                     description="Other spellings and scripts.")
+    ambiguous: bool = Field(False, description="The name is also a common word or another "
+                                               "thing: match its case as written, and count "
+                                               "it only with supporting context.")
+    context: list[TermSpec] = Field(default_factory=list,
+                                    description="Terms that confirm an ambiguous place "
+                                                "(besides other places of its country).")
 
 
 class GroupEntry(_Model):
@@ -87,6 +101,7 @@ class Term:
     exact: bool = False
     case: bool = False
     entry: str | None = None
+    explicit: bool = False  # a rule named this entry itself (not through "*")
 
 
 def term_from_spec(spec: str | TermOptions) -> Term:
@@ -133,11 +148,16 @@ class Gazetteer:
     def spellings(self, kind: EntryKind, name: str) -> list[Term]:
         """Every spelling of an entry, as terms labelled with its canonical name."""
         entry = self.places[name] if kind == "place" else self.groups[name]
-        terms = [Term(entry.name, exact=True, entry=name)]
+        ambiguous = isinstance(entry, PlaceEntry) and entry.ambiguous
+        terms = [Term(entry.name, exact=True, case=ambiguous, entry=name)]
         for spec in entry.aliases:
             t = term_from_spec(spec)
-            terms.append(Term(t.text, exact=True, case=t.case, entry=name))
+            terms.append(Term(t.text, exact=True, case=t.case or ambiguous, entry=name))
         return terms
+
+    def is_ambiguous(self, name: str) -> bool:
+        entry = self.places.get(name)
+        return entry is not None and entry.ambiguous
 
     def place(self, name: str) -> Place:
         e = self.places[name]

@@ -12,11 +12,21 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..errors import SourceError
-from . import match_cmd, rules_cmd, schema_cmd, service_cmd
+from ..errors import SourceError, WatcherError
+from . import (
+    alerts_cmd,
+    config_cmd,
+    feeds_cmd,
+    match_cmd,
+    rules_cmd,
+    schema_cmd,
+    service_cmd,
+    status_cmd,
+)
 from .common import EXIT_FAIL
 
-COMMANDS = (service_cmd, rules_cmd, match_cmd, schema_cmd)
+COMMANDS = (service_cmd, rules_cmd, match_cmd, schema_cmd, config_cmd, status_cmd, alerts_cmd,
+            feeds_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SourceError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        return EXIT_FAIL
+    except WatcherError as exc:  # e.g. the store cannot be opened: one line, no traceback
+        print(f"watcher: {exc}", file=sys.stderr)
         return EXIT_FAIL
     except KeyboardInterrupt:
         return 130

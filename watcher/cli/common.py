@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..config import Config, config_path, load_config
+from ..configview import secret_values
 from ..logs import setup_logging
 from ..rules import RuleSet
 
@@ -22,7 +23,7 @@ def add_config_option(parser: argparse.ArgumentParser, extra: str = "") -> None:
 def load(args: argparse.Namespace) -> Config:
     """The config named by --config (or its defaults), with logging set up from it."""
     config = load_config(config_path(args.config))
-    setup_logging(args.log_level or config.log_level)
+    setup_logging(args.log_level or config.log_level, secrets=secret_values(config))
     return config
 
 

@@ -3,8 +3,14 @@ can help; it never swallows a failure. The delivery worker decides about retries
 
     console  readable text or JSON lines on stdout
     jsonl    one JSON line per alert appended to a file, fsynced
-    webhook  the alert JSON POSTed with an Idempotency-Key
-    email    plain text + HTML over SMTP
+    webhook  the alert JSON POSTed with an Idempotency-Key and an optional HMAC signature
+    slack    a Block Kit message to an incoming webhook
+    teams    an Adaptive Card to a Teams Workflows webhook
+    email    plain text + HTML over SMTP (STARTTLS or TLS, verified)
+    digest   the alerts of a period as one message through a webhook, slack, teams or email
+
+Webhook, slack, teams, email and digest sinks also `send_batch` several alerts as one message
+(grouping.py).
 """
 
 from __future__ import annotations
@@ -13,11 +19,23 @@ from typing import Protocol
 
 import httpx
 
-from ..config import Config, ConsoleSink, EmailSink, JsonlSink, WebhookSink
+from ..config import (
+    Config,
+    ConsoleSink,
+    DigestSink,
+    EmailSink,
+    JsonlSink,
+    SlackSink,
+    TeamsSink,
+    WebhookSink,
+)
 from ..models import Alert
 from .console import ConsolePrinter
+from .digest import BatchSender, DigestSender
 from .email import EmailSender
 from .jsonl import JsonlWriter
+from .slack import SlackPoster
+from .teams import TeamsPoster
 from .webhook import WebhookPoster
 
 
@@ -40,11 +58,28 @@ def build_sinks(config: Config, client: httpx.AsyncClient) -> dict[str, Sink]:
             sink = JsonlWriter(cfg, config)
         elif isinstance(cfg, WebhookSink):
             sink = WebhookPoster(cfg, client)
+        elif isinstance(cfg, SlackSink):
+            sink = SlackPoster(cfg, client)
+        elif isinstance(cfg, TeamsSink):
+            sink = TeamsPoster(cfg, client)
         elif isinstance(cfg, EmailSink):
-            sink = EmailSender(cfg)
+            sink = EmailSender(cfg, config)
+        elif isinstance(cfg, DigestSink):
+            sink = DigestSender(cfg, _batch_sender(cfg, config, client))
         sinks[cfg.name] = sink
     return sinks
 
 
-__all__ = ["ConsolePrinter", "EmailSender", "JsonlWriter", "Sink", "WebhookPoster",
-           "build_sinks"]
+def _batch_sender(cfg: DigestSink, config: Config, client: httpx.AsyncClient) -> BatchSender:
+    target = cfg.target
+    if isinstance(target, WebhookSink):
+        return WebhookPoster(target, client)
+    if isinstance(target, SlackSink):
+        return SlackPoster(target, client)
+    if isinstance(target, TeamsSink):
+        return TeamsPoster(target, client)
+    return EmailSender(target, config)
+
+
+__all__ = ["BatchSender", "ConsolePrinter", "DigestSender", "EmailSender", "JsonlWriter", "Sink",
+           "SlackPoster", "TeamsPoster", "WebhookPoster", "build_sinks"]

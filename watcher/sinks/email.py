@@ -2,22 +2,33 @@
 
 Every header value built from feed text goes through `header_value`, which removes CR/LF and
 other control characters: a title such as "x\\r\\nBcc: evil@x" stays inside the Subject.
+TLS (STARTTLS or implicit) always verifies the server's certificate, against the system's CAs
+or the `ca_file` of the config; there is no switch to turn verification off.
+The Message-ID is derived from the alert id, so a repeat after a crash carries the same one
+and mail systems that drop duplicate Message-IDs drop it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
-import re
+import ssl
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
+from pathlib import Path
 
 import aiosmtplib
+import jinja2
 
-from ..config import EmailSink
-from ..errors import PermanentSinkError, RecoverableSinkError, SinkError
+from ..config import Config, EmailSink
+from ..errors import ConfigError, PermanentSinkError, Problem, RecoverableSinkError, SinkError
+from ..grouping import Batch
 from ..models import Alert
 from .render import headline, one_line, render_html, render_text
+from .templates import load_template, render_template
 
 log = logging.getLogger("watcher.sinks.email")
 
@@ -28,52 +39,121 @@ def header_value(text: str, limit: int | None = None) -> str:
     return one_line(text, limit)
 
 
-def build_message(alert: Alert, config: EmailSink, now: datetime) -> EmailMessage:
+@dataclass(frozen=True)
+class MessageTemplates:
+    """Compiled overrides of the default subject, text and HTML; None keeps the default."""
+
+    subject: jinja2.Template | None = None
+    text: jinja2.Template | None = None
+    html: jinja2.Template | None = None
+
+    @classmethod
+    def load(cls, config: EmailSink, root: Config | None) -> MessageTemplates:
+        paths = config.templates
+        resolve = root.resolve if root is not None else Path
+        return cls(*(load_template(resolve(p), html=kind == "html") if p else None
+                     for kind, p in (("subject", paths.subject), ("text", paths.text),
+                                     ("html", paths.html))))
+
+
+def message_id(alert: Alert, domain: str) -> str:
+    """The same for every delivery of one alert: a repeat is recognisably the same mail."""
+    digest = hashlib.sha256(alert.alert_id.encode()).hexdigest()[:32]
+    return f"<{digest}.watcher@{domain}>"
+
+
+def build_message(alert: Alert, config: EmailSink, now: datetime,
+                  templates: MessageTemplates | None = None) -> EmailMessage:
+    t = templates or MessageTemplates()
     msg = EmailMessage()
     prefix = header_value(config.subject_prefix)
-    msg["Subject"] = header_value(f"{prefix} {headline(alert)}".strip(), SUBJECT_LIMIT)
+    subject = render_template(t.subject, alert) if t.subject else headline(alert)
+    msg["Subject"] = header_value(f"{prefix} {subject}".strip(), SUBJECT_LIMIT)
     msg["From"] = header_value(config.from_addr)
     msg["To"] = ", ".join(header_value(a) for a in config.to)
     msg["Date"] = format_datetime(now.astimezone(UTC))
     domain = header_value(config.from_addr.rpartition("@")[2].strip(">")) or "watcher.local"
-    msg["Message-ID"] = make_msgid(idstring=re.sub(r"[^A-Za-z0-9.-]", "", alert.alert_id)[:64],
-                                   domain=domain)
+    msg["Message-ID"] = message_id(alert, "".join(c for c in domain
+                                                  if c.isalnum() or c in ".-") or "watcher.local")
     msg["X-Watcher-Alert-Id"] = header_value(alert.alert_id)
     msg["X-Watcher-Severity"] = alert.rule.severity
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to the desk bot
-    msg.set_content(render_text(alert))
-    msg.add_alternative(render_html(alert), subtype="html")
+    msg.set_content(render_template(t.text, alert) if t.text else render_text(alert))
+    msg.add_alternative(render_template(t.html, alert) if t.html else render_html(alert),
+                        subtype="html")
     return msg
 
 
+def tls_context(config: EmailSink, root: Config | None) -> ssl.SSLContext:
+    """A verifying client context: the system's CAs, or only those of `ca_file`."""
+    if not config.ca_file:
+        return ssl.create_default_context()
+    path = root.resolve(config.ca_file) if root is not None else Path(config.ca_file)
+    try:
+        return ssl.create_default_context(cafile=str(path))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError([Problem(str(path), 1, 1, f"sink {config.name}: cannot load CA "
+                                   f"certificates: {getattr(exc, 'strerror', None) or exc}")]
+                          ) from None
+
+
 class EmailSender:
-    def __init__(self, config: EmailSink) -> None:
+    def __init__(self, config: EmailSink, root: Config | None = None) -> None:
         self.name = config.name
         self.config = config
         self.server = f"{config.host}:{config.port}"
+        self._tls = tls_context(config, root) if config.security != "none" else None
+        self._templates = MessageTemplates.load(config, root)
 
     async def send(self, alert: Alert) -> None:
-        cfg = self.config
-        message = build_message(alert, cfg, datetime.now(UTC))
         try:
-            refused, _ = await aiosmtplib.send(
-                message, sender=cfg.from_addr, recipients=cfg.to,
-                hostname=cfg.host, port=cfg.port,
-                use_tls=cfg.security == "tls", start_tls=cfg.security == "starttls",
-                username=cfg.username,
-                password=cfg.password.get_secret_value() if cfg.password else None,
-                timeout=cfg.timeout)
-        except aiosmtplib.SMTPException as exc:
+            message = build_message(alert, self.config, datetime.now(UTC), self._templates)
+        except jinja2.TemplateError as exc:
+            raise PermanentSinkError(f"email {self.name}: template: {exc}") from None
+        await self._submit(message, alert.alert_id)
+
+    async def send_batch(self, batch: Batch) -> None:
+        from .batch_mail import build_batch_message  # it builds on this module
+
+        await self._submit(build_batch_message(batch, self.config, datetime.now(UTC)),
+                           batch.key)
+
+    async def _submit(self, message: EmailMessage, ref: str) -> None:
+        cfg = self.config
+        client = aiosmtplib.SMTP(
+            hostname=cfg.host, port=cfg.port, use_tls=cfg.security == "tls",
+            start_tls=cfg.security == "starttls", tls_context=self._tls, timeout=cfg.timeout)
+        try:
+            # An explicit client rather than aiosmtplib.send(): send() leaves the socket
+            # open when login fails after STARTTLS; here `close()` always runs.
+            await client.connect()
+            if cfg.username:
+                await client.login(cfg.username,
+                                    cfg.password.get_secret_value() if cfg.password else "")
+            refused, _ = await client.send_message(message, sender=cfg.from_addr,
+                                                   recipients=cfg.to)
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await client.quit()  # the server has the message; a failed QUIT changes nothing
+        except (aiosmtplib.SMTPException, ssl.SSLCertVerificationError) as exc:
             raise self._translate(exc) from None
         except OSError as exc:  # refused, unreachable, TLS failures
             raise RecoverableSinkError(f"smtp {self.server}: {exc.strerror or exc}") from None
+        finally:
+            client.close()
         if refused:
             # Some recipients have it: a retry would send them a duplicate. Say who was missed.
             log.warning("smtp %s refused some recipients of %s: %s", self.server,
-                        alert.alert_id, ", ".join(f"{r} ({v.code})" for r, v in refused.items()),
-                        extra={"alert_id": alert.alert_id, "sink": self.name})
+                        ref, ", ".join(f"{r} ({v.code})" for r, v in refused.items()),
+                        extra={"alert_id": ref, "sink": self.name})
 
-    def _translate(self, exc: aiosmtplib.SMTPException) -> SinkError:
+    def _translate(self, exc: aiosmtplib.SMTPException | ssl.SSLCertVerificationError
+                   ) -> SinkError:
+        untrusted = exc if isinstance(exc, ssl.SSLCertVerificationError) else exc.__cause__
+        if isinstance(untrusted, ssl.SSLCertVerificationError):
+            # The wrong server, or its CA missing from ca_file: retrying cannot help.
+            return PermanentSinkError(f"smtp {self.server}: certificate not trusted: "
+                                      f"{untrusted.verify_message}")
+        assert isinstance(exc, aiosmtplib.SMTPException)
         if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
             codes = [r.code for r in exc.recipients]
             message = f"smtp {self.server}: all recipients refused: " + "; ".join(

@@ -5,19 +5,26 @@
                                                 └───────────────┼──────────────┘
                                                                 └▶ mark_dead
 
-`Store` is the contract the pipeline and the delivery worker rely on; `SqliteStore` is the
-one-process implementation (a PostgreSQL one with `FOR UPDATE SKIP LOCKED` comes later).
+`Store` is the contract the pipeline and the delivery worker rely on. `SqliteStore` is the
+one-process implementation; `PostgresStore` (postgres.py) serves several replicas, with
+feeds and outbox rows leased (`FOR UPDATE SKIP LOCKED`, lease expiry). The `state` setting
+picks one: a `postgresql://` URL, else a SQLite file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 from ..models import Article, Delivery, FeedState, OutboxItem
+from .cluster import ClusterView, ReplicaView
 from .records import OUTBOX_STATUSES, OutboxRecord, OutboxStatus
-from .sqlite import SqliteStore, open_store
+from .sqlite import SqliteStore
+from .sqlite import open_store as open_sqlite
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 class Store(Protocol):
@@ -28,15 +35,45 @@ class Store(Protocol):
     async def record_articles(self, articles: Sequence[Article], deliveries: Sequence[Delivery],
                               now: datetime) -> int: ...
     async def articles_since(self, since: datetime) -> list[Article]: ...
+    async def recent_stories(self, keys: Sequence[str], since: datetime) -> set[str]: ...
     async def claim_due(self, now: datetime, limit: int,
                         lease_seconds: float) -> list[OutboxItem]: ...
     async def mark_delivered(self, item_id: int, now: datetime) -> None: ...
     async def mark_retry(self, item_id: int, error: str, next_attempt: datetime) -> None: ...
     async def release(self, item_id: int, next_attempt: datetime) -> None: ...
     async def mark_dead(self, item_id: int, error: str, now: datetime) -> None: ...
+    # Batches (grouping.py): a sink's held rows claimed, and marked delivered, together.
+    async def claim_batch(self, sink: str, created_before: datetime, now: datetime,
+                          limit: int, lease_seconds: float) -> list[OutboxItem]: ...
+    async def mark_batch_delivered(self, item_ids: Sequence[int], now: datetime) -> None: ...
+    async def hold(self, item_ids: Sequence[int], next_attempt: datetime,
+                   capped: bool) -> None: ...
+    async def sent_messages(self, sink: str, since: datetime) -> list[datetime]: ...
     async def outbox_counts(self) -> dict[str, int]: ...
+    async def oldest_pending(self) -> datetime | None: ...
     async def list_alerts(self, status: str | None, limit: int) -> list[OutboxRecord]: ...
+    async def requeue(self, ref: str, now: datetime) -> int: ...
+    async def requeue_dead(self, now: datetime) -> int: ...
+    # Feed leases: across replicas, each feed is polled once per interval (docs/scaling.md).
+    async def claim_feed(self, feed_id: str, replica_id: str, now: datetime,
+                         lease_seconds: float, due_within: float = 0.0) -> bool: ...
+    async def release_feed(self, feed_id: str, replica_id: str) -> None: ...
+    async def cluster_view(self, now: datetime) -> ClusterView: ...
 
 
-__all__ = ["OUTBOX_STATUSES", "OutboxRecord", "OutboxStatus", "SqliteStore", "Store",
-           "open_store"]
+def is_postgres_url(location: Path | str) -> bool:
+    return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
+
+
+async def open_store(location: Path | str) -> Store:
+    """Open the store named by the `state` setting: a `postgresql://` URL, else a SQLite
+    file (a path or a `sqlite:///` URL), bringing its schema up to date."""
+    if is_postgres_url(location):
+        from .postgres import open_postgres  # psycopg is loaded only by those who use it
+
+        return await open_postgres(str(location))
+    return await open_sqlite(Path(str(location).removeprefix("sqlite:///")))
+
+
+__all__ = ["OUTBOX_STATUSES", "ClusterView", "OutboxRecord", "OutboxStatus", "ReplicaView",
+           "SqliteStore", "Store", "is_postgres_url", "open_store"]

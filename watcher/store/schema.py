@@ -53,6 +53,40 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     CREATE INDEX outbox_due ON outbox (next_attempt) WHERE status = 'pending';
     CREATE INDEX outbox_status ON outbox (status, id);
     """),
+    (2, """
+    -- Feed health: where a feed moved to (permanent redirect; polled there from then on),
+    -- a recovered problem kept apart from errors, and since when the feed has been failing.
+    ALTER TABLE feed_state ADD COLUMN moved_to TEXT;
+    ALTER TABLE feed_state ADD COLUMN last_warning TEXT;
+    ALTER TABLE feed_state ADD COLUMN failing_since TEXT;
+    """),
+    (3, """
+    -- When `watcher alerts retry` last put the row back in the queue: its max_age counts
+    -- from then, not from when it was first queued.
+    ALTER TABLE outbox ADD COLUMN requeued_at TEXT;
+    """),
+    (4, """
+    -- Stories already alerted (quiet.py): a canonical URL, or a title from one source.
+    CREATE TABLE story_marks (
+        story_key  TEXT PRIMARY KEY,
+        alerted_at TEXT NOT NULL
+    );
+    """),
+    (5, """
+    -- Feed leases (sqlite_leases.py): the replica polling a feed now (until lease_until),
+    -- or that polled it last, and when it started.
+    ALTER TABLE feed_state ADD COLUMN lease_owner TEXT;
+    ALTER TABLE feed_state ADD COLUMN lease_until TEXT;
+    ALTER TABLE feed_state ADD COLUMN leased_at TEXT;
+    """),
+    (6, """
+    -- Batches (grouping.py): rows held over their sink's max_per_hour ('cap'), and the
+    -- message a row went out in (the smallest row id of that message; NULL when alone).
+    ALTER TABLE outbox ADD COLUMN held TEXT;
+    ALTER TABLE outbox ADD COLUMN batch_id INTEGER;
+    CREATE INDEX outbox_sink_pending ON outbox (sink, created_at) WHERE status = 'pending';
+    CREATE INDEX outbox_sink_sent ON outbox (sink, finished_at) WHERE status = 'delivered';
+    """),
 )
 
 SCHEMA_VERSION_TABLE = """

@@ -22,6 +22,8 @@ from pydantic import ValidationError
 
 from ..errors import StoreError
 from ..models import Alert, Article, Delivery, FeedState, OutboxItem
+from . import sqlite_leases as leases
+from .cluster import ClusterView
 from .records import OUTBOX_STATUSES, OutboxRecord
 from .schema import MIGRATIONS, SCHEMA_VERSION_TABLE
 
@@ -73,17 +75,18 @@ def migrate(conn: sqlite3.Connection, now: datetime) -> int:
     """Apply every migration not yet recorded; safe to run on every open, by racing processes."""
     conn.execute(SCHEMA_VERSION_TABLE)
     with _transaction(conn):
-        row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
-        current = int(row[0])
-        for version, script in MIGRATIONS:
-            if version <= current:
+        # Versions are reserved ahead, so one may land after a higher one: apply every
+        # version not yet recorded, in order, rather than only those above the highest.
+        applied = {int(r[0]) for r in conn.execute("SELECT version FROM schema_version")}
+        for version, script in sorted(MIGRATIONS):
+            if version in applied:
                 continue
             for statement in _statements(script):
                 conn.execute(statement)
             conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
                          (version, to_text(now)))
-            current = version
-    return current
+            applied.add(version)
+    return max(applied, default=0)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -150,6 +153,22 @@ class SqliteStore:
     async def save_feed_state(self, state: FeedState) -> None:
         await self._run(_save_feed_state, state)
 
+    async def claim_feed(self, feed_id: str, replica_id: str, now: datetime,
+                         lease_seconds: float, due_within: float = 0.0) -> bool:
+        """Lease the feed to this replica if it is due (within `due_within` seconds) and no
+        other replica's live lease holds it."""
+        until = to_text(now + timedelta(seconds=lease_seconds))
+        due_by = to_text(now + timedelta(seconds=due_within))
+        return await self._run(leases.claim_feed, feed_id, replica_id, to_text(now), until,
+                               due_by)
+
+    async def release_feed(self, feed_id: str, replica_id: str) -> None:
+        await self._run(leases.release_feed, feed_id, replica_id)
+
+    async def cluster_view(self, now: datetime) -> ClusterView:
+        """Feeds leased and last polled per replica, and the outbox."""
+        return await self._run(leases.cluster_view, to_text(now))
+
     # articles
 
     async def unseen_keys(self, keys: Sequence[str]) -> set[str]:
@@ -163,6 +182,10 @@ class SqliteStore:
         A delivery is queued only if its article was newly recorded by this very call, so two
         pollers racing on the same entry cannot both alert. Returns how many were new."""
         return await self._run(_record_articles, list(articles), list(deliveries), now)
+
+    async def recent_stories(self, keys: Sequence[str], since: datetime) -> set[str]:
+        """The story keys among these that a delivery queued at or after `since` carried."""
+        return await self._run(_recent_stories, list(keys), since)
 
     async def articles_since(self, since: datetime) -> list[Article]:
         """Articles first seen at or after `since`, oldest first (for backtesting rules)."""
@@ -189,9 +212,45 @@ class SqliteStore:
     async def mark_dead(self, item_id: int, error: str, now: datetime) -> None:
         await self._run(_finish, item_id, "dead", error, now)
 
+    # batches (grouping.py)
+
+    async def claim_batch(self, sink: str, created_before: datetime, now: datetime,
+                          limit: int, lease_seconds: float) -> list[OutboxItem]:
+        """Lease up to `limit` pending rows of `sink` queued before `created_before`, due or
+        not (they go out together now), oldest first; rows leased by others are skipped."""
+        return await self._run(_claim_batch, sink, created_before, now, limit, lease_seconds)
+
+    async def mark_batch_delivered(self, item_ids: Sequence[int], now: datetime) -> None:
+        """Mark rows sent in one message delivered, together, as one message."""
+        await self._run(_mark_batch_delivered, list(item_ids), now)
+
+    async def hold(self, item_ids: Sequence[int], next_attempt: datetime,
+                   capped: bool) -> None:
+        """Give claimed rows back unattempted, due at `next_attempt`; `capped` marks them
+        held over the sink's max_per_hour (they go out in a summary)."""
+        await self._run(_hold, list(item_ids), next_attempt, capped)
+
+    async def sent_messages(self, sink: str, since: datetime) -> list[datetime]:
+        """When each message delivered to `sink` at or after `since` went out."""
+        return await self._run(_sent_messages, sink, since)
+
     async def outbox_counts(self) -> dict[str, int]:
         """Rows by status: {"pending": n, "delivered": n, "dead": n}."""
         return await self._run(_outbox_counts)
+
+    async def oldest_pending(self) -> datetime | None:
+        """When the oldest delivery still waiting was queued (None when none waits)."""
+        return await self._run(_oldest_pending)
+
+    async def requeue(self, ref: str, now: datetime) -> int:
+        """Put delivered or dead rows back in the queue, due now with a fresh attempt count:
+        the row whose id is `ref`, or every row of the alert whose alert_id is `ref`.
+        Returns how many rows were re-queued."""
+        return await self._run(_requeue, ref, now)
+
+    async def requeue_dead(self, now: datetime) -> int:
+        """Put every dead row back in the queue, due now; returns how many."""
+        return await self._run(_requeue_dead, now)
 
     async def list_alerts(self, status: str | None, limit: int) -> list[OutboxRecord]:
         """Outbox rows, newest first, optionally of one status."""
@@ -204,8 +263,8 @@ class SqliteStore:
 
 _FEED_COLUMNS = ("feed_id", "url", "etag", "last_modified", "last_attempt", "last_success",
                  "last_status", "last_error", "consecutive_failures", "entries_seen",
-                 "next_poll")
-_FEED_TIMES = {"last_attempt", "last_success", "next_poll"}
+                 "next_poll", "moved_to", "last_warning", "failing_since")
+_FEED_TIMES = {"last_attempt", "last_success", "next_poll", "failing_since"}
 
 
 def _load_feed_state(conn: sqlite3.Connection, feed_id: str) -> FeedState | None:
@@ -218,13 +277,24 @@ def _load_feed_state(conn: sqlite3.Connection, feed_id: str) -> FeedState | None
     return FeedState(**values)
 
 
+_SAVE_FEED_STATE = (
+    f"INSERT INTO feed_state ({', '.join(_FEED_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_FEED_COLUMNS))}) ON CONFLICT (feed_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _FEED_COLUMNS[1:]))
+
+
 def _save_feed_state(conn: sqlite3.Connection, state: FeedState) -> None:
     values = [getattr(state, c) for c in _FEED_COLUMNS]
     values = [to_text(v) if isinstance(v, datetime) else v for v in values]
-    updates = ", ".join(f"{c} = excluded.{c}" for c in _FEED_COLUMNS[1:])
-    conn.execute(f"INSERT INTO feed_state ({', '.join(_FEED_COLUMNS)}) "
-                 f"VALUES ({', '.join('?' * len(_FEED_COLUMNS))}) "
-                 f"ON CONFLICT (feed_id) DO UPDATE SET {updates}", values)
+    # Every poll writes its feed's state: waiting for the disk each time (synchronous=FULL)
+    # would cap polling at a few hundred feeds a second. Losing the last few on power loss
+    # costs one re-fetch (dedupe keeps it quiet), so these commits skip the sync; the next
+    # commit of articles or alerts, which is synced, makes them durable too (WAL order).
+    conn.execute("PRAGMA synchronous = NORMAL")
+    try:
+        conn.execute(_SAVE_FEED_STATE, values)
+    finally:
+        conn.execute("PRAGMA synchronous = FULL")
 
 
 def _unseen_keys(conn: sqlite3.Connection, keys: list[str]) -> set[str]:
@@ -257,7 +327,21 @@ def _record_articles(conn: sqlite3.Connection, articles: list[Article],
                          "VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
                          (d.alert.alert_id, d.sink, d.alert.article.key, d.alert.rule.id,
                           d.alert.rule.severity, d.alert.to_json(), stamp, stamp))
+            conn.executemany("INSERT INTO story_marks (story_key, alerted_at) VALUES (?, ?) "
+                             "ON CONFLICT (story_key) DO UPDATE SET alerted_at = "
+                             "excluded.alerted_at", [(k, stamp) for k in d.story_keys])
     return len(new)
+
+
+def _recent_stories(conn: sqlite3.Connection, keys: list[str], since: datetime) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(keys), KEYS_PER_QUERY):
+        chunk = keys[i:i + KEYS_PER_QUERY]
+        marks = ", ".join("?" * len(chunk))
+        rows = conn.execute(f"SELECT story_key FROM story_marks WHERE story_key IN ({marks}) "
+                            "AND alerted_at >= ?", [*chunk, to_text(since)])
+        found.update(r[0] for r in rows)
+    return found
 
 
 def _articles_since(conn: sqlite3.Connection, since: datetime) -> list[Article]:
@@ -276,10 +360,11 @@ def _claim_due(conn: sqlite3.Connection, now: datetime, limit: int,
             "  SELECT id FROM outbox WHERE status = 'pending' AND next_attempt <= ?"
             "  AND (lease_until IS NULL OR lease_until <= ?)"
             "  ORDER BY next_attempt, attempts, id LIMIT ?)"
-            " RETURNING id, alert_json, sink, attempts, created_at, next_attempt",
+            " RETURNING id, alert_json, sink, attempts, created_at, next_attempt, requeued_at,"
+            " held",
             (lease, stamp, stamp, limit)).fetchall()
         items: list[tuple[str, OutboxItem]] = []
-        for item_id, alert_json, sink, attempts, created_at, next_attempt in rows:
+        for item_id, alert_json, sink, attempts, created_at, next_attempt, requeued, held in rows:
             try:
                 alert = Alert.model_validate_json(alert_json)
             except ValidationError as exc:
@@ -290,7 +375,9 @@ def _claim_due(conn: sqlite3.Connection, now: datetime, limit: int,
                 continue
             items.append((next_attempt, OutboxItem(id=item_id, alert=alert, sink=sink,
                                                    attempts=attempts,
-                                                   created_at=_from_text(created_at))))
+                                                   created_at=_from_text(created_at),
+                                                   queued_at=from_text(requeued),
+                                                   held=held is not None)))
     # Rows held back unattempted (their sink was down) go before rows that keep failing.
     items.sort(key=lambda pair: (pair[0], pair[1].attempts, pair[1].id))
     return [item for _, item in items]
@@ -319,6 +406,33 @@ def _outbox_counts(conn: sqlite3.Connection) -> dict[str, int]:
     return counts
 
 
+def _oldest_pending(conn: sqlite3.Connection) -> datetime | None:
+    row = conn.execute("SELECT min(created_at) FROM outbox WHERE status = 'pending'").fetchone()
+    return from_text(row[0])
+
+
+_REQUEUE = ("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt = ?, "
+            "requeued_at = ?, lease_until = NULL, finished_at = NULL ")
+
+
+def _requeue(conn: sqlite3.Connection, ref: str, now: datetime) -> int:
+    stamp = to_text(now)
+    with _transaction(conn):
+        if ref.isdigit():
+            cur = conn.execute(_REQUEUE + "WHERE id = ? AND status <> 'pending'",
+                               (stamp, stamp, int(ref)))
+            if cur.rowcount:
+                return cur.rowcount
+        return conn.execute(_REQUEUE + "WHERE alert_id = ? AND status <> 'pending'",
+                            (stamp, stamp, ref)).rowcount
+
+
+def _requeue_dead(conn: sqlite3.Connection, now: datetime) -> int:
+    stamp = to_text(now)
+    with _transaction(conn):
+        return conn.execute(_REQUEUE + "WHERE status = 'dead'", (stamp, stamp)).rowcount
+
+
 def _list_alerts(conn: sqlite3.Connection, status: str | None, limit: int) -> list[OutboxRecord]:
     query = ("SELECT id, alert_json, sink, status, attempts, last_error, created_at, "
              "next_attempt, finished_at FROM outbox")
@@ -339,3 +453,65 @@ def _readable_alert(alert_json: str) -> Alert | None:
         return Alert.model_validate_json(alert_json)
     except ValidationError:
         return None
+
+
+def _claim_batch(conn: sqlite3.Connection, sink: str, created_before: datetime, now: datetime,
+                 limit: int, lease_seconds: float) -> list[OutboxItem]:
+    stamp = to_text(now)
+    lease = to_text(now + timedelta(seconds=lease_seconds))
+    with _transaction(conn):
+        ids = [r[0] for r in conn.execute(
+            "SELECT id FROM outbox WHERE sink = ? AND status = 'pending' AND created_at < ? "
+            "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY created_at, id LIMIT ?",
+            (sink, to_text(created_before), stamp, limit))]
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        conn.execute(f"UPDATE outbox SET lease_until = ? WHERE id IN ({marks})", [lease, *ids])
+        rows = conn.execute("SELECT id, alert_json, sink, attempts, created_at, requeued_at, "
+                            f"held FROM outbox WHERE id IN ({marks}) ORDER BY created_at, id",
+                            ids).fetchall()
+        items = []
+        for item_id, alert_json, name, attempts, created_at, requeued, held in rows:
+            alert = _readable_alert(alert_json)
+            if alert is None:
+                conn.execute("UPDATE outbox SET status = 'dead', lease_until = NULL, "
+                             "last_error = 'unreadable alert', finished_at = ? WHERE id = ?",
+                             (stamp, item_id))
+                continue
+            items.append(OutboxItem(id=item_id, alert=alert, sink=name, attempts=attempts,
+                                    created_at=_from_text(created_at),
+                                    queued_at=from_text(requeued), held=held is not None))
+    return items
+
+
+def _mark_batch_delivered(conn: sqlite3.Connection, ids: list[int], now: datetime) -> None:
+    if not ids:
+        return
+    with _transaction(conn):
+        for i in range(0, len(ids), KEYS_PER_QUERY):
+            chunk = ids[i:i + KEYS_PER_QUERY]
+            marks = ", ".join("?" * len(chunk))
+            conn.execute("UPDATE outbox SET status = 'delivered', attempts = attempts + 1, "
+                         "lease_until = NULL, finished_at = ?, batch_id = ? "
+                         f"WHERE id IN ({marks}) AND status = 'pending'",
+                         [to_text(now), min(ids), *chunk])
+
+
+def _hold(conn: sqlite3.Connection, ids: list[int], next_attempt: datetime,
+          capped: bool) -> None:
+    with _transaction(conn):
+        for i in range(0, len(ids), KEYS_PER_QUERY):
+            chunk = ids[i:i + KEYS_PER_QUERY]
+            marks = ", ".join("?" * len(chunk))
+            conn.execute("UPDATE outbox SET next_attempt = ?, lease_until = NULL, "
+                         "held = CASE WHEN ? THEN 'cap' ELSE held END "
+                         f"WHERE id IN ({marks}) AND status = 'pending'",
+                         [to_text(next_attempt), int(capped), *chunk])
+
+
+def _sent_messages(conn: sqlite3.Connection, sink: str, since: datetime) -> list[datetime]:
+    rows = conn.execute("SELECT min(finished_at) FROM outbox WHERE sink = ? "
+                        "AND status = 'delivered' AND finished_at >= ? "
+                        "GROUP BY coalesce(batch_id, id) ORDER BY 1", (sink, to_text(since)))
+    return [_from_text(r[0]) for r in rows]

@@ -1,0 +1,117 @@
+"""`watcher feeds`: the health of every configured feed, as the service recorded it.
+
+One row per feed in the config: health (ok, warning, failing, flagged — failing for longer
+than `fetch.failing_after` —, never polled, disabled), last HTTP status, consecutive
+failures, last attempt and success, next poll, entries seen, where it moved to, and the
+last error or warning. `--json` prints every stored field. It reads; it never polls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..config import Config, config_path, load_config
+from ..configview import mask_url_password
+from ..feedhealth import feed_health
+from ..models import FeedState
+from ..store import open_store
+from .common import EXIT_OK, add_config_option, quiet_logging
+
+COLUMNS = ("feed", "health", "http", "fails", "last success", "next poll", "entries", "note")
+NOTE_CHARS = 80
+
+
+def register(sub: Any) -> None:
+    feeds = sub.add_parser("feeds", help="health of every feed: failures, last success, errors",
+                           description="One row per configured feed, from what the service "
+                                       "recorded of its polls.")
+    add_config_option(feeds)
+    feeds.add_argument("--json", action="store_true", help="a JSON list, every field")
+    feeds.set_defaults(handler=cmd_feeds)
+
+
+@dataclass
+class FeedRow:
+    id: str
+    url: str
+    health: str
+    enabled: bool
+    last_status: int | None = None
+    consecutive_failures: int = 0
+    failing_since: str | None = None
+    last_attempt: str | None = None
+    last_success: str | None = None
+    next_poll: str | None = None
+    entries_seen: int = 0
+    moved_to: str | None = None
+    last_error: str | None = None
+    last_warning: str | None = None
+
+
+def feed_row(feed_id: str, url: str, enabled: bool, state: FeedState | None, now: datetime,
+             failing_after: float) -> FeedRow:
+    health = feed_health(state, now, failing_after) if enabled else "disabled"
+    url = mask_url_password(url)
+    if state is None or state.url != url:  # nothing recorded for this URL yet
+        return FeedRow(feed_id, url, "never polled" if enabled else health, enabled)
+    return FeedRow(
+        feed_id, url, health, enabled, state.last_status, state.consecutive_failures,
+        _iso(state.failing_since), _iso(state.last_attempt), _iso(state.last_success),
+        _iso(state.next_poll), state.entries_seen,
+        mask_url_password(state.moved_to) if state.moved_to else None, state.last_error,
+        state.last_warning)
+
+
+async def read_feeds(config: Config, now: datetime) -> list[FeedRow]:
+    store = await open_store(config.state_location())
+    try:
+        return [feed_row(f.id, f.url, f.enabled, await store.load_feed_state(f.id), now,
+                         config.fetch.failing_after) for f in config.feeds]
+    finally:
+        await store.close()
+
+
+def render_feeds(rows: list[FeedRow]) -> str:
+    table = [COLUMNS] + [_cells(r) for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS) - 1)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False))
+             + "  " + line[-1] for line in table]
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.health] = counts.get(row.health, 0) + 1
+    summary = ", ".join(f"{n} {h}" for h, n in sorted(counts.items()))
+    lines.append(f"{len(rows)} feeds: {summary}" if rows else "no feeds configured")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _cells(row: FeedRow) -> tuple[str, ...]:
+    note = row.last_error or (f"warning: {row.last_warning}" if row.last_warning else "")
+    if row.moved_to:
+        note = f"moved to {row.moved_to}" + (f"; {note}" if note else "")
+    if row.failing_since:
+        note = f"failing since {row.failing_since}: {note}"
+    if len(note) > NOTE_CHARS:
+        note = note[:NOTE_CHARS - 1] + "…"
+    return (row.id, row.health.upper() if row.health == "flagged" else row.health,
+            str(row.last_status or "-"), str(row.consecutive_failures),
+            row.last_success or "never", row.next_poll or "-", str(row.entries_seen), note)
+
+
+def cmd_feeds(args: argparse.Namespace) -> int:
+    quiet_logging(args)
+    config = load_config(config_path(args.config))
+    rows = asyncio.run(read_feeds(config, datetime.now(UTC)))
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], indent=2, ensure_ascii=False))
+    else:
+        print(render_feeds(rows))
+    return EXIT_OK
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment is not None else None

@@ -1,0 +1,159 @@
+"""Compiled conditions, and whether one holds on what was found in an article. Pure.
+
+match.py compiles each rule's condition into these nodes over term ids, scans an article
+once, and asks `holds` of the candidate rules. Leaves look their term ids up in what the
+scan found; pattern leaves run their regular expressions on first use (`ArticleScan`), so a
+rule's patterns cost nothing unless the rest of the rule can still hold; `near` measures
+distances in tokens.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .normalize import Tokens
+from .patterns import find_spans
+
+Occurrence = tuple[int, int, int]  # field index, start, end (characters of the original)
+Why = list[tuple[int, Occurrence]]
+
+
+@dataclass(frozen=True)
+class CompiledLeaf:
+    term_ids: frozenset[int]
+    fields: frozenset[int]
+    patterns: bool = False  # its terms are regular expressions, run on demand
+
+
+@dataclass(frozen=True)
+class CompiledNear:
+    slots: tuple[CompiledLeaf, ...]
+    within: int
+
+
+@dataclass(frozen=True)
+class CompiledBranch:
+    op: Literal["all", "any", "none"]
+    children: tuple[CompiledNode, ...]
+    min: int = 1
+
+
+CompiledNode = CompiledLeaf | CompiledNear | CompiledBranch
+
+
+@dataclass
+class ArticleScan:
+    """What was found in one article: term id -> occurrences, plus what pattern and `near`
+    leaves need (the field texts, their tokens, the compiled patterns)."""
+
+    found: dict[int, set[Occurrence]]
+    texts: list[str]
+    tokens: list[Tokens | None]
+    programs: dict[int, Any] = field(default_factory=dict)
+    ran: set[int] = field(default_factory=set)
+    _starts: dict[int, list[int]] = field(default_factory=dict)
+
+    def run_patterns(self, term_ids: frozenset[int]) -> None:
+        for term_id in term_ids - self.ran:
+            self.ran.add(term_id)
+            program = self.programs[term_id]
+            occurrences = {(fi, start, end) for fi, text in enumerate(self.texts) if text
+                           for start, end in find_spans(program, text)}
+            if occurrences:
+                self.found[term_id] = occurrences
+
+    def token_span(self, occ: Occurrence) -> tuple[int, int]:
+        """First token and one past the last token of an occurrence."""
+        starts = self._starts.get(occ[0])
+        if starts is None:
+            tokens = self.tokens[occ[0]]
+            starts = [s for s, _ in tokens.spans] if tokens else []
+            self._starts[occ[0]] = starts
+        first = bisect_right(starts, occ[1]) - 1
+        last = bisect_right(starts, occ[2] - 1)
+        return first, last
+
+
+def holds(node: CompiledNode, scan: ArticleScan, why: Why | None) -> bool:
+    """Does `node` hold? When `why` is given, append the occurrences that made it hold."""
+    if isinstance(node, CompiledLeaf):
+        return _leaf_holds(node, scan, why)
+    if isinstance(node, CompiledNear):
+        return _near_holds(node, scan, why)
+    if node.op == "none":
+        return not any(holds(c, scan, None) for c in node.children)
+    collected: Why | None = [] if why is not None else None
+    if node.op == "all":
+        if not all(holds(c, scan, collected) for c in node.children):
+            return False
+    elif sum(holds(c, scan, collected) for c in node.children) < node.min:
+        return False
+    if why is not None and collected:
+        why.extend(collected)
+    return True
+
+
+def _leaf_holds(node: CompiledLeaf, scan: ArticleScan, why: Why | None) -> bool:
+    if node.patterns:
+        scan.run_patterns(node.term_ids)
+    found = scan.found
+    ids = node.term_ids if len(node.term_ids) < len(found) else [
+        t for t in found if t in node.term_ids]
+    held = False
+    for term_id in ids:
+        for occ in found.get(term_id, ()):
+            if occ[0] in node.fields:
+                held = True
+                if why is None:
+                    return True
+                why.append((term_id, occ))
+    return held
+
+
+def _near_holds(node: CompiledNear, scan: ArticleScan, why: Why | None) -> bool:
+    """Sweep each field's occurrences in token order. At each start, the best choice for
+    every slot is its occurrence (started so far) that ends last; the words between the
+    earliest such end and this start are the gap to beat."""
+    per_field: dict[int, list[tuple[int, int, int, int, Occurrence]]] = {}
+    for slot_index, slot in enumerate(node.slots):
+        for term_id in slot.term_ids:
+            for occ in scan.found.get(term_id, ()):
+                if occ[0] in slot.fields:
+                    first, last = scan.token_span(occ)
+                    per_field.setdefault(occ[0], []).append(
+                        (first, last, slot_index, term_id, occ))
+    count = len(node.slots)
+    for items in per_field.values():
+        if len({item[2] for item in items}) < count:
+            continue
+        best: dict[int, tuple[int, int, Occurrence]] = {}
+        for first, last, slot_index, term_id, occ in sorted(items):
+            if slot_index not in best or last > best[slot_index][0]:
+                best[slot_index] = (last, term_id, occ)
+            if len(best) == count and first - min(b[0] for b in best.values()) <= node.within:
+                if why is not None:
+                    why.extend((term_id, occ) for _, term_id, occ in best.values())
+                return True
+    return False
+
+
+def required_leaves(node: CompiledNode) -> list[CompiledLeaf]:
+    """Leaves that must hold for `node` to hold (reached through `all` and `near` only)."""
+    if isinstance(node, CompiledLeaf):
+        return [node]
+    if isinstance(node, CompiledNear):
+        return list(node.slots)
+    if node.op != "all":
+        return []
+    return [leaf for child in node.children for leaf in required_leaves(child)]
+
+
+def term_ids(node: CompiledNode) -> frozenset[int]:
+    if isinstance(node, CompiledLeaf):
+        return node.term_ids
+    children: Sequence[CompiledNode] = (node.slots if isinstance(node, CompiledNear)
+                                        else node.children)
+    return frozenset().union(*(term_ids(c) for c in children))

@@ -1,0 +1,94 @@
+"""The Slack sink: an incoming-webhook message in Block Kit.
+
+Feed text is escaped for mrkdwn (`&`, `<`, `>` become entities, so no `<!channel>`,
+`<@U…>` or forged links), and every mrkdwn text object is `verbatim`, so Slack does not turn
+a bare `@here` or `#channel` in a headline into a mention or a link.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from ..config import SlackSink
+from ..grouping import Batch
+from ..models import Alert
+from .http import JsonPoster
+from .render import describe_term, excerpt, format_time, headline, one_line, safe_url
+
+HEADER_LIMIT = 150  # Slack's limit for header blocks
+TEXT_LIMIT = 2900  # under Slack's 3000 for a section's text
+FIELD_LIMIT = 1900  # under Slack's 2000 for a field
+SEVERITY_ICONS = {"low": ":large_blue_circle:", "medium": ":large_yellow_circle:",
+                  "high": ":large_orange_circle:", "critical": ":red_circle:"}
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Feed text made inert in mrkdwn: the three characters Slack asks to escape."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _link_target(url: str) -> str:
+    return (url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E")
+            .replace("|", "%7C"))
+
+
+def _mrkdwn(text: str, limit: int = TEXT_LIMIT) -> dict[str, Any]:
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def slack_message(alert: Alert) -> dict[str, Any]:
+    """The JSON body posted to the incoming webhook."""
+    article = alert.article
+    esc = escape_mrkdwn
+    title = esc(one_line(article.title, 300))
+    link = safe_url(article.url)
+    title_line = f"*<{_link_target(link)}|{title}>*" if link else f"*{title}*"
+    fields = [f"*Source*\n{esc(one_line(article.source) or 'unknown')}",
+              f"*Published*\n{esc(format_time(article.published))}"]
+    if alert.places:
+        fields.append("*Places*\n" + esc(", ".join(one_line(p.name) for p in alert.places)))
+    if alert.groups:
+        fields.append("*Groups*\n" + esc(", ".join(one_line(g.name) for g in alert.groups)))
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {
+            "type": "plain_text", "emoji": True,
+            "text": one_line(f"{alert.rule.severity.upper()} · {alert.rule.title}",
+                             HEADER_LIMIT)}},
+        {"type": "section", "text": _mrkdwn(
+            f"{SEVERITY_ICONS[alert.rule.severity]} {title_line}")},
+        {"type": "section", "fields": [_mrkdwn(f, FIELD_LIMIT) for f in fields]},
+    ]
+    shown = excerpt(alert)
+    if shown is not None:
+        body = "".join(f"*{esc(t.strip())}*" if hit and t.strip() else esc(t)
+                       for t, hit in shown.parts)
+        body = ("…" if shown.cut_start else "") + body + ("…" if shown.cut_end else "")
+        blocks.append({"type": "section", "text": _mrkdwn(f">{body}")})
+    terms = "; ".join(esc(describe_term(t)) for t in alert.matched)
+    blocks.append({"type": "context", "elements": [_mrkdwn(
+        f"Matched: {terms}\nRule `{esc(one_line(alert.rule.id))}` · alert "
+        f"`{esc(alert.alert_id)}`")]})
+    return {"text": esc(headline(alert)), "blocks": blocks, "unfurl_links": False,
+            "unfurl_media": False}
+
+
+class SlackPoster:
+    def __init__(self, config: SlackSink, client: httpx.AsyncClient) -> None:
+        self.name = config.name
+        self._poster = JsonPoster("slack", config.url.get_secret_value(), client,
+                                  config.timeout)
+
+    async def send(self, alert: Alert) -> None:
+        body = json.dumps(slack_message(alert), ensure_ascii=False).encode()
+        await self._poster.post(body, {"X-Watcher-Alert-Id": alert.alert_id})
+
+    async def send_batch(self, batch: Batch) -> None:
+        from .batch_render import slack_batch_message  # it builds on this module
+
+        body = json.dumps(slack_batch_message(batch), ensure_ascii=False).encode()
+        await self._poster.post(body, {"X-Watcher-Batch-Id": batch.key})

@@ -1,0 +1,30 @@
+"""What replicas sharing one store know of each other: who polls which feeds, what waits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class ReplicaView:
+    """One replica, as the feed leases it took show it."""
+
+    replica_id: str
+    feeds_leased: int  # polls it is running now (lease not yet expired)
+    feeds_polled: int  # feeds whose latest poll was its own
+    last_claim: datetime | None  # when it last started a poll: is it alive?
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    """Every replica that has polled a feed of this store, and the outbox they share."""
+
+    replicas: list[ReplicaView] = field(default_factory=list)
+    outbox: dict[str, int] = field(default_factory=dict)  # rows by status
+    deliveries_in_flight: int = 0  # pending rows a worker holds a lease on
+
+    def live(self, now: datetime, within: float) -> list[ReplicaView]:
+        """Replicas that started a poll in the last `within` seconds."""
+        return [r for r in self.replicas
+                if r.last_claim is not None and (now - r.last_claim).total_seconds() <= within]

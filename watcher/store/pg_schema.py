@@ -1,0 +1,132 @@
+"""The PostgreSQL schema, as numbered migrations applied in order and recorded in
+`schema_version`, under an advisory lock so that replicas starting together apply each once.
+
+Append a new migration to change the schema; never edit one that has shipped. The tables
+mirror SQLite's (schema.py) with native types: timestamptz for times, identity ids. The
+tables live in the first schema of the connection's `search_path` (created if missing), so
+one database can hold several independent watchers: `?options=-csearch_path%3Dname` in the URL.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+# Two-key advisory lock: this namespace, then a hash of the schema name, so watchers in
+# different schemas of one database never wait for each other's migrations.
+LOCK_NAMESPACE = 0x57A7C4
+
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (1, """
+    CREATE TABLE feed_state (
+        feed_id              text PRIMARY KEY,
+        url                  text NOT NULL,
+        etag                 text,
+        last_modified        text,
+        last_attempt         timestamptz,
+        last_success         timestamptz,
+        last_status          integer,
+        last_error           text,
+        consecutive_failures integer NOT NULL DEFAULT 0,
+        entries_seen         integer NOT NULL DEFAULT 0,
+        next_poll            timestamptz,
+        moved_to             text,          -- new URL after a permanent redirect
+        last_warning         text,          -- a recovered problem, kept apart from errors
+        failing_since        timestamptz,   -- first failure of the current run
+        -- The replica polling it now (until lease_until), or that polled it last.
+        lease_owner          text,
+        lease_until          timestamptz,
+        leased_at            timestamptz
+    );
+
+    -- Every article key ever seen (dedupe), with the article itself for backtesting rules.
+    CREATE TABLE articles (
+        key          text PRIMARY KEY,
+        published    timestamptz,
+        seen_at      timestamptz NOT NULL,
+        article_json text NOT NULL
+    );
+    CREATE INDEX articles_seen_at ON articles (seen_at);
+
+    -- One row per (alert, sink). alert_id hashes (rule id, article key), so the unique
+    -- constraint makes one (rule, article) one alert, whichever replica saw it first.
+    CREATE TABLE outbox (
+        id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        alert_id     text NOT NULL,
+        sink         text NOT NULL,
+        article_key  text NOT NULL,
+        rule_id      text NOT NULL,
+        severity     text NOT NULL,
+        alert_json   text NOT NULL,
+        status       text NOT NULL DEFAULT 'pending'
+                     CHECK (status IN ('pending', 'delivered', 'dead')),
+        attempts     integer NOT NULL DEFAULT 0,
+        next_attempt timestamptz NOT NULL,
+        lease_until  timestamptz,
+        last_error   text,
+        created_at   timestamptz NOT NULL,
+        finished_at  timestamptz,
+        requeued_at  timestamptz,
+        UNIQUE (alert_id, sink)
+    );
+    CREATE INDEX outbox_due ON outbox (next_attempt) WHERE status = 'pending';
+    CREATE INDEX outbox_status ON outbox (status, id);
+
+    -- Stories already alerted (quiet.py): a canonical URL, or a title from one source.
+    CREATE TABLE story_marks (
+        story_key  text PRIMARY KEY,
+        alerted_at timestamptz NOT NULL
+    );
+    """),
+    (7, """
+    -- Batches (grouping.py): rows held over their sink's max_per_hour ('cap'), and the
+    -- message a row went out in (the smallest row id of that message; NULL when alone).
+    ALTER TABLE outbox ADD COLUMN held text;
+    ALTER TABLE outbox ADD COLUMN batch_id bigint;
+    CREATE INDEX outbox_sink_pending ON outbox (sink, created_at) WHERE status = 'pending';
+    CREATE INDEX outbox_sink_sent ON outbox (sink, finished_at) WHERE status = 'delivered';
+    """),
+)
+
+SCHEMA_VERSION_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_version (
+    version    integer PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+async def target_schema(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> str:
+    """The schema the tables belong in: the first of the search_path."""
+    cur = await conn.execute("SELECT current_setting('search_path'), current_schema()")
+    row = await cur.fetchone()
+    assert row is not None
+    first = str(row[0]).split(",")[0].strip()
+    if not first or first == '"$user"':  # the default path: where PostgreSQL puts tables
+        return str(row[1] or "public")
+    return first.strip('"')
+
+
+async def migrate(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> int:
+    """Create the schema if needed and apply every migration not yet recorded; returns the
+    highest version. `conn` is in autocommit mode; each migration is its own transaction."""
+    schema = await target_schema(conn)
+    await conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (LOCK_NAMESPACE, schema))
+    try:
+        await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+            sql.Identifier(schema)))
+        await conn.execute(SCHEMA_VERSION_TABLE)
+        cur = await conn.execute("SELECT version FROM schema_version")
+        applied = {int(r[0]) for r in await cur.fetchall()}  # type: ignore[call-overload]
+        for version, script in sorted(MIGRATIONS):
+            if version in applied:
+                continue
+            async with conn.transaction():
+                await conn.execute(script.encode())  # no parameters: several statements
+                await conn.execute("INSERT INTO schema_version (version) VALUES (%s)",
+                                   (version,))
+            applied.add(version)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))",
+                           (LOCK_NAMESPACE, schema))
+    return max(applied, default=0)
