@@ -9,6 +9,11 @@ over synthetic articles. Articles/s includes tokenising and normalising every fi
 baseline is the plain approach: one compiled `re` per rule (its terms as a case-insensitive
 alternation with word boundaries), each searched over the article text, measured in the same
 run on a sample of the articles. Figures are medians of --runs runs (the machine is noisy).
+
+Each size runs in a process of its own, so that "peak MB" is that size alone: the process's
+peak resident memory (getrusage ru_maxrss) once the corpus is loaded and the rules loaded,
+compiled and matched against it, before the regex baseline runs, Python interpreter and
+libraries included.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import argparse
 import csv
 import random
 import re
+import resource
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -113,41 +120,59 @@ def median_rate(runs: int, count: int, work: Callable[[], object]) -> float:
     return statistics.median(rates)
 
 
+def peak_mb() -> float:
+    """This process's peak resident memory so far (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(n: int, runs: int, baseline_budget: float) -> None:
+    """Print one row of the table: N rules, in this process."""
+    articles, _ = load_articles(None)
+    base = load_rules([ROOT / "rules" / "lists"])
+    text, terms = synthesise(n, base)
+    start = time.perf_counter()
+    ruleset = load_rules([ROOT / "rules" / "lists"], {"synthetic.yaml": text})
+    load_s = time.perf_counter() - start
+    assert ruleset.ok, ruleset.problems[:3]
+    compile_times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        matcher = compile_rules(ruleset)
+        compile_times.append(time.perf_counter() - start)
+    hits = sum(len(match_article(matcher, a).hits) for a in articles)
+    rate = median_rate(runs, len(articles), partial(match_all, matcher, articles))
+    peak = peak_mb()
+    patterns = regex_baseline(terms)
+    sample = articles[:max(3, int(baseline_budget / n))]
+    texts = [f"{a.title}\n{a.summary}\n{a.content}" for a in sample]
+    regex_rate = median_rate(runs, len(sample), partial(search_all, patterns, texts))
+    print(f"{n:>6} {load_s:>7.2f} {statistics.median(compile_times):>9.2f} "
+          f"{matcher.key_count:>6} {rate:>10.0f} {hits / len(articles):>8.2f} "
+          f"{peak:>7.0f} {regex_rate:>11.1f} {rate / regex_rate:>7.0f}x", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--baseline-budget", type=float, default=20_000,
                         help="rules x articles the regex baseline runs (it is slow)")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a size, in this process
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.one is not None:
+        measure(args.one, args.runs, args.baseline_budget)
+        return 0
 
-    articles, source = load_articles(None)
+    _, source = load_articles(None)
     base = load_rules([ROOT / "rules" / "lists"])
     print(f"articles: {source}; gazetteer: {len(base.gazetteer.places)} places, "
-          f"{len(base.gazetteer.groups)} groups; median of {args.runs} runs")
+          f"{len(base.gazetteer.groups)} groups; median of {args.runs} runs; "
+          f"each size in its own process")
     print(f"{'rules':>6} {'load s':>7} {'compile s':>9} {'keys':>6} {'articles/s':>10} "
-          f"{'hits/art':>8} {'regex art/s':>11} {'speed-up':>8}")
-    for n in sizes:
-        text, terms = synthesise(n, base)
-        start = time.perf_counter()
-        ruleset = load_rules([ROOT / "rules" / "lists"], {"synthetic.yaml": text})
-        load_s = time.perf_counter() - start
-        assert ruleset.ok, ruleset.problems[:3]
-        compile_times = []
-        for _ in range(args.runs):
-            start = time.perf_counter()
-            matcher = compile_rules(ruleset)
-            compile_times.append(time.perf_counter() - start)
-        hits = sum(len(match_article(matcher, a).hits) for a in articles)
-        rate = median_rate(args.runs, len(articles), partial(match_all, matcher, articles))
-        patterns = regex_baseline(terms)
-        sample = articles[:max(3, int(args.baseline_budget / n))]
-        texts = [f"{a.title}\n{a.summary}\n{a.content}" for a in sample]
-        regex_rate = median_rate(args.runs, len(sample), partial(search_all, patterns, texts))
-        print(f"{n:>6} {load_s:>7.2f} {statistics.median(compile_times):>9.2f} "
-              f"{matcher.key_count:>6} {rate:>10.0f} {hits / len(articles):>8.2f} "
-              f"{regex_rate:>11.1f} {rate / regex_rate:>7.0f}x")
+          f"{'hits/art':>8} {'peak MB':>7} {'regex art/s':>11} {'speed-up':>8}", flush=True)
+    for n in (int(s) for s in args.sizes.split(",")):
+        subprocess.run([sys.executable, __file__, "--one", str(n), "--runs", str(args.runs),
+                        "--baseline-budget", str(args.baseline_budget)], check=True)
     return 0
 
 

@@ -43,6 +43,7 @@ def test_normalize_token(token: str, expected: str) -> None:
     ("anti-Isil group", ["anti", "Isil", "group"]),
     ("“Daesh,” he said", ["Daesh", "he", "said"]),
     ("M23 rebels", ["M23", "rebels"]),
+    ("Raqqa_convoy left; al_Bab", ["Raqqa", "convoy", "left", "al", "Bab"]),  # _ splits
     ("في الرقة.", ["في", "الرقة"]),
     ("Maya\u0304di\u0304n", ["Maya\u0304di\u0304n"]),   # decomposed marks stay inside
     ("", []),

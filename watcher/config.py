@@ -117,11 +117,22 @@ class WebhookSink(_Grouped):
                           "X-Watcher-Timestamp and X-Watcher-Signature (docs/delivery.md).")
 
 
+class ChatTemplates(_Model):
+    title: str | None = Field(None, description="Jinja2 file for the headline (Slack: the "
+                                                "header; Teams: the first line).")
+    text: str | None = Field(None, description="Jinja2 file for the body, in place of the "
+                                               "linked title, facts and excerpt; values are "
+                                               "escaped for the chat's markup.")
+
+
 class SlackSink(_Grouped):
     type: Literal["slack"] = Field(description="Sink kind.")
     name: str = Field("slack", description="Name that rules and routes refer to.")
     url: SecretStr = Field(description="Slack incoming-webhook URL: use ${VAR}.")
     timeout: Duration = Field(15.0, description="Seconds allowed for one delivery.")
+    templates: ChatTemplates = Field(default_factory=ChatTemplates,
+                                     description="Jinja2 files replacing the default headline "
+                                                 "and body (docs/delivery.md).")
 
 
 class TeamsSink(_Grouped):
@@ -129,6 +140,9 @@ class TeamsSink(_Grouped):
     name: str = Field("teams", description="Name that rules and routes refer to.")
     url: SecretStr = Field(description="Teams Workflows webhook URL: use ${VAR}.")
     timeout: Duration = Field(15.0, description="Seconds allowed for one delivery.")
+    templates: ChatTemplates = Field(default_factory=ChatTemplates,
+                                     description="Jinja2 files replacing the default headline "
+                                                 "and body (docs/delivery.md).")
 
 
 class EmailTemplates(_Model):
@@ -380,10 +394,10 @@ def _check_sink_references(config: Config, doc: YamlDoc) -> list[Problem]:
         sink = entry.target if isinstance(entry, DigestSink) else entry
         if isinstance(entry, DigestSink):
             at += ("target",)
-        if not isinstance(sink, EmailSink):
+        if not isinstance(sink, EmailSink | SlackSink | TeamsSink):
             continue
         files: list[tuple[tuple[int | str, ...], str | None]] = [
-            ((*at, "ca_file"), sink.ca_file),
+            ((*at, "ca_file"), sink.ca_file if isinstance(sink, EmailSink) else None),
             *(((*at, "templates", k), v) for k, v in sink.templates.model_dump().items())]
         for loc, value in files:
             if value and not config.resolve(value).is_file():

@@ -10,7 +10,9 @@ character offsets in the original field text.
 Only rules with a term found are evaluated (an index from term to rules), so the cost per
 article grows with what the article mentions, not with the number of rules. That is sound
 because loading refuses rules that could fire when no term occurs at all; a rule that
-requires a leaf is indexed under that leaf's terms only (see `_index_terms`).
+requires a leaf is indexed under that leaf's terms only, the required leaf whose terms the
+fewest rules share (see `_index_terms`). A candidate is then evaluated only if every leaf it
+requires has a term found: one set comparison (`_candidates`) rules out most of them.
 
 Regular expressions (`pattern` leaves) are not in the automaton. A rule that requires some
 other leaf runs its patterns only once it is a candidate and its earlier conditions hold; the
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
 from typing import Any, Literal
 
 import ahocorasick
@@ -109,6 +110,10 @@ class Matcher:
     rules: list[CompiledRule]
     rules_by_term: dict[int, tuple[int, ...]]
     gazetteer: Gazetteer
+    # Required (non-pattern) leaves, numbered: a candidate rule is evaluated only when
+    # every leaf it requires has a term in the article (`needs[rule] <= satisfied`).
+    leaves_by_term: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    needs: list[frozenset[int]] = field(default_factory=list)
     stem_languages: frozenset[str] = field(default_factory=frozenset)
     programs: dict[int, Any] = field(default_factory=dict)  # pattern term id -> RE2
     eager: tuple[int, ...] = ()  # pattern term ids run on every article
@@ -218,7 +223,10 @@ class _Builder:
         automaton = ahocorasick.Automaton()
         for key, entries in self.keys.items():
             ntok = next(iter(entries))[0]
-            automaton.add_word(key, (len(key), ntok, tuple(e for _, e in entries)))
+            # Entries split by stream, so a scan looks only at those of its own.
+            by_stream = tuple(tuple(e for _, e in entries if e.stream == stream)
+                              for stream in (PLAIN, STEMMED))
+            automaton.add_word(key, (len(key), ntok, by_stream))
         automaton.make_automaton()
         return automaton
 
@@ -233,21 +241,17 @@ def compile_rules(ruleset: RuleSet, include_disabled: bool = False,
     for name in ruleset.gazetteer.groups:
         builder.entity("group", name)
     ambiguous = builder.ambiguous_places()
-    compiled: list[CompiledRule] = []
-    by_term: dict[int, list[int]] = {}
-    for rule in ruleset.rules:
-        if not (rule.enabled or include_disabled):
-            continue
-        condition = builder.node(rule.condition, rule.language)
-        for term_id in _index_terms(condition):
-            by_term.setdefault(term_id, []).append(len(compiled))
-        compiled.append(CompiledRule(rule, condition, _feeds_in_scope(rule, feed_tags or {}),
-                                     frozenset(rule.languages) or None))
+    compiled = [CompiledRule(rule, builder.node(rule.condition, rule.language),
+                             _feeds_in_scope(rule, feed_tags or {}),
+                             frozenset(rule.languages) or None)
+                for rule in ruleset.rules if rule.enabled or include_disabled]
+    by_term, leaf_numbers, needs = _index_rules([c.condition for c in compiled])
     eager = tuple(sorted(t for t in by_term if t in builder.programs))
     eager_set = PatternSet([builder.pattern_specs[t] for t in eager]) if eager else None
     return Matcher(automaton=builder.automaton(), terms=builder.terms, rules=compiled,
                    rules_by_term={t: tuple(r) for t, r in by_term.items()},
-                   gazetteer=ruleset.gazetteer, stem_languages=frozenset(builder.languages),
+                   gazetteer=ruleset.gazetteer, leaves_by_term=_leaves_by_term(leaf_numbers),
+                   needs=needs, stem_languages=frozenset(builder.languages),
                    programs=builder.programs, eager=eager, eager_set=eager_set,
                    ambiguous=ambiguous)
 
@@ -260,14 +264,47 @@ def _feeds_in_scope(rule: Rule, feed_tags: Mapping[str, Sequence[str]]) -> froze
                                     if wanted.intersection(tags)}
 
 
-def _index_terms(condition: CompiledNode) -> frozenset[int]:
+def _leaves_by_term(leaf_numbers: dict[frozenset[int], int]) -> dict[int, tuple[int, ...]]:
+    by_term: dict[int, list[int]] = {}
+    for term_ids_, number in leaf_numbers.items():
+        for term_id in term_ids_:
+            by_term.setdefault(term_id, []).append(number)
+    return {t: tuple(n) for t, n in by_term.items()}
+
+
+def _index_rules(conditions: list[CompiledNode]) -> tuple[
+        dict[int, list[int]], dict[frozenset[int], int], list[frozenset[int]]]:
+    """Rule indices by the terms they are indexed under (see `_index_terms`); required
+    leaves numbered by their term sets; and the numbers of the leaves each rule requires."""
+    required = [required_leaves(c) for c in conditions]
+    # How many rules require a leaf with each term: a rule indexed under a leaf of popular
+    # terms becomes a candidate along with all the others sharing them.
+    load: dict[int, int] = {}
+    for leaves in required:
+        for term_id in {t for leaf in leaves if not leaf.patterns for t in leaf.term_ids}:
+            load[term_id] = load.get(term_id, 0) + 1
+    by_term: dict[int, list[int]] = {}
+    leaf_numbers: dict[frozenset[int], int] = {}
+    needs: list[frozenset[int]] = []
+    for index, (condition, leaves) in enumerate(zip(conditions, required, strict=True)):
+        for term_id in _index_terms(condition, leaves, load):
+            by_term.setdefault(term_id, []).append(index)
+        needs.append(frozenset(leaf_numbers.setdefault(leaf.term_ids, len(leaf_numbers))
+                               for leaf in leaves if not leaf.patterns))
+    return by_term, leaf_numbers, needs
+
+
+def _index_terms(condition: CompiledNode, required: list[CompiledLeaf],
+                 load: dict[int, int]) -> frozenset[int]:
     """The terms a rule is indexed under. A rule whose condition requires a leaf (through
     `all` only) cannot fire unless one of that leaf's terms occurs, so it is indexed under
-    the smallest such leaf alone: fewer rules become candidates for each article. A leaf of
-    patterns is the last choice: its patterns would then run on every article."""
-    required = required_leaves(condition)
+    one such leaf alone: the one whose terms the fewest rules share, so that each term
+    found makes few rules candidates. A leaf of patterns is the last choice: its patterns
+    would then run on every article."""
     if required:
-        return min(required, key=lambda leaf: (leaf.patterns, len(leaf.term_ids))).term_ids
+        return min(required, key=lambda leaf: (
+            leaf.patterns, sum(load.get(t, 0) for t in leaf.term_ids),
+            len(leaf.term_ids))).term_ids
     return term_ids(condition)
 
 
@@ -296,11 +333,9 @@ def match_article(matcher: Matcher, article: Article) -> ArticleMatch:
     if matcher.eager_set is not None:
         _run_eager_patterns(matcher, scan)
     hits = []
-    candidates = sorted({r for t in found for r in matcher.rules_by_term.get(t, ())})
-    feed = article.feed
-    for index in candidates:
+    for index in _candidates(matcher, found):
         compiled = matcher.rules[index]
-        if not compiled.in_scope(feed, language):
+        if not compiled.in_scope(article.feed, language):
             continue
         why: list[tuple[int, Occurrence]] = []
         if holds(compiled.condition, scan, why):
@@ -309,6 +344,15 @@ def match_article(matcher: Matcher, article: Article) -> ArticleMatch:
                                 matched=_matched_terms(matcher.terms, why, texts)))
     places, groups = _entities(matcher, found)
     return ArticleMatch(hits=tuple(hits), places=places, groups=groups)
+
+
+def _candidates(matcher: Matcher, found: dict[int, set[Occurrence]]) -> list[int]:
+    """Rules indexed under a found term whose required leaves all have a term found, in
+    rule order. A leaf's fields are not checked here (`holds` does); its terms are enough
+    to rule most candidates out with one set comparison."""
+    by_term, leaves, needs = matcher.rules_by_term, matcher.leaves_by_term, matcher.needs
+    satisfied = {n for t in found for n in leaves.get(t, ())}
+    return sorted({r for t in found for r in by_term.get(t, ()) if needs[r] <= satisfied})
 
 
 def _run_eager_patterns(matcher: Matcher, scan: ArticleScan) -> None:
@@ -332,20 +376,32 @@ def _drop_unsupported_places(ambiguous: tuple[AmbiguousPlace, ...],
 def _scan(automaton: ahocorasick.Automaton, tokens: Tokens, stream: list[str], kind: Stream,
           language: str, field_index: int, found: dict[int, set[Occurrence]]) -> None:
     joined = " " + " ".join(stream) + " "
-    # Where each token starts in `joined`, to map a hit's end back to its first token.
-    starts = accumulate((len(t) + 1 for t in stream), initial=1)
-    first_token = dict(zip(starts, range(len(stream)), strict=False))
     spans = tokens.spans
-    for end, (key_len, ntok, entries) in automaton.iter(joined):
-        first = first_token[end - key_len + 2]
+    # A hit's first token is the number of spaces before it, less one (tokens hold no
+    # spaces). Hits come in order of their end, so counting from the previous hit's start
+    # costs one pass over the text in all, where a table of every token's start would cost
+    # an object per token.
+    cursor, spaces = 0, 0
+    for end, (key_len, ntok, by_stream) in automaton.iter(joined):
+        start = end - key_len + 2
+        if start >= cursor:
+            spaces += joined.count(" ", cursor, start)
+        else:
+            spaces -= joined.count(" ", start, cursor)
+        cursor = start
+        first = spaces - 1
         span = (field_index, spans[first][0], spans[first + ntok - 1][1])
-        for entry in entries:
-            if entry.stream != kind or (entry.language and entry.language != language):
+        for entry in by_stream[kind]:
+            if entry.language and entry.language != language:
                 continue
             if entry.case is not None and entry.case != tuple(
                     case_form(tokens.original(first + k)) for k in range(ntok)):
                 continue
-            found.setdefault(entry.term_id, set()).add(span)
+            occurrences = found.get(entry.term_id)
+            if occurrences is None:
+                found[entry.term_id] = {span}
+            else:
+                occurrences.add(span)
 
 
 def _drop_nested_entities(terms: list[TermInfo], found: dict[int, set[Occurrence]]) -> None:

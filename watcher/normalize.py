@@ -23,17 +23,19 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 
 import Stemmer
 
 # Letters and digits, plus the combining marks that may sit inside a word (Latin, Cyrillic,
 # Hebrew, Arabic) and the invisible characters that HTML text carries inside words.
-_TOKEN = re.compile(
-    r"(?:[^\W_]|[\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u0640\u064b-\u065f"
-    r"\u0670\u06d6-\u06ed\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-    r"\u00ad\u200b-\u200f\u2060])+"
-)
-_TOKEN_SPLIT = re.compile(f"({_TOKEN.pattern})")
+_IN_WORD = (r"\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u0640\u064b-\u065f"
+            r"\u0670\u06d6-\u06ed\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+            r"\u00ad\u200b-\u200f\u2060")
+_TOKEN = re.compile(rf"(?:[^\W_]|[{_IN_WORD}])+")
+# The same tokens, found by one character class (twice as fast on long texts): applied to
+# the text with "_" blanked out, \w is exactly [^\W_]. Blanking keeps every offset.
+_TOKEN_SPLIT = re.compile(rf"([\w{_IN_WORD}]+)")
 # Characters inside a written term that mark "these tokens may also be written joined".
 _JOINERS = re.compile(r"[-\u2010-\u2015\u2212'\u2018\u2019\u201b`\u00b4\u02bc\u02bb\u02be\u02bf]")
 
@@ -64,16 +66,34 @@ def language_code(language: str | None) -> str:
     return language.strip().lower().replace("_", "-").split("-")[0] or DEFAULT_LANGUAGE
 
 
+class _StemCache(dict[str, str]):
+    """Token -> its stem in one language, stemmed on first sight; bounded (cleared when
+    full). A dict lookup per token is five times cheaper than a call into the stemmer."""
+
+    limit = 200_000
+
+    def __init__(self, stemmer: Stemmer.Stemmer) -> None:
+        super().__init__()
+        self.stemmer = stemmer
+
+    def __missing__(self, token: str) -> str:
+        stem: str = self.stemmer.stemWord(token)
+        if len(self) >= self.limit:
+            self.clear()
+        self[token] = stem
+        return stem
+
+
 @lru_cache(maxsize=64)
-def _stemmer(language: str) -> Stemmer.Stemmer | None:
+def _stems(language: str) -> _StemCache | None:
     name = STEMMERS.get(language)
-    return Stemmer.Stemmer(name) if name else None
+    return _StemCache(Stemmer.Stemmer(name)) if name else None
 
 
 def stem_tokens(tokens: list[str], language: str) -> list[str]:
     """Snowball stems of normalised tokens; tokens unchanged for a language without one."""
-    stemmer = _stemmer(language)
-    return list(stemmer.stemWords(tokens)) if stemmer else list(tokens)
+    stems = _stems(language)
+    return list(map(stems.__getitem__, tokens)) if stems is not None else list(tokens)
 
 
 def _drops_marks(base: str) -> bool:
@@ -122,21 +142,27 @@ def _has_arabic(token: str) -> bool:
     return any("\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u077f" for ch in token)
 
 
-_CACHE: dict[str, str] = {}
-_CACHE_LIMIT = 200_000
+class _FoldCache(dict[str, str]):
+    """Token -> its comparable form, folded on first sight; bounded (cleared when full)."""
+
+    limit = 200_000
+
+    def __missing__(self, token: str) -> str:
+        folded = "".join(_strip_marks(token).casefold().split())
+        if _has_arabic(folded):
+            folded = _fold_arabic(folded)
+        if len(self) >= self.limit:
+            self.clear()
+        self[token] = folded
+        return folded
+
+
+_CACHE = _FoldCache()
 
 
 def normalize_token(token: str) -> str:
     """The comparable form of one token (see the module docstring). Never contains spaces."""
-    folded = _CACHE.get(token)
-    if folded is None:
-        folded = "".join(_strip_marks(token).casefold().split())
-        if _has_arabic(folded):
-            folded = _fold_arabic(folded)
-        if len(_CACHE) >= _CACHE_LIMIT:
-            _CACHE.clear()
-        _CACHE[token] = folded
-    return folded
+    return _CACHE[token]
 
 
 def case_form(token: str) -> str:
@@ -159,22 +185,16 @@ class Tokens:
 
 def tokenize(text: str) -> Tokens:
     """Find the tokens of `text`, keeping each one's span in the original."""
-    spans: list[tuple[int, int]] = []
-    norms: list[str] = []
-    cache = _CACHE
-    # split() with a capturing group alternates separator, token, separator...: one C call.
-    parts = _TOKEN_SPLIT.split(text)
-    position = len(parts[0])
-    for i in range(1, len(parts), 2):
-        token = parts[i]
-        end = position + len(token)
-        folded = cache.get(token)
-        if folded is None:
-            folded = normalize_token(token)
-        if folded:
-            spans.append((position, end))
-            norms.append(folded)
-        position = end + len(parts[i + 1])
+    # split() with a capturing group alternates separator, token, separator...: one C call;
+    # the rest are C loops too (map, accumulate, zip), since news articles are long.
+    parts = _TOKEN_SPLIT.split(text.replace("_", " "))
+    norms = list(map(_CACHE.__getitem__, parts[1::2]))
+    bounds = list(accumulate(map(len, parts)))  # token i spans bounds[2i] to bounds[2i+1]
+    spans = list(zip(bounds[0::2], bounds[1::2], strict=False))  # one bound more
+    if "" in norms:  # tokens made only of invisible characters are no tokens
+        kept = [i for i, norm in enumerate(norms) if norm]
+        spans = [spans[i] for i in kept]
+        norms = [norms[i] for i in kept]
     return Tokens(text, spans, norms)
 
 

@@ -59,9 +59,9 @@ def build_sinks(config: Config, client: httpx.AsyncClient) -> dict[str, Sink]:
         elif isinstance(cfg, WebhookSink):
             sink = WebhookPoster(cfg, client)
         elif isinstance(cfg, SlackSink):
-            sink = SlackPoster(cfg, client)
+            sink = SlackPoster(cfg, client, config)
         elif isinstance(cfg, TeamsSink):
-            sink = TeamsPoster(cfg, client)
+            sink = TeamsPoster(cfg, client, config)
         elif isinstance(cfg, EmailSink):
             sink = EmailSender(cfg, config)
         elif isinstance(cfg, DigestSink):
@@ -75,9 +75,9 @@ def _batch_sender(cfg: DigestSink, config: Config, client: httpx.AsyncClient) ->
     if isinstance(target, WebhookSink):
         return WebhookPoster(target, client)
     if isinstance(target, SlackSink):
-        return SlackPoster(target, client)
+        return SlackPoster(target, client, config)
     if isinstance(target, TeamsSink):
-        return TeamsPoster(target, client)
+        return TeamsPoster(target, client, config)
     return EmailSender(target, config)
 
 

@@ -3,6 +3,10 @@
 Feed text is escaped for mrkdwn (`&`, `<`, `>` become entities, so no `<!channel>`,
 `<@U…>` or forged links), and every mrkdwn text object is `verbatim`, so Slack does not turn
 a bare `@here` or `#channel` in a headline into a mention or a link.
+
+`templates: {title, text}` replace the header (plain text, which Slack never parses) and the
+body (the linked title, fields and excerpt) with one mrkdwn section whose `{{ values }}` are
+escaped like the default's; the context line with the matched terms and ids stays.
 """
 
 from __future__ import annotations
@@ -11,12 +15,15 @@ import json
 from typing import Any
 
 import httpx
+import jinja2
 
-from ..config import SlackSink
+from ..config import Config, SlackSink
+from ..errors import PermanentSinkError
 from ..grouping import Batch
 from ..models import Alert
 from .http import JsonPoster
 from .render import describe_term, excerpt, format_time, headline, one_line, safe_url
+from .templates import CompiledChatTemplates, Verbatim, render_template
 
 HEADER_LIMIT = 150  # Slack's limit for header blocks
 TEXT_LIMIT = 2900  # under Slack's 3000 for a section's text
@@ -41,8 +48,34 @@ def _mrkdwn(text: str, limit: int = TEXT_LIMIT) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
-def slack_message(alert: Alert) -> dict[str, Any]:
+def slack_message(alert: Alert, templates: CompiledChatTemplates | None = None
+                  ) -> dict[str, Any]:
     """The JSON body posted to the incoming webhook."""
+    message = _default_message(alert)
+    if templates is not None and (templates.title or templates.text):
+        _apply_templates(message, alert, templates)
+    return message
+
+
+def _apply_templates(message: dict[str, Any], alert: Alert,
+                     templates: CompiledChatTemplates) -> None:
+    blocks = message["blocks"]
+    link = safe_url(alert.article.url)
+    link_value = Verbatim(_link_target(link)) if link else None
+    if templates.title:
+        title = one_line(render_template(templates.title, alert, link=link))
+        if not title:
+            raise jinja2.TemplateError("the title template rendered nothing")
+        blocks[0]["text"]["text"] = one_line(title, HEADER_LIMIT)
+        message["text"] = escape_mrkdwn(title)
+    if templates.text:
+        text = render_template(templates.text, alert, link=link_value).strip()
+        if not text:
+            raise jinja2.TemplateError("the text template rendered nothing")
+        blocks[1:-1] = [{"type": "section", "text": _mrkdwn(text)}]
+
+
+def _default_message(alert: Alert) -> dict[str, Any]:
     article = alert.article
     esc = escape_mrkdwn
     title = esc(one_line(article.title, 300))
@@ -78,13 +111,20 @@ def slack_message(alert: Alert) -> dict[str, Any]:
 
 
 class SlackPoster:
-    def __init__(self, config: SlackSink, client: httpx.AsyncClient) -> None:
+    def __init__(self, config: SlackSink, client: httpx.AsyncClient,
+                 root: Config | None = None) -> None:
         self.name = config.name
         self._poster = JsonPoster("slack", config.url.get_secret_value(), client,
                                   config.timeout)
+        self._templates = CompiledChatTemplates.load(config.templates, root, title_escape=None,
+                                                     text_escape=escape_mrkdwn)
 
     async def send(self, alert: Alert) -> None:
-        body = json.dumps(slack_message(alert), ensure_ascii=False).encode()
+        try:
+            message = slack_message(alert, self._templates)
+        except jinja2.TemplateError as exc:
+            raise PermanentSinkError(f"slack {self.name}: template: {exc}") from None
+        body = json.dumps(message, ensure_ascii=False).encode()
         await self._poster.post(body, {"X-Watcher-Alert-Id": alert.alert_id})
 
     async def send_batch(self, batch: Batch) -> None:

@@ -4,6 +4,10 @@ webhook request is received") URL.
 TextBlocks render a Markdown subset, so feed text has its Markdown characters escaped with
 backslashes: a headline cannot forge a link, bold text, a list or a mention (`<at>` needs
 entities we never send, and `<` is escaped as well).
+
+`templates: {title, text}` replace the first line (severity and rule) and the body (the
+linked title, facts and excerpt) with TextBlocks whose `{{ values }}` are escaped the same
+way; the matched terms, the ids and the "Open article" button stay.
 """
 
 from __future__ import annotations
@@ -13,12 +17,15 @@ import re
 from typing import Any
 
 import httpx
+import jinja2
 
-from ..config import TeamsSink
+from ..config import Config, TeamsSink
+from ..errors import PermanentSinkError
 from ..grouping import Batch
 from ..models import Alert
 from .http import JsonPoster
 from .render import describe_term, excerpt, format_time, one_line, safe_url
+from .templates import CompiledChatTemplates, Verbatim, render_template
 
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CARD_VERSION = "1.4"
@@ -36,7 +43,39 @@ def _text(text: str, **style: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
 
 
-def adaptive_card(alert: Alert) -> dict[str, Any]:
+def _link_target(url: str) -> str:
+    """A URL that cannot end a Markdown link early or open a tag."""
+    for char, code in (("(", "%28"), (")", "%29"), ("<", "%3C"), (">", "%3E"), (" ", "%20")):
+        url = url.replace(char, code)
+    return url
+
+
+def _apply_templates(card: dict[str, Any], alert: Alert,
+                     templates: CompiledChatTemplates) -> None:
+    body = card["body"]
+    link = safe_url(alert.article.url)
+    context = {"link": Verbatim(_link_target(link)) if link else None}
+    if templates.title:
+        title = one_line(render_template(templates.title, alert, **context))
+        if not title:
+            raise jinja2.TemplateError("the title template rendered nothing")
+        body[0]["text"] = title
+    if templates.text:
+        text = render_template(templates.text, alert, **context).strip()
+        if not text:
+            raise jinja2.TemplateError("the text template rendered nothing")
+        body[1:-2] = [_text(text)]
+
+
+def adaptive_card(alert: Alert, templates: CompiledChatTemplates | None = None
+                  ) -> dict[str, Any]:
+    card = _default_card(alert)
+    if templates is not None and (templates.title or templates.text):
+        _apply_templates(card, alert, templates)
+    return card
+
+
+def _default_card(alert: Alert) -> dict[str, Any]:
     esc = escape_markdown
     article = alert.article
     link = safe_url(article.url)
@@ -72,21 +111,30 @@ def adaptive_card(alert: Alert) -> dict[str, Any]:
     return card
 
 
-def teams_message(alert: Alert) -> dict[str, Any]:
+def teams_message(alert: Alert, templates: CompiledChatTemplates | None = None
+                  ) -> dict[str, Any]:
     """The JSON body posted to the Workflows URL: a message with one card attachment."""
     return {"type": "message", "attachments": [{
         "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
-        "content": adaptive_card(alert)}]}
+        "content": adaptive_card(alert, templates)}]}
 
 
 class TeamsPoster:
-    def __init__(self, config: TeamsSink, client: httpx.AsyncClient) -> None:
+    def __init__(self, config: TeamsSink, client: httpx.AsyncClient,
+                 root: Config | None = None) -> None:
         self.name = config.name
         self._poster = JsonPoster("teams", config.url.get_secret_value(), client,
                                   config.timeout)
+        escape = escape_markdown
+        self._templates = CompiledChatTemplates.load(config.templates, root, title_escape=escape,
+                                                     text_escape=escape)
 
     async def send(self, alert: Alert) -> None:
-        body = json.dumps(teams_message(alert), ensure_ascii=False).encode()
+        try:
+            message = teams_message(alert, self._templates)
+        except jinja2.TemplateError as exc:
+            raise PermanentSinkError(f"teams {self.name}: template: {exc}") from None
+        body = json.dumps(message, ensure_ascii=False).encode()
         await self._poster.post(body, {"X-Watcher-Alert-Id": alert.alert_id})
 
     async def send_batch(self, batch: Batch) -> None:
