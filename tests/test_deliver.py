@@ -3,10 +3,11 @@ forward by a fake clock instead of sleeping."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -16,7 +17,7 @@ from pytest_httpserver import HTTPServer
 from tests.alertfactory import START, Clock, make_alert, make_article
 from watcher.config import DeliverySettings, JsonlSink, WebhookSink
 from watcher.deliver import backoff_delay, deliver_due, drain_outbox
-from watcher.models import Delivery
+from watcher.models import Alert, Delivery
 from watcher.sinks import JsonlWriter, Sink, WebhookPoster
 from watcher.store import SqliteStore, open_store
 
@@ -210,3 +211,33 @@ async def test_drain_delivers_everything_due_and_reports_what_waits(
                                 deadline=30)
     assert (report.delivered, report.dead, report.retrying) == (0, 0, 1)
     assert len(httpserver.log) == 1  # the backoff is not waited out
+
+
+class SlowSink:
+    """A sink that takes its time, recording what it was given."""
+
+    name = "hook"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.sent: list[str] = []
+
+    async def send(self, alert: Alert) -> None:
+        await asyncio.sleep(self.seconds)
+        self.sent.append(alert.alert_id)
+
+
+async def test_a_long_pass_renews_its_leases_so_no_other_worker_takes_its_rows(
+        store: SqliteStore) -> None:
+    """Six alerts at 0.4 s each take 2.4 s; the lease is 1.5 s. Without renewal, a second
+    worker (another replica) would claim the unsent rows after 1.5 s and send them too."""
+    settings = DeliverySettings(lease=1.5)
+    real_now = lambda: datetime.now(UTC)  # noqa: E731
+    await queue(store, *(f"desk:{i}" for i in range(6)), now=real_now())
+    sink = SlowSink(0.4)
+    first = asyncio.create_task(deliver_due(store, {"hook": sink}, settings, real_now))
+    await asyncio.sleep(1.8)
+    assert not first.done()
+    assert await store.claim_due(real_now(), 100, settings.lease) == []
+    report = await first
+    assert report.delivered == 6 and len(set(sink.sent)) == 6

@@ -187,8 +187,8 @@ def write_config(tmp_path: Path, pg_url: str, site_port: int, hook: str) -> Path
         "fetch": {"allow_private_addresses": True, "timeout": FETCH_TIMEOUT,
                   "connect_timeout": CONNECT_TIMEOUT, "user_agent": "watcher-test ${REPLICA}"},
         "sinks": [{"type": "webhook", "name": "hook", "url": hook, "timeout": 5}],
-        # The lease must outlast a claimed batch under load, or a live replica's rows are
-        # taken over and sent twice (same alert_id, but not "exactly once" any more).
+        # Workers renew their delivery leases while sending; the lease only has to outlast
+        # a renewal interval under load (a lease/3 pause of a busy event loop).
         "delivery": {"poll_interval": 0.2, "lease": DELIVERY_LEASE, "initial_backoff": 0.2},
     }))
     return config

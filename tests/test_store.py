@@ -155,6 +155,19 @@ async def test_claim_leases_rows_until_they_expire(store: Store) -> None:
     assert [i.alert.article.key for i in again] == ["k1", "k2"]
 
 
+async def test_extended_leases_hold_rows_longer_and_skip_finished_ones(store: Store) -> None:
+    await queue_one(store, "k1")
+    await queue_one(store, "k2")
+    [a, b] = await store.claim_due(NOW, 10, LEASE)
+    await store.mark_delivered(b.id, NOW)
+    later = NOW + timedelta(seconds=2 * LEASE)
+    assert await store.extend_leases([a.id, b.id], later) == 1  # the delivered row is left
+    assert await store.claim_due(NOW + timedelta(seconds=LEASE + 1), 10, LEASE) == []
+    again = await store.claim_due(later + timedelta(seconds=1), 10, LEASE)
+    assert [i.id for i in again] == [a.id]
+    assert await store.extend_leases([], later) == 0
+
+
 async def test_claimed_row_survives_a_restart_and_returns_after_its_lease(
         backend: Backend) -> None:
     store = await backend.open()

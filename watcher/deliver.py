@@ -16,6 +16,7 @@ dead receiver costs one timeout per pass. Sinks that group, digest or cap alerts
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -26,7 +27,7 @@ from typing import Literal
 
 from .batch_send import deliver_with_policy
 from .config import DeliverySettings
-from .errors import RecoverableSinkError, SinkError
+from .errors import RecoverableSinkError, SinkError, StoreError
 from .grouping import BatchPolicy
 from .metrics import Metrics
 from .models import OutboxItem
@@ -96,20 +97,39 @@ async def deliver_due(store: Store, sinks: Mapping[str, Sink], settings: Deliver
     for item in items:
         batches.setdefault(item.sink, []).append(item)
     worker = _Worker(store, settings, now, rng or random.Random(), report, metrics or Metrics())
+    keeper = asyncio.create_task(_keep_leased(worker, items), name="outbox-lease-keeper")
     try:
         results = await asyncio.gather(*(worker.deliver_sink(sinks.get(name), name, batch,
                                                              (policies or {}).get(name))
                                          for name, batch in batches.items()),
                                        return_exceptions=True)
     except asyncio.CancelledError:
-        unfinished = [item for item in [*items, *worker.claimed]
-                      if item.id not in report.outcomes]
-        await asyncio.shield(worker.release(unfinished, now()))
+        await asyncio.shield(worker.release(worker.unfinished(items), now()))
         raise
+    finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
     for result in results:
         if isinstance(result, BaseException):
             raise result  # a store failure: unmarked rows come back when their lease expires
     return report
+
+
+async def _keep_leased(worker: _Worker, items: Sequence[OutboxItem]) -> None:
+    """While a pass is sending, renew the lease of the rows it has not finished every third
+    of a lease, so a long pass (a slow sink, many rows) is not taken over by another
+    replica halfway and sent twice. A failed renewal is logged; the next one tries again."""
+    lease = worker.settings.lease
+    while True:
+        await asyncio.sleep(lease / 3)
+        pending = [item.id for item in worker.unfinished(items)]
+        if not pending:
+            continue
+        try:
+            await worker.store.extend_leases(pending, worker.now() + timedelta(seconds=lease))
+        except StoreError as exc:
+            log.warning("could not renew the lease of %d outbox rows: %s", len(pending), exc)
 
 
 async def drain_outbox(store: Store, sinks: Mapping[str, Sink], settings: DeliverySettings,
@@ -140,6 +160,10 @@ class _Worker:
     report: DeliveryReport
     metrics: Metrics
     claimed: list[OutboxItem] = field(default_factory=list)  # by batch_send, beyond claim_due
+
+    def unfinished(self, items: Sequence[OutboxItem]) -> list[OutboxItem]:
+        """Rows of this pass (claimed here or by batch_send) with no outcome yet."""
+        return [item for item in [*items, *self.claimed] if item.id not in self.report.outcomes]
 
     async def deliver_sink(self, sink: Sink | None, name: str, batch: Sequence[OutboxItem],
                            policy: BatchPolicy | None) -> None:

@@ -235,6 +235,14 @@ class PostgresStore:
     async def mark_dead(self, item_id: int, error: str, now: datetime) -> None:
         await self._finish(item_id, "dead", error, now)
 
+    async def extend_leases(self, item_ids: Sequence[int], until: datetime) -> int:
+        """Keep rows a worker is still sending leased until `until`; returns rows extended."""
+        if not item_ids:
+            return 0
+        return await self._rowcount(
+            "UPDATE outbox SET lease_until = %s WHERE id = ANY(%s) "
+            "AND status = 'pending' AND lease_until IS NOT NULL", (until, list(item_ids)))
+
     async def _reschedule(self, item_id: int, error: str | None, next_attempt: datetime,
                           attempted: int) -> None:
         await self._rowcount(

@@ -212,6 +212,10 @@ class SqliteStore:
     async def mark_dead(self, item_id: int, error: str, now: datetime) -> None:
         await self._run(_finish, item_id, "dead", error, now)
 
+    async def extend_leases(self, item_ids: Sequence[int], until: datetime) -> int:
+        """Keep rows a worker is still sending leased until `until`; returns rows extended."""
+        return await self._run(_extend_leases, list(item_ids), until)
+
     # batches (grouping.py)
 
     async def claim_batch(self, sink: str, created_before: datetime, now: datetime,
@@ -381,6 +385,16 @@ def _claim_due(conn: sqlite3.Connection, now: datetime, limit: int,
     # Rows held back unattempted (their sink was down) go before rows that keep failing.
     items.sort(key=lambda pair: (pair[0], pair[1].attempts, pair[1].id))
     return [item for _, item in items]
+
+
+def _extend_leases(conn: sqlite3.Connection, item_ids: list[int], until: datetime) -> int:
+    if not item_ids:
+        return 0
+    marks = ", ".join("?" * len(item_ids))
+    cur = conn.execute(f"UPDATE outbox SET lease_until = ? WHERE id IN ({marks}) "
+                       "AND status = 'pending' AND lease_until IS NOT NULL",
+                       [to_text(until), *item_ids])
+    return cur.rowcount
 
 
 def _reschedule(conn: sqlite3.Connection, item_id: int, error: str | None,
