@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import ssl
@@ -31,6 +32,18 @@ def require_shared_data() -> Path:
     if IN_CI:
         pytest.fail(f"{SHARED_DATA} is missing, and CI=true requires it")
     pytest.skip(f"{SHARED_DATA} is not present")
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A command run in-process (`watcher.cli.main`) points the root logger at the stderr
+    pytest captured for that test; put it back, so later log lines (aiosmtpd's threads) do
+    not write to a closed file."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
