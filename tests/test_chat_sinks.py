@@ -14,6 +14,7 @@ from pytest_httpserver import HTTPServer
 from tests.alertfactory import make_alert
 from watcher.config import SlackSink, TeamsSink
 from watcher.errors import PermanentSinkError, RecoverableSinkError
+from watcher.grouping import Batch
 from watcher.sinks import SlackPoster, TeamsPoster
 from watcher.sinks.slack import escape_mrkdwn, slack_message
 from watcher.sinks.teams import escape_markdown, teams_message
@@ -99,8 +100,37 @@ async def test_slack_drops_links_that_are_not_http(httpserver: HTTPServer,
     assert "javascript" not in json.dumps(body)
 
 
-def test_escape_mrkdwn() -> None:
-    assert escape_mrkdwn("a & <b> <!here>") == "a &amp; &lt;b&gt; &lt;!here&gt;"
+@pytest.mark.parametrize(("feed", "escaped"), [
+    ("a & <b> <!here>", "a &amp; &lt;b&gt; &lt;!here&gt;"),
+    # Slack has no escape for its formatting characters: they become look-alikes
+    ("*bold* _italic_ ~strike~ `code`",
+     "\u2217bold\u2217 \u02cditalic\u02cd \u223cstrike\u223c \u02cbcode\u02cb"),
+    ("\uff0abold\uff0a \uff3fit\uff3f \uff40x\uff40",
+     "\ufe61bold\ufe61 \u2e0fit\u2e0f \u02cbx\u02cb"),
+    ("```block```", "\u02cb\u02cb\u02cbblock\u02cb\u02cb\u02cb"),
+    # a quote only at the start of a line: a soft hyphen in front stops it
+    ("> quoted\n>also\na > b", "\u00ad&gt; quoted\n\u00ad&gt;also\na &gt; b"),
+    ("\uff1e quoted", "\u00ad\uff1e quoted"),
+    ("Deir ez-Zor 2026-11-25 #general @here", "Deir ez-Zor 2026-11-25 #general @here"),
+])
+def test_escape_mrkdwn(feed: str, escaped: str) -> None:
+    assert escape_mrkdwn(feed) == escaped
+
+
+async def test_slack_feed_text_cannot_format_while_the_messages_own_markup_does(
+        httpserver: HTTPServer, client: httpx.AsyncClient) -> None:
+    feed = "*Raqqa* _convoy_ ~seen~ `x` > y"
+    body = await posted(httpserver, slack(httpserver, client), title=f"{feed} Deir Ezzor",
+                        summary=f"A convoy {feed}", rule_id="isil_movement")
+    _, title, _, quote, context = body["blocks"]
+    inert = ("\u2217Raqqa\u2217 \u02cdconvoy\u02cd \u223cseen\u223c \u02cbx\u02cb &gt; y")
+    assert title["text"]["text"] == (":large_orange_circle: *<https://news.example.org/a1|"
+                                     f"{inert} Deir Ezzor>*")
+    assert quote["text"]["text"] == f">A *convoy* {inert}"
+    assert body["text"].endswith(f"— {inert} Deir Ezzor")
+    # ids sit in code spans, where nothing formats: they stay as they are, copyable
+    assert context["elements"][0]["text"].endswith(
+        "\nRule `isil_movement` · alert `isil_movement.desk:a1`")
 
 
 async def test_teams_adaptive_card(httpserver: HTTPServer, client: httpx.AsyncClient) -> None:
@@ -166,3 +196,16 @@ def test_the_documented_payload_builders_are_pure() -> None:
     alert = make_alert()
     assert slack_message(alert) == slack_message(alert)
     assert teams_message(alert) == teams_message(alert)
+
+
+async def test_a_default_slack_digest_keeps_its_bold_and_feed_text_cannot_format(
+        httpserver: HTTPServer, client: httpx.AsyncClient) -> None:
+    httpserver.expect_oneshot_request("/in/T0KEN", method="POST").respond_with_data("ok")
+    alert = make_alert(title="_Raqqa_ *convoy*", rule_title="Rule ~x~")
+    await slack(httpserver, client).send_batch(Batch("desk", "digest", (alert,)))
+    [(request, _)] = httpserver.log
+    header, section = json.loads(request.get_data())["blocks"]
+    assert header["text"]["text"] == "Digest: 1 alert: 1 HIGH"
+    assert section["text"]["text"].startswith(
+        ":large_orange_circle: *Rule \u223cx\u223c*\n"
+        "<https://news.example.org/a1|\u02cdRaqqa\u02cd \u2217convoy\u2217>\n")

@@ -15,8 +15,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.alertfactory import START, Clock, make_alert, make_article
-from watcher.config import DeliverySettings, JsonlSink, WebhookSink
+from watcher.config import Config, DeliverySettings, JsonlSink, WebhookSink
 from watcher.deliver import backoff_delay, deliver_due, drain_outbox
+from watcher.grouping import batch_policies
 from watcher.models import Alert, Delivery
 from watcher.sinks import JsonlWriter, Sink, WebhookPoster
 from watcher.store import SqliteStore, open_store
@@ -48,9 +49,10 @@ def hook(httpserver: HTTPServer, client: httpx.AsyncClient, name: str = "hook") 
 
 
 async def queue(store: SqliteStore, *keys: str, sinks: tuple[str, ...] = ("hook",),
-                now: datetime = START) -> None:
+                now: datetime = START, route: str = "") -> None:
     await store.record_articles([make_article(k) for k in keys],
-                                [Delivery(make_alert(k), s) for k in keys for s in sinks], now)
+                                [Delivery(make_alert(k), s, route=route)
+                                 for k in keys for s in sinks], now)
 
 
 async def record(store: SqliteStore, status: str) -> list[tuple[str, int, str | None]]:
@@ -241,3 +243,31 @@ async def test_a_long_pass_renews_its_leases_so_no_other_worker_takes_its_rows(
     assert await store.claim_due(real_now(), 100, settings.lease) == []
     report = await first
     assert report.delivered == 6 and len(set(sink.sent)) == 6
+
+
+async def test_a_route_sends_at_once_while_its_sink_groups_the_rest(
+        store: SqliteStore, httpserver: HTTPServer, client: httpx.AsyncClient,
+        clock: Clock) -> None:
+    """The lanes of one sink go out in the same pass, each by its own policy: the route's
+    `group_wait: 0` sends its alerts alone, the sink's 30 s groups everything else."""
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    config = Config.model_validate({
+        "sinks": [{"type": "webhook", "name": "hook", "url": httpserver.url_for("/hook"),
+                   "group_wait": "30s"}],
+        "routes": [{"name": "urgent", "min_severity": "critical", "sinks": ["hook"],
+                    "group_wait": 0, "continue": True}]})
+    sinks: dict[str, Sink] = {"hook": hook(httpserver, client)}
+    await queue(store, "k1", "k2")
+    await queue(store, "u1", route="urgent")
+    report = await deliver_due(store, sinks, SETTINGS, clock, policies=batch_policies(config))
+    assert (report.delivered, report.held) == (1, 2)
+    clock.advance(30)
+    await queue(store, "u2", route="urgent")
+    report = await deliver_due(store, sinks, SETTINGS, clock, policies=batch_policies(config))
+    assert report.delivered == 3
+    sent = [(b["schema"], b.get("alert_id") or ",".join(a["alert_id"] for a in b["alerts"]))
+            for b in (request.get_json() for request, _ in httpserver.log)]
+    assert sent[0] == ("watcher.alert/v1", "isil-movement.u1")
+    assert sorted(sent[1:]) == [  # the lanes of the second pass run side by side
+        ("watcher.alert/v1", "isil-movement.u2"),
+        ("watcher.digest/v1", "isil-movement.k1,isil-movement.k2")]

@@ -163,3 +163,13 @@ def test_digest_config_errors_name_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path, env={})
     assert f"{path}:3:" in str(caught.value) and "not a time of day" in str(caught.value)
+
+
+@pytest.mark.parametrize("route", ["", "urgent"])
+def test_a_batch_key_depends_only_on_its_alerts(route: str) -> None:
+    """The idempotency key of a digest or summary, pinned: a release that changed it would
+    let receivers take a message retried across the upgrade for a new one."""
+    alerts = (make_alert("k1"), make_alert("k2"))
+    assert Batch("hook", "digest", alerts, route).key == "digest-c9baf5995754b5c25835e791e18c36eb"
+    assert Batch("hook", "summary", alerts[::-1], route).key == (
+        "summary-c9baf5995754b5c25835e791e18c36eb")

@@ -8,12 +8,16 @@ from typing import Any
 
 import pytest
 
-from tests.alertfactory import make_alert
+from tests.alertfactory import TITLE, make_alert
 from tests.conftest import SMTP_LOGIN, MailBox, TlsMail
 from watcher.config import Config, EmailSink, load_config
 from watcher.errors import ConfigError, PermanentSinkError
+from watcher.grouping import Batch
+from watcher.models import Alert
 from watcher.sinks import EmailSender
+from watcher.sinks.batch_render import batch_html, batch_text
 from watcher.sinks.email import message_id
+from watcher.sinks.render import batch_title
 
 
 def tls_mailer(port: int, security: str, ca_file: Path | None, **extra: Any) -> EmailSender:
@@ -163,3 +167,72 @@ async def test_templates_are_sandboxed(tmp_path: Path, mailbox: tuple[MailBox, i
     sender = templated(tmp_path, port, text="{{ alert.__class__.__mro__ }}")
     with pytest.raises(PermanentSinkError, match="template"):
         await sender.send(make_alert())
+
+
+# digest templates: several alerts in one mail
+
+def two_alerts(first_title: str = TITLE) -> tuple[Alert, Alert]:
+    return (make_alert("desk:a1", title=first_title),
+            make_alert("desk:a2", title="SDF commander defected", rule_id="defection",
+                       rule_title="Defection", severity="critical",
+                       url="https://news.example.org/a2?q='><b>"))
+
+
+async def test_digest_templates_override_each_part_and_html_is_autoescaped(
+        tmp_path: Path, mailbox: tuple[MailBox, int]) -> None:
+    box, port = mailbox
+    sender = templated(
+        tmp_path, port,
+        digest_subject="{{ summary.total }} for the desk: {{ alerts[0].article.title }}",
+        digest_text="{{ headline }}\n{% for e in entries %}- {{ e.headline }} <{{ e.link }}>\n"
+                    "{% endfor %}",
+        digest_html="<h1>{{ batch.kind }}</h1>{% for e in entries %}<p><a href='{{ e.link }}'>"
+                    "{{ e.alert.article.title }}</a> {{ e.excerpt.parts[1][0] }}</p>{% endfor %}")
+    batch = Batch("desk", "digest", two_alerts("<script>x</script>\r\nBcc: evil@x"))
+    await sender.send_batch(batch)
+    [msg] = box.messages()
+    assert msg["Subject"] == "[watcher] 2 for the desk: <script>x</script> Bcc: evil@x"
+    assert msg["Bcc"] is None
+    assert msg["X-Watcher-Batch-Id"] == batch.key
+    text, html = msg.get_body(("plain",)), msg.get_body(("html",))
+    assert text is not None and html is not None
+    assert text.get_content().replace("\r\n", "\n") == (
+        "Digest: 2 alerts: 1 CRITICAL, 1 HIGH\n"
+        "- HIGH: ISIL movement in eastern Syria — <script>x</script> Bcc: evil@x "
+        "<https://news.example.org/a1>\n"
+        "- CRITICAL: Defection — SDF commander defected <https://news.example.org/a2?q='><b>>\n")
+    assert html.get_content().replace("\r\n", "\n") == (
+        "<h1>digest</h1><p><a href='https://news.example.org/a1'>&lt;script&gt;x&lt;/script&gt;"
+        "\nBcc: evil@x</a> convoy</p><p><a href='https://news.example.org/a2?q=&#39;&gt;&lt;b&gt;'>"
+        "SDF commander defected</a> convoy</p>\n")
+
+
+async def test_without_digest_templates_a_digest_mail_is_the_default(
+        tmp_path: Path, mailbox: tuple[MailBox, int]) -> None:
+    box, port = mailbox
+    batch = Batch("desk", "summary", two_alerts())
+    await templated(tmp_path, port, text="one alert: {{ headline }}").send_batch(batch)
+    [msg] = box.messages()
+    assert msg["Subject"] == f"[watcher] {batch_title(batch)}"
+    text, html = msg.get_body(("plain",)), msg.get_body(("html",))
+    assert text is not None and html is not None
+    assert text.get_content().replace("\r\n", "\n") == batch_text(batch)
+    assert html.get_content().replace("\r\n", "\n") == batch_html(batch)
+
+
+def test_a_digest_template_with_an_unknown_name_names_file_and_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        templated(tmp_path, 25, digest_html="<p>{{ headline }}</p>\n<p>{{ excerpt }}</p>")
+    assert str(caught.value) == (f"{tmp_path / 'digest_html.j2'}:2:1: template: unknown name "
+                                 "'excerpt' (known: alerts, batch, entries, headline, summary)")
+
+
+@pytest.mark.parametrize("text", ["{{ entries[0].nothing.here }}", "{{ batch.__class__.__mro__ }}",
+                                  "{{ summary.total // 0 }}"])
+async def test_a_failing_digest_template_makes_the_delivery_dead(
+        tmp_path: Path, mailbox: tuple[MailBox, int], text: str) -> None:
+    box, port = mailbox
+    sender = templated(tmp_path, port, digest_text=text)
+    with pytest.raises(PermanentSinkError, match=r"^email email: template: "):
+        await sender.send_batch(Batch("desk", "digest", two_alerts()))
+    assert box.envelopes == []

@@ -139,3 +139,24 @@ def test_container_state_url_from_a_secret_file(tmp_path: Path, repo_root: Path)
     assert config.state == "postgresql://watcher:pw-1234@postgres/watcher"
     assert config.rules == ["/app/rules"]
     assert "pw-1234" not in repr(shown_config(config))
+
+
+def test_variables_put_into_urls_are_masked_everywhere(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("""\
+replica_id: ${HOST}
+feeds:
+  - {id: keyed, url: "https://feeds.example/rss?apikey=${FEEDKEY}&lang=en"}
+  - {id: mirror, url: "${MIRROR}"}
+""")
+    config = load_config(path, env={
+        "FEEDKEY": "fk-77aa19", "HOST": "desk-host-1",
+        "MIRROR": "https://reader:pw-5521@mirror.example/rss?token=tk-90210"})
+    assert config.feeds[0].url == "https://feeds.example/rss?apikey=fk-77aa19&lang=en"
+    shown = repr(shown_config(config))
+    for secret in ("fk-77aa19", "pw-5521", "tk-90210"):
+        assert secret not in shown
+        assert secret in secret_values(config)
+    assert "mirror.example/rss" in shown and "lang=en" in shown
+    assert "desk-host-1" in shown  # a variable outside a URL is not a secret
+    assert "desk-host-1" not in secret_values(config)

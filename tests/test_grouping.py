@@ -14,8 +14,9 @@ from pytest_httpserver import HTTPServer
 from tests.alertfactory import START, Clock, make_alert, make_article
 from watcher.config import Config, DeliverySettings, WebhookSink
 from watcher.deliver import DeliveryReport, deliver_due
-from watcher.grouping import BatchPolicy, batch_policies, cap_free_at
-from watcher.models import Alert, Delivery
+from watcher.grouping import BatchPolicy, DigestSchedule, batch_policies, cap_free_at, lane_for
+from watcher.models import Alert, Delivery, Lane
+from watcher.route import route_alert
 from watcher.sinks import WebhookPoster
 from watcher.store import Store, open_store
 
@@ -50,10 +51,19 @@ async def queue(store: Store, alerts: Sequence[Alert], now: datetime) -> None:
                                 [Delivery(a, "hook") for a in alerts], now)
 
 
+async def queue_routed(store: Store, alerts: Sequence[Alert], config: Config,
+                       now: datetime) -> None:
+    """Queue as the pipeline does: each sink with the route that chose it (route.py)."""
+    await store.record_articles(
+        [make_article(a.article.key) for a in alerts],
+        [Delivery(a, sink, route=route) for a in alerts
+         for sink, route in route_alert(a.rule, (), config).items()], now)
+
+
 async def deliver(store: Store, httpserver: HTTPServer, client: httpx.AsyncClient,
                   clock: Clock, policy: BatchPolicy) -> DeliveryReport:
     return await deliver_due(store, {"hook": hook(httpserver, client)}, SETTINGS, clock,
-                             policies={"hook": policy})
+                             policies={("hook", ""): policy})
 
 
 def bodies(httpserver: HTTPServer) -> list[dict[str, object]]:
@@ -81,8 +91,46 @@ def test_policies_only_for_sinks_that_group_or_cap() -> None:
         {"type": "webhook", "name": "grouped", "url": "http://x", "group_wait": "30s"},
         {"type": "slack", "name": "capped", "url": "http://x", "max_per_hour": 20},
         {"type": "console"}]})
-    assert batch_policies(config) == {"grouped": BatchPolicy(group_wait=30),
-                                      "capped": BatchPolicy(max_per_hour=20)}
+    assert batch_policies(config) == {("grouped", ""): BatchPolicy(group_wait=30),
+                                      ("capped", ""): BatchPolicy(max_per_hour=20)}
+
+
+def routed_config() -> Config:
+    return Config.model_validate({"sinks": [
+        {"type": "webhook", "name": "plain", "url": "http://x"},
+        {"type": "webhook", "name": "grouped", "url": "http://x", "group_wait": "30s",
+         "max_per_hour": 20},
+        {"type": "digest", "name": "hourly", "every": "1h",
+         "target": {"type": "webhook", "url": "http://x"}},
+        {"type": "console"}], "routes": [
+        {"name": "urgent", "min_severity": "high", "max_per_hour": 5, "continue": True,
+         "sinks": ["plain", "grouped", "hourly", "console"]},
+        {"name": "bulk", "sinks": ["grouped"], "group_wait": "2m"},
+        {"name": "quiet", "sinks": ["plain", "grouped"]}]})
+
+
+def test_a_route_with_settings_has_a_lane_on_each_sink_that_can_batch() -> None:
+    hourly = DigestSchedule(every=3600)
+    assert batch_policies(routed_config()) == {
+        ("grouped", ""): BatchPolicy(group_wait=30, max_per_hour=20),
+        ("hourly", ""): BatchPolicy(schedule=hourly),
+        ("plain", "urgent"): BatchPolicy(max_per_hour=5),
+        ("grouped", "urgent"): BatchPolicy(group_wait=30, max_per_hour=5),  # the sink's wait
+        ("hourly", "urgent"): BatchPolicy(max_per_hour=5, schedule=hourly),  # its schedule
+        ("grouped", "bulk"): BatchPolicy(group_wait=120, max_per_hour=20),  # the sink's cap
+    }  # quiet sets nothing, and console sends each alert alone: no lanes of their own
+
+
+@pytest.mark.parametrize(("sink", "route", "lane"), [
+    ("grouped", "", Lane("grouped", "", ("bulk", "urgent"))),
+    ("grouped", "bulk", Lane("grouped", "bulk")),
+    ("grouped", "quiet", Lane("grouped", "", ("bulk", "urgent"))),  # the sink's lane
+    ("plain", "quiet", Lane("plain", "", ("urgent",))),
+    ("plain", "gone", Lane("plain", "", ("urgent",))),  # a route no longer configured
+    ("console", "urgent", Lane("console")),
+])
+def test_lane_for(sink: str, route: str, lane: Lane) -> None:
+    assert lane_for(batch_policies(routed_config()), sink, route) == lane
 
 
 async def test_alerts_within_the_wait_go_as_one_digest(
@@ -109,7 +157,7 @@ async def test_alerts_within_the_wait_go_as_one_digest(
     request = httpserver.log[0][0]
     assert request.headers["Idempotency-Key"] == body["batch_id"]
     assert await store.outbox_counts() == {"pending": 0, "delivered": 3, "dead": 0}
-    assert len(await store.sent_messages("hook", START)) == 1  # one message, three rows
+    assert len(await store.sent_messages(Lane("hook"), START)) == 1  # one message, three rows
 
 
 async def test_alerts_after_the_wait_go_separately(
@@ -250,7 +298,109 @@ async def test_group_and_cap_on_postgresql(pg_url: str, httpserver: HTTPServer,
         assert (await deliver(store, httpserver, client, clock, policy)).delivered == 1
         assert [(b["schema"], b["count"]) for b in bodies(httpserver)] == [
             ("watcher.digest/v1", 2), ("watcher.summary/v1", 1)]
-        assert len(await store.sent_messages("hook", START)) == 2
+        assert len(await store.sent_messages(Lane("hook"), START)) == 2
         assert await store.outbox_counts() == {"pending": 0, "delivered": 3, "dead": 0}
     finally:
         await store.close()
+
+
+# Per-route grouping and caps: the pipeline's routing, a real store, a real receiver.
+
+URGENT: dict[str, object] = {"name": "urgent", "min_severity": "critical", "sinks": ["hook"]}
+REST: dict[str, object] = {"name": "rest", "sinks": ["hook"]}
+
+
+def hook_config(httpserver: HTTPServer, sink: dict[str, object],
+                routes: list[dict[str, object]]) -> Config:
+    return Config.model_validate({"sinks": [{"type": "webhook", "name": "hook",
+                                             "url": httpserver.url_for("/hook"), **sink}],
+                                  "routes": routes})
+
+
+def urgent(i: int) -> Alert:
+    return make_alert(f"u{i}", rule_id="urgent", severity="critical", title=f"Urgent {i}")
+
+
+def routine(i: int) -> Alert:
+    return make_alert(f"r{i}", rule_id="routine", severity="medium", title=f"Routine {i}")
+
+
+async def deliver_routed(store: Store, httpserver: HTTPServer, client: httpx.AsyncClient,
+                         clock: Clock, config: Config) -> DeliveryReport:
+    return await deliver_due(store, {"hook": hook(httpserver, client)}, SETTINGS, clock,
+                             policies=batch_policies(config))
+
+
+def sent_ids(body: dict[str, object]) -> list[str]:
+    alerts = body.get("alerts")
+    if isinstance(alerts, list):
+        return [a["alert_id"] for a in alerts]
+    return [str(body["alert_id"])]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_two_routes_to_one_sink_are_capped_independently(
+        backend: str, request: pytest.FixtureRequest, tmp_path: Path, httpserver: HTTPServer,
+        client: httpx.AsyncClient, clock: Clock) -> None:
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    config = hook_config(httpserver, {}, [{**URGENT, "max_per_hour": 2},
+                                          {**REST, "max_per_hour": 1}])
+    location = request.getfixturevalue("pg_url") if backend == "postgres" else tmp_path / "w.db"
+    store = await open_store(location)
+    try:
+        await queue_routed(store, [urgent(i) for i in range(3)] + [routine(i) for i in range(3)],
+                           config, clock.now)
+        report = await deliver_routed(store, httpserver, client, clock, config)
+        assert (report.delivered, report.held) == (3, 3)
+        assert sorted(i for b in bodies(httpserver) for i in sent_ids(b)) == [
+            "routine.r0", "urgent.u0", "urgent.u1"]
+
+        clock.advance(3600)  # each route's hour allows one more: a summary each
+        assert (await deliver_routed(store, httpserver, client, clock, config)).delivered == 3
+        summaries = sorted(sent_ids(b) for b in bodies(httpserver)[3:])
+        assert summaries == [["routine.r1", "routine.r2"], ["urgent.u2"]]
+        assert all(b["schema"] == "watcher.summary/v1" for b in bodies(httpserver)[3:])
+        assert len(await store.sent_messages(Lane("hook", "urgent"), START)) == 3
+        assert len(await store.sent_messages(Lane("hook", "rest"), START)) == 2
+        assert await store.sent_messages(Lane("hook", "", ("rest", "urgent")), START) == []
+        assert await store.outbox_counts() == {"pending": 0, "delivered": 6, "dead": 0}
+    finally:
+        await store.close()
+
+
+async def test_a_routes_group_wait_groups_only_its_alerts(
+        store: Store, httpserver: HTTPServer, client: httpx.AsyncClient,
+        clock: Clock) -> None:
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    config = hook_config(httpserver, {}, [URGENT, {**REST, "group_wait": "30s"}])
+    await queue_routed(store, [urgent(0), routine(0), routine(1)], config, clock.now)
+    assert (await deliver_routed(store, httpserver, client, clock, config)).held == 2
+    clock.advance(10)
+    await queue_routed(store, [urgent(1), routine(2)], config, clock.now)
+    report = await deliver_routed(store, httpserver, client, clock, config)
+    assert (report.delivered, report.held) == (1, 1)
+    clock.advance(20)  # 30 s after the route's first alert
+    assert (await deliver_routed(store, httpserver, client, clock, config)).delivered == 3
+    assert [(b["schema"], sent_ids(b)) for b in bodies(httpserver)] == [
+        ("watcher.alert/v1", ["urgent.u0"]),  # the other route's: at once, each alone
+        ("watcher.alert/v1", ["urgent.u1"]),
+        ("watcher.digest/v1", ["routine.r0", "routine.r1", "routine.r2"])]
+
+
+async def test_routes_without_settings_share_the_sinks_cap_as_before(
+        store: Store, httpserver: HTTPServer, client: httpx.AsyncClient,
+        clock: Clock) -> None:
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    config = hook_config(httpserver, {"max_per_hour": 2}, [URGENT, REST])
+    assert batch_policies(config) == {("hook", ""): BatchPolicy(max_per_hour=2)}
+    await queue_routed(store, [urgent(0), urgent(1), routine(0), routine(1)], config,
+                       clock.now)
+    report = await deliver_routed(store, httpserver, client, clock, config)
+    assert (report.delivered, report.held) == (2, 2)  # one cap for the sink, whatever the route
+    assert sorted((r.route, r.status) for r in await store.list_alerts(None, 10)) == [
+        ("rest", "pending"), ("rest", "pending"), ("urgent", "delivered"),
+        ("urgent", "delivered")]
+    clock.advance(3600)
+    assert (await deliver_routed(store, httpserver, client, clock, config)).delivered == 2
+    assert sent_ids(bodies(httpserver)[2]) == ["routine.r0", "routine.r1"]
+    assert len(await store.sent_messages(Lane("hook"), START)) == 3

@@ -16,10 +16,11 @@ import pytest
 from tests import pgtest
 from tests.alertfactory import make_alert, make_article
 from watcher.errors import StoreError
-from watcher.models import Delivery, FeedState
+from watcher.models import Delivery, FeedState, Lane
 from watcher.store import Store, open_store
 from watcher.store.pg_schema import MIGRATIONS as PG_MIGRATIONS
-from watcher.store.schema import MIGRATIONS
+from watcher.store.pg_schema import SCHEMA_VERSION_TABLE as PG_SCHEMA_VERSION_TABLE
+from watcher.store.schema import MIGRATIONS, SCHEMA_VERSION_TABLE
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 LEASE = 60.0
@@ -40,6 +41,19 @@ class Backend:
         assert isinstance(self.location, Path)
         with closing(sqlite3.connect(self.location)) as conn, conn:
             return conn.execute(statement).fetchall()
+
+    def script(self, statements: str) -> None:
+        """Several statements at once (a migration)."""
+        if self.name == "postgres":
+            pgtest.run_sql(self.schema, statements)
+            return
+        assert isinstance(self.location, Path)
+        self.location.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.location)) as conn:
+            conn.executescript(statements)
+
+    def migrations(self) -> tuple[tuple[int, str], ...]:
+        return PG_MIGRATIONS if self.name == "postgres" else MIGRATIONS
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -362,3 +376,68 @@ async def test_feed_health_fields_and_story_marks_round_trip(store: Store) -> No
     assert await store.recent_stories(["url:x", "title:y", "url:z", "other"], NOW) == {
         "url:x", "title:y"}
     assert await store.recent_stories(["url:x"], NOW + timedelta(seconds=1)) == set()
+
+
+# Routes and lanes (grouping.py), both backends
+
+async def test_rows_remember_the_route_that_chose_their_sink(store: Store) -> None:
+    alert = make_alert("k1")
+    await store.record_articles([make_article("k1")], [
+        Delivery(alert, "hook", route="urgent"), Delivery(alert, "mail")], NOW)
+    expected = [("hook", "urgent"), ("mail", "")]
+    assert sorted((i.sink, i.route) for i in await store.claim_due(NOW, 10, LEASE)) == expected
+    assert sorted((r.sink, r.route) for r in await store.list_alerts(None, 10)) == expected
+
+
+async def test_batches_and_sent_messages_keep_to_their_lane(store: Store) -> None:
+    keys = {"k1": "", "k2": "urgent", "k3": "quiet", "k4": "urgent"}
+    await store.record_articles([make_article(k) for k in keys],
+                                [Delivery(make_alert(k), "hook", route=r)
+                                 for k, r in keys.items()], NOW)
+    urgent, rest = Lane("hook", "urgent"), Lane("hook", "", ("urgent",))
+    before = NOW + timedelta(seconds=1)
+    mine = await store.claim_batch(urgent, before, NOW, 100, LEASE)
+    assert [(i.alert.article.key, i.route) for i in mine] == [("k2", "urgent"), ("k4", "urgent")]
+    others = await store.claim_batch(rest, before, NOW, 100, LEASE)
+    assert [(i.alert.article.key, i.route) for i in others] == [("k1", ""), ("k3", "quiet")]
+    later = NOW + timedelta(minutes=1)
+    await store.mark_batch_delivered([i.id for i in mine], NOW)
+    await store.mark_batch_delivered([i.id for i in others[:1]], NOW)
+    await store.mark_batch_delivered([i.id for i in others[1:]], later)
+    assert await store.sent_messages(urgent, NOW) == [NOW]  # two rows, one message
+    assert await store.sent_messages(rest, NOW) == [NOW, later]
+    assert await store.sent_messages(Lane("hook"), NOW) == [NOW, NOW, later]  # no lane apart
+    assert await store.sent_messages(Lane("mail"), NOW) == []
+
+
+async def test_migration_to_routes_keeps_existing_rows(backend: Backend) -> None:
+    """A store written before outbox rows had a route opens with every row kept, route ''."""
+    [ours] = [v for v, script in backend.migrations() if "ADD COLUMN route" in script]
+    if backend.name == "postgres":
+        backend.sql(f"CREATE SCHEMA {backend.schema}")
+        backend.script(PG_SCHEMA_VERSION_TABLE)
+    else:
+        backend.script(SCHEMA_VERSION_TABLE)
+    for version, script in sorted(backend.migrations()):
+        if version != ours:
+            backend.script(script)
+            backend.sql(f"INSERT INTO schema_version (version, applied_at) "
+                        f"VALUES ({version}, '{NOW.isoformat()}')")
+    alert = make_alert("k1").to_json().replace("'", "''")
+    stamp = NOW.isoformat(timespec="microseconds")
+    backend.sql("INSERT INTO outbox (alert_id, sink, article_key, rule_id, severity, alert_json, "
+                "status, attempts, next_attempt, created_at) VALUES ('isil-movement.k1', "
+                f"'hook', 'k1', 'isil-movement', 'high', '{alert}', 'pending', 0, '{stamp}', "
+                f"'{stamp}')")
+    store = await backend.open()
+    try:
+        [row] = await store.claim_due(NOW, 10, LEASE)
+        assert (row.alert.alert_id, row.sink, row.route) == ("isil-movement.k1", "hook", "")
+        [record] = await store.list_alerts(None, 10)
+        assert record.route == ""
+        assert len(await store.claim_batch(Lane("hook"), NOW + timedelta(seconds=1),
+                                           NOW + timedelta(hours=1), 10, LEASE)) == 1
+    finally:
+        await store.close()
+    versions = [r[0] for r in backend.sql("SELECT version FROM schema_version ORDER BY 1")]
+    assert versions == sorted(v for v, _ in backend.migrations())

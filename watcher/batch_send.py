@@ -1,13 +1,15 @@
 """Delivery for sinks that group, digest or cap (grouping.py), driven by the delivery worker.
 
     claimed rows ─▶ none ready yet ─────────────────────▶ hold each until its batch is due
-                 └▶ some ready ─▶ claim the sink's batch ─▶ cap full ─▶ hold all (capped)
+                 └▶ some ready ─▶ claim the lane's batch ─▶ cap full ─▶ hold all (capped)
                                                          ├▶ any capped ─▶ one summary
                                                          └▶ digest(s) ─▶ one message each
 
-Rows wait in the outbox, pending, with `next_attempt` at their batch's due time, so a restart
-finds them. A message's rows are marked delivered together; a failed message retries its
-rows as deliver.py retries one (backoff, then dead), and they come back as one batch.
+A lane is one sink's rows, or those that one route with settings of its own chose
+(grouping.py): its batches and its cap count hold only its rows. Rows wait in the outbox,
+pending, with `next_attempt` at their batch's due time, so a restart finds them. A message's
+rows are marked delivered together; a failed message retries its rows as deliver.py retries
+one (backoff, then dead), and they come back as one batch.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from .errors import SinkError
 from .grouping import HOUR, Batch, BatchPolicy, cap_free_at, chunks
-from .models import OutboxItem
+from .models import Lane, OutboxItem
 from .sinks.digest import BatchSender
 
 if TYPE_CHECKING:
@@ -30,7 +32,7 @@ log = logging.getLogger("watcher.deliver")
 BATCH_LIMIT = 1000  # rows claimed for one batch; more wait for the next pass
 
 
-async def deliver_with_policy(worker: _Worker, sink: BatchSender, name: str,
+async def deliver_with_policy(worker: _Worker, sink: BatchSender, lane: Lane,
                               items: Sequence[OutboxItem], policy: BatchPolicy) -> None:
     now = worker.now()
     rows = list(items)
@@ -43,25 +45,27 @@ async def deliver_with_policy(worker: _Worker, sink: BatchSender, name: str,
         if not ready:
             return
         rows = [i for i in rows if i.created_at < cutoff]
-        rows += await _claim(worker, name, cutoff, now)
+        rows += await _claim(worker, lane, cutoff, now)
         rows.sort(key=lambda i: (i.created_at, i.id))  # a retried batch reads the same
     if policy.max_per_hour is not None:
-        sent = await worker.store.sent_messages(name, now - HOUR)
+        sent = await worker.store.sent_messages(lane, now - HOUR)
         free_at = cap_free_at(sent, policy.max_per_hour, now)
         if free_at is not None:
             log.info("sink %s sent %d messages in the last hour (max_per_hour %d): holding %d "
-                     "alerts for a summary at %s", name, len(sent), policy.max_per_hour,
-                     len(rows), free_at.isoformat(timespec="seconds"), extra={"sink": name})
+                     "alerts for a summary at %s", lane.label, len(sent), policy.max_per_hour,
+                     len(rows), free_at.isoformat(timespec="seconds"),
+                     extra={"sink": lane.sink})
             await _hold(worker, rows, free_at, capped=True)
             return
         if any(i.held for i in rows):  # the hour allows one more: the summary of the held
-            rows += await _claim(worker, name, now + timedelta(seconds=1), now)
-            await _send(worker, sink, name, Batch(name, "summary",
-                                                  tuple(i.alert for i in rows)), rows)
+            rows += await _claim(worker, lane, now + timedelta(seconds=1), now)
+            await _send(worker, sink, lane, Batch(lane.sink, "summary",
+                                                  tuple(i.alert for i in rows), lane.route),
+                        rows)
             return
         if not policy.batches:
             room = policy.max_per_hour - len(sent)
-            await worker.deliver_batch(sink, name, rows[:room])
+            await worker.deliver_batch(sink, lane.sink, rows[:room])
             if rows[room:]:
                 busy = cap_free_at([*sent, *[now] * room], policy.max_per_hour, now)
                 await _hold(worker, rows[room:], busy or now, capped=True)
@@ -69,15 +73,16 @@ async def deliver_with_policy(worker: _Worker, sink: BatchSender, name: str,
     start = 0
     for part in chunks([i.alert for i in rows]):
         part_rows, start = rows[start:start + len(part)], start + len(part)
-        retry_at = await _send(worker, sink, name, Batch(name, "digest", part), part_rows)
+        retry_at = await _send(worker, sink, lane, Batch(lane.sink, "digest", part, lane.route),
+                               part_rows)
         if retry_at is not None:  # the sink is down: the rest waits as long
             await _hold(worker, rows[start:], retry_at, capped=False)
             return
 
 
-async def _claim(worker: _Worker, name: str, created_before: datetime,
+async def _claim(worker: _Worker, lane: Lane, created_before: datetime,
                  now: datetime) -> list[OutboxItem]:
-    more = await worker.store.claim_batch(name, created_before, now, BATCH_LIMIT,
+    more = await worker.store.claim_batch(lane, created_before, now, BATCH_LIMIT,
                                           worker.settings.lease)
     worker.claimed.extend(more)
     return more
@@ -92,7 +97,7 @@ async def _hold(worker: _Worker, rows: Sequence[OutboxItem], due: datetime,
         worker.report.outcomes[item.id] = "held"
 
 
-async def _send(worker: _Worker, sink: BatchSender, name: str, batch: Batch,
+async def _send(worker: _Worker, sink: BatchSender, lane: Lane, batch: Batch,
                 rows: Sequence[OutboxItem]) -> datetime | None:
     """Send one message for `rows`; None when it went out (or its rows are dead), else when
     to try again."""
@@ -101,9 +106,9 @@ async def _send(worker: _Worker, sink: BatchSender, name: str, batch: Batch,
         await worker.store.mark_batch_delivered([i.id for i in rows], worker.now())
         for item in rows:
             worker.report.outcomes[item.id] = "delivered"
-            worker.metrics.record_delivered(name, item.created_at, worker.now())
-        log.info("sent a %s of %d alerts to %s", batch.kind, len(rows), name,
-                 extra={"sink": name, "batch_id": batch.key})
+            worker.metrics.record_delivered(lane.sink, item.created_at, worker.now())
+        log.info("sent a %s of %d alerts to %s", batch.kind, len(rows), lane.label,
+                 extra={"sink": lane.sink, "batch_id": batch.key})
         return None
     return await _failed(worker, rows, error)
 

@@ -14,6 +14,7 @@ import re
 import socket
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -22,6 +23,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     model_validator,
@@ -123,6 +125,11 @@ class ChatTemplates(_Model):
     text: str | None = Field(None, description="Jinja2 file for the body, in place of the "
                                                "linked title, facts and excerpt; values are "
                                                "escaped for the chat's markup.")
+    digest_title: str | None = Field(None, description="Jinja2 file for the headline of a "
+                                                       "digest or summary (several alerts).")
+    digest_text: str | None = Field(None, description="Jinja2 file for the body of a digest or "
+                                                      "summary, in place of the per-alert "
+                                                      "sections; values escaped as in `text`.")
 
 
 class SlackSink(_Grouped):
@@ -149,6 +156,12 @@ class EmailTemplates(_Model):
     subject: str | None = Field(None, description="Jinja2 file for the subject line.")
     text: str | None = Field(None, description="Jinja2 file for the plain-text part.")
     html: str | None = Field(None, description="Jinja2 file for the HTML part (autoescaped).")
+    digest_subject: str | None = Field(None, description="Jinja2 file for the subject of a digest "
+                                                         "or summary (several alerts).")
+    digest_text: str | None = Field(None, description="Jinja2 file for the plain-text part of a "
+                                                      "digest or summary.")
+    digest_html: str | None = Field(None, description="Jinja2 file for the HTML part of a digest "
+                                                      "or summary (autoescaped).")
 
 
 class EmailSink(_Grouped):
@@ -223,7 +236,7 @@ class RouteConfig(_Model):
     """Which alerts go to which sinks. Routes are tried in order; the first that matches
     wins unless it says `continue`. A route without conditions matches every alert."""
 
-    name: str = Field(description="Name shown in logs and `watcher alerts`.")
+    name: str = Field(min_length=1, description="Name shown in logs and `watcher alerts`.")
     notify: list[str] = Field(default_factory=list,
                               description="Match rules whose `notify` names any of these.")
     min_severity: Severity | None = Field(None, description="Match this severity and above.")
@@ -232,6 +245,14 @@ class RouteConfig(_Model):
     sinks: list[str] = Field(min_length=1, description="Sinks that get the matching alerts.")
     continue_: bool = Field(False, alias="continue",
                             description="Keep trying later routes after this one matched.")
+    group_wait: Duration | None = Field(
+        None, description="Alerts this route sends to a sink within this long of the first go "
+                          "out as one digest, apart from the sink's other alerts; unset: the "
+                          "sink's group_wait (docs/delivery.md).")
+    max_per_hour: int | None = Field(
+        None, ge=1, description="Most messages in any hour for this route's alerts to each of "
+                                "its sinks, counted apart from the sink's others; over it, a "
+                                "summary. Unset: the sink's max_per_hour.")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -300,6 +321,12 @@ class Config(_Model):
 
     base_dir: Path = Field(default=Path("."), exclude=True,
                            description="Folder of the config file; set by the loader.")
+    # Values that `${VAR}` put into URLs (a feed's `?apikey=${KEY}`): masked like secrets.
+    _env_secrets: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def env_secrets(self) -> tuple[str, ...]:
+        return self._env_secrets
 
     def resolve(self, path: str) -> Path:
         """A path from the config, made absolute against the config file's folder."""
@@ -337,15 +364,19 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def _substitute(value: Any, loc: tuple[int | str, ...], doc: YamlDoc,
-                env: dict[str, str], problems: list[Problem]) -> Any:
+                env: dict[str, str], problems: list[Problem], secrets: list[str]) -> Any:
     if isinstance(value, str):
+        found: list[str] = []
+
         def repl(m: re.Match[str]) -> str:
             name, default = m.group(1), m.group(2)
             if name in env:
+                found.append(env[name])
                 return env[name]
             if f"{name}_FILE" in env:  # a container secret: the value is in that file
                 try:
-                    return read_secret_file(env[f"{name}_FILE"])
+                    found.append(read_secret_file(env[f"{name}_FILE"]))
+                    return found[-1]
                 except ValueError as exc:
                     problems.append(doc.problem(loc, f"{name}_FILE: {exc}"))
                     return ""
@@ -353,12 +384,30 @@ def _substitute(value: Any, loc: tuple[int | str, ...], doc: YamlDoc,
                 return default
             problems.append(doc.problem(loc, f"environment variable {name} is not set"))
             return ""
-        return _VAR.sub(repl, value)
+        result = _VAR.sub(repl, value)
+        if "://" in result:
+            secrets += [part for v in found for part in url_secret_parts(v)]
+        return result
     if isinstance(value, dict):
-        return {k: _substitute(v, (*loc, k), doc, env, problems) for k, v in value.items()}
+        return {k: _substitute(v, (*loc, k), doc, env, problems, secrets)
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, (*loc, i), doc, env, problems) for i, v in enumerate(value)]
+        return [_substitute(v, (*loc, i), doc, env, problems, secrets)
+                for i, v in enumerate(value)]
     return value
+
+
+def url_secret_parts(value: str) -> list[str]:
+    """What of a `${VAR}` value placed in a URL is secret: a whole URL's password and query
+    values (its host and path stay readable), else the value itself (a token, a key)."""
+    if "://" not in value:
+        return [value]
+    try:
+        parts = urlsplit(value)
+        password = parts.password
+    except ValueError:
+        return [value]
+    return [v for v in [password, *(v for _, v in parse_qsl(parts.query))] if v]
 
 
 def _check_references(config: Config, doc: YamlDoc) -> list[Problem]:
@@ -372,6 +421,12 @@ def _check_references(config: Config, doc: YamlDoc) -> list[Problem]:
     for i, name in enumerate(config.default_sinks or []):
         if name not in names:
             problems.append(doc.problem(("default_sinks", i), f"no sink named {name!r}"))
+    route_names: set[str] = set()
+    for i, route in enumerate(config.routes):
+        if route.name in route_names:
+            problems.append(doc.problem(("routes", i, "name"),
+                                        f"duplicate route name {route.name!r}"))
+        route_names.add(route.name)
     problems += _check_sink_references(config, doc)
     feed_ids: set[str] = set()
     for i, feed in enumerate(config.feeds):
@@ -416,7 +471,8 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
     if not isinstance(data, dict):
         raise ConfigError([doc.problem((), "a config file must be a mapping of settings")])
     problems: list[Problem] = []
-    data = _substitute(data, (), doc, env, problems)
+    env_secrets: list[str] = []
+    data = _substitute(data, (), doc, env, problems, env_secrets)
     if problems:
         raise ConfigError(problems)
     overrides = env_overrides(Config, env)  # WATCHER_… variables beat the file
@@ -429,6 +485,7 @@ def load_config(path: Path, env: dict[str, str] | None = None) -> Config:
     problems = _check_references(config, doc)
     if problems:
         raise ConfigError(problems)
+    config._env_secrets = tuple(env_secrets)
     return config
 
 

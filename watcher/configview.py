@@ -1,12 +1,14 @@
 """The configuration as ops may see it: every secret masked.
 
 Secrets are the `SecretStr` settings (webhook URLs and headers, SMTP passwords) and the
-password in a database URL (`postgresql://user:password@host/db`). `secret_values` lists
-them so that logging can scrub them from any line that would carry one by accident.
+password in a database URL (`postgresql://user:password@host/db`), and what `${VAR}` put
+into a URL (a feed's `?apikey=${KEY}`). `secret_values` lists them so that logging can scrub
+them from any line that would carry one by accident, and `mask_secrets` from any output.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -38,11 +40,30 @@ def url_password(url: str) -> str | None:
         return None
 
 
+def mask_secrets(text: str, secrets: Sequence[str]) -> str:
+    """`text` with every secret value (longest first, as `secret_values` gives them) masked."""
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text
+
+
 def shown_config(config: Config) -> dict[str, Any]:
     """The effective configuration as plain data, secrets masked (`watcher config show`)."""
     data = config.model_dump(mode="json", by_alias=True, exclude={"base_dir"})
     data["state"] = mask_url_password(config.state)
-    return data
+    masked = _masked(data, secret_values(config))
+    assert isinstance(masked, dict)
+    return masked
+
+
+def _masked(value: Any, secrets: Sequence[str]) -> Any:
+    if isinstance(value, str):
+        return mask_secrets(value, secrets)
+    if isinstance(value, dict):
+        return {k: _masked(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v, secrets) for v in value]
+    return value
 
 
 def secret_values(config: Config) -> list[str]:
@@ -51,6 +72,7 @@ def secret_values(config: Config) -> list[str]:
     _collect(config, found)
     if (password := url_password(config.state)) is not None:
         found.append(password)
+    found += config.env_secrets
     return sorted({s for s in found if len(s) >= MIN_SECRET_CHARS}, key=len, reverse=True)
 
 

@@ -10,7 +10,9 @@ once the lease runs out, never a loss (at-least-once; receivers drop repeats by 
 Sinks run concurrently; the rows of one sink are sent in order, and once a sink fails
 recoverably the rest of its batch waits for the same backoff without spending attempts: a
 dead receiver costs one timeout per pass. Sinks that group, digest or cap alerts
-(grouping.py) go through batch_send.py instead, and their rows may come back "held".
+(grouping.py) go through batch_send.py instead, and their rows may come back "held". The rows
+of a route with its own group_wait or max_per_hour form a lane of their own, sent
+concurrently with the sink's other rows like another sink.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ from typing import Literal
 from .batch_send import deliver_with_policy
 from .config import DeliverySettings
 from .errors import RecoverableSinkError, SinkError, StoreError
-from .grouping import BatchPolicy
+from .grouping import BatchPolicy, LaneKey, lane_for
 from .metrics import Metrics
-from .models import OutboxItem
+from .models import Lane, OutboxItem
 from .sinks import BatchSender, Sink
 from .store import Store
 
@@ -85,24 +87,26 @@ async def deliver_due(store: Store, sinks: Mapping[str, Sink], settings: Deliver
                       now: Callable[[], datetime], *, limit: int = 100,
                       rng: random.Random | None = None,
                       metrics: Metrics | None = None,
-                      policies: Mapping[str, BatchPolicy] | None = None) -> DeliveryReport:
+                      policies: Mapping[LaneKey, BatchPolicy] | None = None) -> DeliveryReport:
     """One pass: claim up to `limit` due rows, send them, record each outcome. Cancelled
     (the service stopping), it hands the rows it has not finished back, due at once.
-    `policies` names the sinks that group, digest or cap their alerts (grouping.py)."""
+    `policies` names the lanes, (sink, route), that group, digest or cap their alerts
+    (grouping.batch_policies)."""
     items = await store.claim_due(now(), limit, settings.lease)
     report = DeliveryReport()
     if not items:
         return report
-    batches: dict[str, list[OutboxItem]] = {}
+    policies = policies or {}
+    batches: dict[Lane, list[OutboxItem]] = {}
     for item in items:
-        batches.setdefault(item.sink, []).append(item)
+        batches.setdefault(lane_for(policies, item.sink, item.route), []).append(item)
     worker = _Worker(store, settings, now, rng or random.Random(), report, metrics or Metrics())
     keeper = asyncio.create_task(_keep_leased(worker, items), name="outbox-lease-keeper")
     try:
-        results = await asyncio.gather(*(worker.deliver_sink(sinks.get(name), name, batch,
-                                                             (policies or {}).get(name))
-                                         for name, batch in batches.items()),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            *(worker.deliver_lane(sinks.get(lane.sink), lane, batch,
+                                  policies.get((lane.sink, lane.route)))
+              for lane, batch in batches.items()), return_exceptions=True)
     except asyncio.CancelledError:
         await asyncio.shield(worker.release(worker.unfinished(items), now()))
         raise
@@ -135,7 +139,7 @@ async def _keep_leased(worker: _Worker, items: Sequence[OutboxItem]) -> None:
 async def drain_outbox(store: Store, sinks: Mapping[str, Sink], settings: DeliverySettings,
                        now: Callable[[], datetime], *, deadline: float,
                        limit: int = 100, metrics: Metrics | None = None,
-                       policies: Mapping[str, BatchPolicy] | None = None) -> DeliveryReport:
+                       policies: Mapping[LaneKey, BatchPolicy] | None = None) -> DeliveryReport:
     """Deliver until nothing is due now or `deadline` seconds have passed (`watcher once`).
 
     Rows whose next attempt lies in the future are not waited for: they stay queued and
@@ -165,12 +169,13 @@ class _Worker:
         """Rows of this pass (claimed here or by batch_send) with no outcome yet."""
         return [item for item in [*items, *self.claimed] if item.id not in self.report.outcomes]
 
-    async def deliver_sink(self, sink: Sink | None, name: str, batch: Sequence[OutboxItem],
+    async def deliver_lane(self, sink: Sink | None, lane: Lane, batch: Sequence[OutboxItem],
                            policy: BatchPolicy | None) -> None:
-        if policy is not None and isinstance(sink, BatchSender):
-            await deliver_with_policy(self, sink, name, batch, policy)
+        if (policy is not None and (policy.batches or policy.max_per_hour is not None)
+                and isinstance(sink, BatchSender)):
+            await deliver_with_policy(self, sink, lane, batch, policy)
         else:
-            await self.deliver_batch(sink, name, batch)
+            await self.deliver_batch(sink, lane.sink, batch)
 
     async def deliver_batch(self, sink: Sink | None, name: str,
                             batch: Sequence[OutboxItem]) -> None:

@@ -1,9 +1,12 @@
 """No one flooded: which alerts go out together, when, and what a summary says. Pure: no I/O,
 no clock (`now` is passed in).
 
-    group_wait    alerts of one sink within the wait of the first go out as one digest
+    group_wait    alerts of one lane within the wait of the first go out as one digest
     digest sink   alerts of one period go out as one digest at the period's end
     max_per_hour  over the cap, alerts are held and then sent as one summary
+
+A lane is a sink's alerts, or those of them that one route chose when that route sets its own
+group_wait or max_per_hour (`lane_for`): each lane is grouped and capped on its own.
 
 Held alerts stay in the outbox, pending, due when their batch is (`due_at`), so a restart
 loses nothing: the delivery worker (deliver.py, batch_send.py) finds them there.
@@ -14,13 +17,23 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
 
-from .config import Config, DigestSink, EmailSink, SlackSink, TeamsSink, WebhookSink
-from .models import SEVERITIES, Alert, Severity
+from .config import (
+    Config,
+    DigestSink,
+    EmailSink,
+    SinkConfig,
+    SlackSink,
+    TeamsSink,
+    WebhookSink,
+)
+from .models import SEVERITIES, Alert, Lane, Severity
+
+T = TypeVar("T")
 
 HOUR = timedelta(hours=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -65,7 +78,7 @@ class DigestSchedule:
 
 @dataclass(frozen=True)
 class BatchPolicy:
-    """How one sink's alerts are batched and capped. The default sends each alert alone."""
+    """How one lane's alerts are batched and capped. The default sends each alert alone."""
 
     group_wait: float = 0.0
     max_per_hour: int | None = None
@@ -100,28 +113,68 @@ def cap_free_at(sent: Sequence[datetime], max_per_hour: int | None,
     return recent[len(recent) - max_per_hour] + HOUR
 
 
-def batch_policies(config: Config) -> dict[str, BatchPolicy]:
-    """The policy of every sink that batches or caps, by sink name."""
-    policies: dict[str, BatchPolicy] = {}
+LaneKey = tuple[str, str]  # (sink, route): route '' for the sink's own settings
+
+
+def batch_policies(config: Config) -> dict[LaneKey, BatchPolicy]:
+    """The policy of every lane that batches or caps, by (sink, route).
+
+    (sink, '') holds the sink's own settings. A route that sets `group_wait` or
+    `max_per_hour` adds (sink, route) for each of its sinks that can send a digest, with the
+    setting it leaves unset taken from the sink (a digest sink's schedule wins over any
+    group_wait: its period already groups)."""
+    policies: dict[LaneKey, BatchPolicy] = {}
     for sink in config.sinks:
-        if isinstance(sink, DigestSink):
-            at = time.fromisoformat(sink.daily_at) if sink.daily_at else None
-            policies[sink.name] = BatchPolicy(schedule=DigestSchedule(sink.every, at,
-                                                                      sink.timezone))
-        elif isinstance(sink, WebhookSink | SlackSink | TeamsSink | EmailSink) and (
-                sink.group_wait > 0 or sink.max_per_hour is not None):
-            policies[sink.name] = BatchPolicy(sink.group_wait, sink.max_per_hour)
+        policy = _sink_policy(sink)
+        if policy.batches or policy.max_per_hour is not None:
+            policies[(sink.name, "")] = policy
+    sinks = {sink.name: sink for sink in config.sinks}
+    for route in config.routes:
+        if route.group_wait is None and route.max_per_hour is None:
+            continue
+        for name in route.sinks:
+            target = sinks.get(name)
+            if not isinstance(target, DigestSink | WebhookSink | SlackSink | TeamsSink
+                              | EmailSink):
+                continue  # console and jsonl write every alert on its own
+            base = _sink_policy(target)
+            policies.setdefault((name, route.name), replace(
+                base, group_wait=_first(route.group_wait, base.group_wait),
+                max_per_hour=_first(route.max_per_hour, base.max_per_hour)))
     return policies
+
+
+def _sink_policy(sink: SinkConfig) -> BatchPolicy:
+    if isinstance(sink, DigestSink):
+        at = time.fromisoformat(sink.daily_at) if sink.daily_at else None
+        return BatchPolicy(schedule=DigestSchedule(sink.every, at, sink.timezone))
+    if isinstance(sink, WebhookSink | SlackSink | TeamsSink | EmailSink):
+        return BatchPolicy(sink.group_wait, sink.max_per_hour)
+    return BatchPolicy()
+
+
+def _first(value: T | None, fallback: T) -> T:
+    return fallback if value is None else value
+
+
+def lane_for(policies: Mapping[LaneKey, BatchPolicy], sink: str, route: str) -> Lane:
+    """The lane of a row for `sink` chosen by `route`: the route's own when it has a policy
+    for that sink, else the sink's, which leaves out the rows of routes that have one."""
+    if route and (sink, route) in policies:
+        return Lane(sink, route)
+    return Lane(sink, "", tuple(sorted(r for s, r in policies if s == sink and r)))
 
 
 @dataclass(frozen=True)
 class Batch:
     """Alerts sent to one sink in one message: a digest (each alert in full) or a summary of
-    alerts held over the cap (counts and titles)."""
+    alerts held over the cap (counts and titles). `route` names the route whose lane it is
+    ('' for the sink's own); the key does not depend on it."""
 
     sink: str
     kind: Literal["digest", "summary"]
     alerts: tuple[Alert, ...]
+    route: str = ""
 
     @property
     def key(self) -> str:

@@ -189,7 +189,24 @@ class OutboxItem:
     attempts: int
     created_at: datetime
     queued_at: datetime | None = None  # when last re-queued by hand; max_age counts from it
-    held: bool = False  # held over its sink's max_per_hour: goes out in a summary (grouping.py)
+    held: bool = False  # held over its lane's max_per_hour: goes out in a summary (grouping.py)
+    route: str = ""  # the route that chose the sink; '' for notify or default_sinks
+
+
+@dataclass(frozen=True)
+class Lane:
+    """Outbox rows of one sink that are grouped and capped together (grouping.py): the rows a
+    route with its own group_wait or max_per_hour chose (`route`), or, with route '', all the
+    sink's other rows, i.e. those whose route is none of `apart`."""
+
+    sink: str
+    route: str = ""
+    apart: tuple[str, ...] = ()  # routes with lanes of their own (only when route is '')
+
+    @property
+    def label(self) -> str:
+        """`hook`, or `hook (route urgent)`: for logs."""
+        return f"{self.sink} (route {self.route})" if self.route else self.sink
 
 
 @dataclass(frozen=True)
@@ -199,6 +216,7 @@ class Delivery:
     alert: Alert
     sink: str
     story_keys: tuple[str, ...] = ()  # remembered with the row, for quiet repeats (quiet.py)
+    route: str = ""  # the route that chose the sink (route.py); '' for notify or default_sinks
 
 
 @dataclass

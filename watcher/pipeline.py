@@ -187,7 +187,8 @@ async def queue_articles(pipe: Pipeline, articles: Iterable[Article], now: datet
         alerts += len(built)
         for hit, alert in zip(found.hits, built, strict=True):
             sinks = route_alert(hit.rule, hit.notify, pipe.config)
-            deliveries.extend(Delivery(alert, sink, stories) for sink in sinks)
+            deliveries.extend(Delivery(alert, sink, stories, route)
+                              for sink, route in sinks.items())
     new = await pipe.store.record_articles(fresh, deliveries, now)
     if deliveries:
         pipe.outbox_changed.set()

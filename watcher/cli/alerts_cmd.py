@@ -103,7 +103,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 def record_json(record: OutboxRecord) -> dict[str, Any]:
     return {"id": record.id, "status": record.status, "sink": record.sink,
-            "attempts": record.attempts, "last_error": record.last_error,
+            "route": record.route, "attempts": record.attempts, "last_error": record.last_error,
             "created_at": _iso(record.created_at), "next_attempt": _iso(record.next_attempt),
             "finished_at": _iso(record.finished_at),
             "alert": record.alert.to_dict() if record.alert else None}

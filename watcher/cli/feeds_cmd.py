@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from ..config import Config, config_path, load_config
-from ..configview import mask_url_password
+from ..configview import mask_secrets, mask_url_password, secret_values
 from ..feedhealth import feed_health
 from ..models import FeedState
 from ..store import open_store
@@ -54,24 +55,30 @@ class FeedRow:
 
 
 def feed_row(feed_id: str, url: str, enabled: bool, state: FeedState | None, now: datetime,
-             failing_after: float) -> FeedRow:
+             failing_after: float, secrets: Sequence[str] = ()) -> FeedRow:
+    """One feed's health; URLs and errors with passwords and `secrets` masked."""
     health = feed_health(state, now, failing_after) if enabled else "disabled"
-    url = mask_url_password(url)
+
+    def shown(text: str) -> str:
+        return mask_secrets(mask_url_password(text), secrets)
+
     if state is None or state.url != url:  # nothing recorded for this URL yet
-        return FeedRow(feed_id, url, "never polled" if enabled else health, enabled)
+        return FeedRow(feed_id, shown(url), "never polled" if enabled else health, enabled)
     return FeedRow(
-        feed_id, url, health, enabled, state.last_status, state.consecutive_failures,
+        feed_id, shown(url), health, enabled, state.last_status, state.consecutive_failures,
         _iso(state.failing_since), _iso(state.last_attempt), _iso(state.last_success),
         _iso(state.next_poll), state.entries_seen,
-        mask_url_password(state.moved_to) if state.moved_to else None, state.last_error,
-        state.last_warning)
+        shown(state.moved_to) if state.moved_to else None,
+        shown(state.last_error) if state.last_error else None,
+        shown(state.last_warning) if state.last_warning else None)
 
 
 async def read_feeds(config: Config, now: datetime) -> list[FeedRow]:
     store = await open_store(config.state_location())
     try:
+        secrets = secret_values(config)
         return [feed_row(f.id, f.url, f.enabled, await store.load_feed_state(f.id), now,
-                         config.fetch.failing_after) for f in config.feeds]
+                         config.fetch.failing_after, secrets) for f in config.feeds]
     finally:
         await store.close()
 

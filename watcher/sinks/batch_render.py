@@ -7,7 +7,8 @@ held over a sink's cap shows counts by severity and rule, and the titles.
     teams    an Adaptive Card with the same content
     email    plain text and HTML, the counts in the subject
 
-Feed text is escaped exactly as in the one-alert formats.
+Feed text is escaped exactly as in the one-alert formats. A chat sink's `digest_title` and
+`digest_text` templates replace the title and everything under it (email: batch_mail.py).
 """
 
 from __future__ import annotations
@@ -15,21 +16,19 @@ from __future__ import annotations
 import html
 from typing import Any
 
+import jinja2
+
 from ..grouping import Batch, Summary, summarise
 from ..models import Alert
-from .render import format_time, one_line, render_html, render_text, safe_url
+from . import slack, teams
+from .render import batch_title, format_time, one_line, render_html, render_text, safe_url
 from .slack import SEVERITY_ICONS, escape_mrkdwn
 from .teams import CARD_SCHEMA, CARD_VERSION, SEVERITY_COLOURS, escape_markdown
+from .templates import CompiledChatTemplates, Link, Verbatim, render_batch_template
 
 TEXT_LIMIT = 2900  # under Slack's 3000 for a section's text
+MAX_BLOCKS = 50  # Slack's limit for one message
 MAX_TITLES = 40  # a summary lists this many titles in chat formats, then "and N more"
-
-
-def batch_title(batch: Batch, summary: Summary | None = None) -> str:
-    """`Digest: 3 alerts: 1 CRITICAL, 2 HIGH`, or `Held over the hourly cap: ...`."""
-    summary = summary or summarise(batch.alerts)
-    label = "Digest" if batch.kind == "digest" else "Held over the hourly cap"
-    return f"{label}: {summary.headline()}"
 
 
 def _short(alert: Alert) -> dict[str, Any]:
@@ -78,20 +77,55 @@ def _slack_link(alert: Alert) -> str:
     link = safe_url(alert.article.url)
     if not link:
         return title
-    target = (link.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E")
-              .replace("|", "%7C"))
-    return f"<{target}|{title}>"
+    return f"<{slack.link_target(link)}|{title}>"
 
 
-def slack_batch_message(batch: Batch) -> dict[str, Any]:
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
+
+
+def _slack_link_value(url: str) -> Verbatim:
+    return Verbatim(slack.link_target(url))
+
+
+def _teams_link_value(url: str) -> Verbatim:
+    return Verbatim(teams.link_target(url))
+
+
+def _rendered(template: jinja2.Template, batch: Batch, part: str,
+              link: Link | None = None) -> str:
+    """A digest template's output, stripped; rendering nothing is an error, not a blank
+    message."""
+    text = render_batch_template(template, batch, link).strip()
+    if not text:
+        raise jinja2.TemplateError(f"the {part} template rendered nothing")
+    return text
+
+
+def slack_batch_message(batch: Batch, templates: CompiledChatTemplates | None = None
+                        ) -> dict[str, Any]:
+    """The JSON body of a digest or summary for a Slack incoming webhook."""
+    message = _default_slack_message(batch)
+    if templates is not None and templates.digest_title:
+        title = one_line(_rendered(templates.digest_title, batch, "digest_title"))
+        message["blocks"][0]["text"]["text"] = one_line(title, 150)
+        message["text"] = escape_mrkdwn(title)
+    if templates is not None and templates.digest_text:
+        text = _rendered(templates.digest_text, batch, "digest_text", _slack_link_value)
+        sections = _sections(text.splitlines())
+        if len(sections) > MAX_BLOCKS - 1:
+            sections = [*sections[:MAX_BLOCKS - 2], "…(cut at Slack's limit of 50 blocks)"]
+        message["blocks"][1:] = [_section(t) for t in sections]
+    return message
+
+
+def _default_slack_message(batch: Batch) -> dict[str, Any]:
     esc = escape_mrkdwn
+    section = _section
     summary = summarise(batch.alerts)
     title = batch_title(batch, summary)
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {
         "type": "plain_text", "text": one_line(title, 150), "emoji": True}}]
-
-    def section(text: str) -> dict[str, Any]:
-        return {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
 
     if batch.kind == "digest":
         for a in batch.alerts:
@@ -119,7 +153,23 @@ def _teams_link(alert: Alert) -> str:
     return f"[{title}]({link.replace(')', '%29')})" if link else title
 
 
-def teams_batch_message(batch: Batch) -> dict[str, Any]:
+def teams_batch_message(batch: Batch, templates: CompiledChatTemplates | None = None
+                        ) -> dict[str, Any]:
+    """The JSON body of a digest or summary for a Teams Workflows webhook."""
+    card = _default_card(batch)
+    link = _teams_link_value
+    if templates is not None and templates.digest_title:
+        card["body"][0]["text"] = one_line(_rendered(templates.digest_title, batch,
+                                                     "digest_title", link))
+    if templates is not None and templates.digest_text:
+        card["body"][1:] = [{"type": "TextBlock", "wrap": True, "text": _rendered(
+            templates.digest_text, batch, "digest_text", link)}]
+    return {"type": "message", "attachments": [{
+        "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
+        "content": card}]}
+
+
+def _default_card(batch: Batch) -> dict[str, Any]:
     esc = escape_markdown
     summary = summarise(batch.alerts)
 
@@ -144,11 +194,8 @@ def teams_batch_message(batch: Batch) -> dict[str, Any]:
                  for i, a in enumerate(shown)]
         if more:
             body.append(text(f"…and {more} more (watcher alerts)", isSubtle=True))
-    card = {"$schema": CARD_SCHEMA, "type": "AdaptiveCard", "version": CARD_VERSION,
+    return {"$schema": CARD_SCHEMA, "type": "AdaptiveCard", "version": CARD_VERSION,
             "msteams": {"width": "Full"}, "body": body}
-    return {"type": "message", "attachments": [{
-        "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
-        "content": card}]}
 
 
 def batch_text(batch: Batch) -> str:

@@ -28,7 +28,7 @@ from ..errors import ConfigError, PermanentSinkError, Problem, RecoverableSinkEr
 from ..grouping import Batch
 from ..models import Alert
 from .render import headline, one_line, render_html, render_text
-from .templates import load_template, render_template
+from .templates import BATCH_CONTEXT_NAMES, CONTEXT_NAMES, load_template, render_template
 
 log = logging.getLogger("watcher.sinks.email")
 
@@ -41,19 +41,24 @@ def header_value(text: str, limit: int | None = None) -> str:
 
 @dataclass(frozen=True)
 class MessageTemplates:
-    """Compiled overrides of the default subject, text and HTML; None keeps the default."""
+    """Compiled overrides of the default subject, text and HTML, for one alert and (`digest_*`)
+    for several; None keeps the default."""
 
     subject: jinja2.Template | None = None
     text: jinja2.Template | None = None
     html: jinja2.Template | None = None
+    digest_subject: jinja2.Template | None = None
+    digest_text: jinja2.Template | None = None
+    digest_html: jinja2.Template | None = None
 
     @classmethod
     def load(cls, config: EmailSink, root: Config | None) -> MessageTemplates:
-        paths = config.templates
         resolve = root.resolve if root is not None else Path
-        return cls(*(load_template(resolve(p), html=kind == "html") if p else None
-                     for kind, p in (("subject", paths.subject), ("text", paths.text),
-                                     ("html", paths.html))))
+        return cls(**{
+            part: load_template(resolve(path), html=part.endswith("html"),
+                                names=BATCH_CONTEXT_NAMES if part.startswith("digest_")
+                                else CONTEXT_NAMES)
+            for part, path in config.templates.model_dump().items() if path})
 
 
 def message_id(alert: Alert, domain: str) -> str:
@@ -115,8 +120,12 @@ class EmailSender:
     async def send_batch(self, batch: Batch) -> None:
         from .batch_mail import build_batch_message  # it builds on this module
 
-        await self._submit(build_batch_message(batch, self.config, datetime.now(UTC)),
-                           batch.key)
+        try:
+            message = build_batch_message(batch, self.config, datetime.now(UTC),
+                                          self._templates)
+        except jinja2.TemplateError as exc:
+            raise PermanentSinkError(f"email {self.name}: template: {exc}") from None
+        await self._submit(message, batch.key)
 
     async def _submit(self, message: EmailMessage, ref: str) -> None:
         cfg = self.config

@@ -1,4 +1,5 @@
-"""An alert rendered for people: plain text (console, email) and HTML (email).
+"""An alert rendered for people: plain text (console, email) and HTML (email); and the title
+of a message that carries several (batch_render.py).
 
 Feed text is hostile. Plain text loses control characters, so a title cannot move a terminal's
 cursor or forge extra lines; HTML is escaped, and only http(s) links become links.
@@ -11,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..grouping import Batch, Summary, summarise
 from ..models import Alert, FieldName, MatchedTerm
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -128,6 +130,13 @@ def headline(alert: Alert) -> str:
     """`HIGH: rule title — article title`, on one line."""
     return (f"{alert.rule.severity.upper()}: {one_line(alert.rule.title)} — "
             f"{one_line(alert.article.title)}")
+
+
+def batch_title(batch: Batch, summary: Summary | None = None) -> str:
+    """`Digest: 3 alerts: 1 CRITICAL, 2 HIGH`, or `Held over the hourly cap: ...`."""
+    summary = summary or summarise(batch.alerts)
+    label = "Digest" if batch.kind == "digest" else "Held over the hourly cap"
+    return f"{label}: {summary.headline()}"
 
 
 def _places(alert: Alert) -> str:

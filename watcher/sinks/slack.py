@@ -2,16 +2,23 @@
 
 Feed text is escaped for mrkdwn (`&`, `<`, `>` become entities, so no `<!channel>`,
 `<@U…>` or forged links), and every mrkdwn text object is `verbatim`, so Slack does not turn
-a bare `@here` or `#channel` in a headline into a mention or a link.
+a bare `@here` or `#channel` in a headline into a mention or a link. Slack has no escape for
+its formatting characters (a backslash shows as itself), so in feed text they become
+look-alikes that Slack never reads as markup (`*` ∗, `_` ˍ, `~` ∼, a backtick ˋ), and a
+quote mark at the start of a line gets an invisible soft hyphen in front. Zero-width spaces
+are no help: Slack takes them as word boundaries, so they can start formatting rather than
+stop it (jsx-slack inserts them on purpose to force formatting).
 
 `templates: {title, text}` replace the header (plain text, which Slack never parses) and the
 body (the linked title, fields and excerpt) with one mrkdwn section whose `{{ values }}` are
 escaped like the default's; the context line with the matched terms and ids stays.
+`digest_title` and `digest_text` do the same for a digest or summary (batch_render.py).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx
@@ -32,12 +39,33 @@ SEVERITY_ICONS = {"low": ":large_blue_circle:", "medium": ":large_yellow_circle:
                   "high": ":large_orange_circle:", "critical": ":red_circle:"}
 
 
-def escape_mrkdwn(text: str) -> str:
-    """Feed text made inert in mrkdwn: the three characters Slack asks to escape."""
+# The formatting characters (and their full-width forms, which Slack also reads) mapped to
+# look-alikes that are never delimiters; the choice of jsx-slack's <Escape>.
+_LOOKALIKES = str.maketrans({"*": "\u2217", "\uff0a": "\ufe61", "_": "\u02cd",
+                             "\uff3f": "\u2e0f", "~": "\u223c", "`": "\u02cb",
+                             "\uff40": "\u02cb"})
+_LEADING_QUOTE = re.compile(r"^(&gt;|\uff1e)", re.MULTILINE)
+
+
+def _entities(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _link_target(url: str) -> str:
+def escape_mrkdwn(text: str) -> str:
+    """Feed text made inert in mrkdwn: no mention, link, bold, italic, strike, code or quote.
+    `&`, `<`, `>` become the entities Slack asks for; the formatting characters, which have
+    no escape, become look-alikes."""
+    return _LEADING_QUOTE.sub("\u00ad\\1", _entities(text).translate(_LOOKALIKES))
+
+
+def escape_code(text: str) -> str:
+    """Text for inside a `code` span, where nothing formats: entities, and no backtick that
+    would end the span early. Ids stay copyable as they are."""
+    return _entities(text).replace("`", "\u02cb")
+
+
+def link_target(url: str) -> str:
+    """A URL that cannot end `<url|label>` early."""
     return (url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E")
             .replace("|", "%7C"))
 
@@ -61,7 +89,7 @@ def _apply_templates(message: dict[str, Any], alert: Alert,
                      templates: CompiledChatTemplates) -> None:
     blocks = message["blocks"]
     link = safe_url(alert.article.url)
-    link_value = Verbatim(_link_target(link)) if link else None
+    link_value = Verbatim(link_target(link)) if link else None
     if templates.title:
         title = one_line(render_template(templates.title, alert, link=link))
         if not title:
@@ -80,7 +108,7 @@ def _default_message(alert: Alert) -> dict[str, Any]:
     esc = escape_mrkdwn
     title = esc(one_line(article.title, 300))
     link = safe_url(article.url)
-    title_line = f"*<{_link_target(link)}|{title}>*" if link else f"*{title}*"
+    title_line = f"*<{link_target(link)}|{title}>*" if link else f"*{title}*"
     fields = [f"*Source*\n{esc(one_line(article.source) or 'unknown')}",
               f"*Published*\n{esc(format_time(article.published))}"]
     if alert.places:
@@ -104,8 +132,8 @@ def _default_message(alert: Alert) -> dict[str, Any]:
         blocks.append({"type": "section", "text": _mrkdwn(f">{body}")})
     terms = "; ".join(esc(describe_term(t)) for t in alert.matched)
     blocks.append({"type": "context", "elements": [_mrkdwn(
-        f"Matched: {terms}\nRule `{esc(one_line(alert.rule.id))}` · alert "
-        f"`{esc(alert.alert_id)}`")]})
+        f"Matched: {terms}\nRule `{escape_code(one_line(alert.rule.id))}` · alert "
+        f"`{escape_code(one_line(alert.alert_id))}`")]})
     return {"text": esc(headline(alert)), "blocks": blocks, "unfurl_links": False,
             "unfurl_media": False}
 
@@ -130,5 +158,9 @@ class SlackPoster:
     async def send_batch(self, batch: Batch) -> None:
         from .batch_render import slack_batch_message  # it builds on this module
 
-        body = json.dumps(slack_batch_message(batch), ensure_ascii=False).encode()
+        try:
+            message = slack_batch_message(batch, self._templates)
+        except jinja2.TemplateError as exc:
+            raise PermanentSinkError(f"slack {self.name}: template: {exc}") from None
+        body = json.dumps(message, ensure_ascii=False).encode()
         await self._poster.post(body, {"X-Watcher-Batch-Id": batch.key})

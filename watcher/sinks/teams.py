@@ -7,7 +7,8 @@ entities we never send, and `<` is escaped as well).
 
 `templates: {title, text}` replace the first line (severity and rule) and the body (the
 linked title, facts and excerpt) with TextBlocks whose `{{ values }}` are escaped the same
-way; the matched terms, the ids and the "Open article" button stay.
+way; the matched terms, the ids and the "Open article" button stay. `digest_title` and
+`digest_text` do the same for a digest or summary (batch_render.py).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def _text(text: str, **style: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
 
 
-def _link_target(url: str) -> str:
+def link_target(url: str) -> str:
     """A URL that cannot end a Markdown link early or open a tag."""
     for char, code in (("(", "%28"), (")", "%29"), ("<", "%3C"), (">", "%3E"), (" ", "%20")):
         url = url.replace(char, code)
@@ -54,7 +55,7 @@ def _apply_templates(card: dict[str, Any], alert: Alert,
                      templates: CompiledChatTemplates) -> None:
     body = card["body"]
     link = safe_url(alert.article.url)
-    context = {"link": Verbatim(_link_target(link)) if link else None}
+    context = {"link": Verbatim(link_target(link)) if link else None}
     if templates.title:
         title = one_line(render_template(templates.title, alert, **context))
         if not title:
@@ -140,5 +141,9 @@ class TeamsPoster:
     async def send_batch(self, batch: Batch) -> None:
         from .batch_render import teams_batch_message  # it builds on this module
 
-        body = json.dumps(teams_batch_message(batch), ensure_ascii=False).encode()
+        try:
+            message = teams_batch_message(batch, self._templates)
+        except jinja2.TemplateError as exc:
+            raise PermanentSinkError(f"teams {self.name}: template: {exc}") from None
+        body = json.dumps(message, ensure_ascii=False).encode()
         await self._poster.post(body, {"X-Watcher-Batch-Id": batch.key})

@@ -13,6 +13,16 @@ A template sees:
                (text, highlighted) pairs, `excerpt.plain()` marks terms with *stars*
     link       the article URL if it is http(s), else None
 
+A digest template (`digest_*`: a message that carries several alerts, grouping.py) sees:
+
+    batch      batch.kind: "digest" (group_wait, a digest sink) or "summary" (over the cap)
+    headline   "Digest: 3 alerts: 1 CRITICAL, 2 HIGH", the default title
+    summary    summary.total, summary.by_severity {severity: count}, summary.by_rule
+               [(rule_id, title, severity, count)], summary.headline "3 alerts: ..."
+    alerts     the Alerts, in order
+    entries    per alert, what a one-alert template sees: entry.alert, entry.headline,
+               entry.facts, entry.excerpt, entry.link
+
 Chat templates (Slack mrkdwn, Teams Markdown) escape for their markup instead of HTML: every
 `{{ ... }}` goes through the sink's escaping, with no `|safe` way around it, so feed text can
 neither mention (`<!channel>`), nor link, nor format. Only `link` arrives already made safe
@@ -34,11 +44,14 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from ..config import ChatTemplates, Config
 from ..errors import ConfigError, Problem
-from ..models import Alert
-from .render import excerpt, facts, headline, safe_url
+from ..grouping import Batch, RuleCount, summarise
+from ..models import Alert, Severity
+from .render import Excerpt, batch_title, excerpt, facts, headline, safe_url
 
 Escape = Callable[[str], str]
+Link = Callable[[str], str]  # a safe http(s) URL made ready for the format
 CONTEXT_NAMES = frozenset({"alert", "headline", "facts", "excerpt", "link"})
+BATCH_CONTEXT_NAMES = frozenset({"batch", "headline", "summary", "alerts", "entries"})
 
 
 class Verbatim(str):
@@ -52,6 +65,43 @@ def template_context(alert: Alert) -> dict[str, Any]:
             "excerpt": excerpt(alert), "link": safe_url(alert.article.url)}
 
 
+@dataclass(frozen=True)
+class AlertEntry:
+    """One alert of a batch with what a one-alert template sees, under the same names."""
+
+    alert: Alert
+    headline: str
+    facts: list[tuple[str, str]]
+    excerpt: Excerpt | None
+    link: str | None
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """grouping.Summary for templates: `headline` is text, so `{{ summary.headline }}` reads
+    as it looks rather than printing a method."""
+
+    total: int
+    by_severity: dict[Severity, int]
+    by_rule: tuple[RuleCount, ...]
+    headline: str
+
+
+def batch_context(batch: Batch, link: Link | None = None) -> dict[str, Any]:
+    """What a digest template sees; `link` prepares each alert's URL for the format."""
+    summary = summarise(batch.alerts)
+    entries = []
+    for alert in batch.alerts:
+        context = template_context(alert)
+        url = context["link"]
+        entries.append(AlertEntry(alert, context["headline"], context["facts"],
+                                  context["excerpt"], link(url) if url and link else url))
+    return {"batch": batch, "headline": batch_title(batch, summary),
+            "summary": BatchSummary(summary.total, dict(summary.by_severity), summary.by_rule,
+                                    summary.headline()),
+            "alerts": list(batch.alerts), "entries": entries}
+
+
 def _environment(html: bool, escape: Escape | None) -> SandboxedEnvironment:
     def finalize(value: Any) -> str:
         text = str(value)  # an undefined name raises here (StrictUndefined)
@@ -61,26 +111,28 @@ def _environment(html: bool, escape: Escape | None) -> SandboxedEnvironment:
                                 keep_trailing_newline=True, finalize=finalize)
 
 
-def _unknown_names(env: SandboxedEnvironment, source: str, path: Path) -> list[Problem]:
-    unknown = jinja2.meta.find_undeclared_variables(env.parse(source)) - CONTEXT_NAMES
+def _unknown_names(env: SandboxedEnvironment, source: str, path: Path,
+                   names: frozenset[str]) -> list[Problem]:
+    unknown = jinja2.meta.find_undeclared_variables(env.parse(source)) - names
     problems = []
     for name in sorted(unknown - set(env.globals)):
         lines = source.splitlines()
         line = next((i for i, text in enumerate(lines, 1)
                      if re.search(rf"\b{re.escape(name)}\b", text)), 1)
         problems.append(Problem(str(path), line, 1, f"template: unknown name {name!r} "
-                                f"(known: {', '.join(sorted(CONTEXT_NAMES))})"))
+                                f"(known: {', '.join(sorted(names))})"))
     return problems
 
 
-def load_template(path: Path, *, html: bool = False, escape: Escape | None = None
-                  ) -> jinja2.Template:
-    """Compile one template file; a missing file, a syntax error or a name that no template
-    sees is a ConfigError. `escape` makes every `{{ ... }}` pass through it."""
+def load_template(path: Path, *, html: bool = False, escape: Escape | None = None,
+                  names: frozenset[str] = CONTEXT_NAMES) -> jinja2.Template:
+    """Compile one template file; a missing file, a syntax error or a name outside `names`
+    (what the template will see) is a ConfigError. `escape` makes every `{{ ... }}` pass
+    through it."""
     env = _environment(html, escape)
     try:
         source = path.read_text(encoding="utf-8")
-        problems = _unknown_names(env, source, path)
+        problems = _unknown_names(env, source, path, names)
         if problems:
             raise ConfigError(problems)
         return env.from_string(source)
@@ -92,22 +144,48 @@ def load_template(path: Path, *, html: bool = False, escape: Escape | None = Non
                           ) from None
 
 
+def _render(template: jinja2.Template, context: dict[str, Any]) -> str:
+    try:
+        return template.render(context)
+    except jinja2.TemplateError:
+        raise
+    except Exception as exc:  # `{{ 1 / 0 }}`, a bad filter argument: the template's fault
+        raise jinja2.TemplateRuntimeError(f"{type(exc).__name__}: {exc}") from None
+
+
 def render_template(template: jinja2.Template, alert: Alert, **overrides: Any) -> str:
-    return template.render({**template_context(alert), **overrides})
+    """A one-alert template; a failure of any kind is a jinja2.TemplateError, which the
+    sinks report as a dead delivery (retrying renders the same)."""
+    return _render(template, {**template_context(alert), **overrides})
+
+
+def render_batch_template(template: jinja2.Template, batch: Batch, link: Link | None = None
+                          ) -> str:
+    """A digest template; fails as `render_template` does."""
+    return _render(template, batch_context(batch, link))
 
 
 @dataclass(frozen=True)
 class CompiledChatTemplates:
-    """A chat sink's overrides: `title` renders plain or escaped as the sink says, `text`
-    always escaped for the chat's markup; None keeps the default."""
+    """A chat sink's overrides: titles render plain or escaped as the sink says, texts
+    always escaped for the chat's markup; None keeps the default. `digest_*` render the
+    messages that carry several alerts."""
 
     title: jinja2.Template | None = None
     text: jinja2.Template | None = None
+    digest_title: jinja2.Template | None = None
+    digest_text: jinja2.Template | None = None
 
     @classmethod
     def load(cls, paths: ChatTemplates, root: Config | None, *, title_escape: Escape | None,
              text_escape: Escape) -> CompiledChatTemplates:
         resolve = root.resolve if root is not None else Path
-        return cls(
-            load_template(resolve(paths.title), escape=title_escape) if paths.title else None,
-            load_template(resolve(paths.text), escape=text_escape) if paths.text else None)
+
+        def load(path: str | None, escape: Escape | None, names: frozenset[str]
+                 ) -> jinja2.Template | None:
+            return load_template(resolve(path), escape=escape, names=names) if path else None
+
+        return cls(load(paths.title, title_escape, CONTEXT_NAMES),
+                   load(paths.text, text_escape, CONTEXT_NAMES),
+                   load(paths.digest_title, title_escape, BATCH_CONTEXT_NAMES),
+                   load(paths.digest_text, text_escape, BATCH_CONTEXT_NAMES))

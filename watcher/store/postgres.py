@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from ..configview import mask_url_password, url_password
 from ..errors import StoreError
-from ..models import Alert, Article, Delivery, FeedState, OutboxItem
+from ..models import Alert, Article, Delivery, FeedState, Lane, OutboxItem
 from .cluster import ClusterView, ReplicaView
 from .pg_schema import migrate
 from .records import OUTBOX_STATUSES, OutboxRecord
@@ -175,6 +175,7 @@ class PostgresStore:
             "article_json": [a.model_dump_json() for a in unique],
             "alert_ids": [k[0] for k, _ in queued],
             "sinks": [k[1] for k, _ in queued],
+            "routes": [d.route for _, d in queued],
             "article_keys": [d.alert.article.key for _, d in queued],
             "rule_ids": [d.alert.rule.id for _, d in queued],
             "severities": [d.alert.rule.severity for _, d in queued],
@@ -206,7 +207,7 @@ class PostgresStore:
             cur = await conn.execute(_CLAIM_DUE, {
                 "now": now, "lease": now + timedelta(seconds=lease_seconds), "limit": limit})
             rows = sorted(await cur.fetchall(), key=lambda r: (r[6], r[3], r[0]))
-            for item_id, alert_json, sink, attempts, created_at, requeued, _, held in rows:
+            for item_id, alert_json, sink, attempts, created_at, requeued, _, held, route in rows:
                 try:
                     alert = Alert.model_validate_json(alert_json)
                 except ValidationError as exc:
@@ -218,7 +219,7 @@ class PostgresStore:
                     continue
                 items.append(OutboxItem(id=item_id, alert=alert, sink=sink, attempts=attempts,
                                         created_at=created_at, queued_at=requeued,
-                                        held=held is not None))
+                                        held=held is not None, route=route))
         return items
 
     async def mark_delivered(self, item_id: int, now: datetime) -> None:
@@ -259,16 +260,16 @@ class PostgresStore:
 
     # batches (grouping.py)
 
-    async def claim_batch(self, sink: str, created_before: datetime, now: datetime,
+    async def claim_batch(self, lane: Lane, created_before: datetime, now: datetime,
                           limit: int, lease_seconds: float) -> list[OutboxItem]:
-        """Lease up to `limit` pending rows of `sink` queued before `created_before`, due or
+        """Lease up to `limit` pending rows of `lane` queued before `created_before`, due or
         not (they go out together now), oldest first; rows leased by others are skipped."""
         items: list[OutboxItem] = []
         async with self._conn() as conn, conn.transaction():
             cur = await conn.execute(_CLAIM_BATCH, {
-                "sink": sink, "before": created_before, "now": now, "limit": limit,
+                **_lane_params(lane), "before": created_before, "now": now, "limit": limit,
                 "lease": now + timedelta(seconds=lease_seconds)})
-            for item_id, alert_json, name, attempts, created_at, requeued, held in sorted(
+            for item_id, alert_json, name, attempts, created_at, requeued, held, route in sorted(
                     await cur.fetchall(), key=lambda r: (r[4], r[0])):
                 alert = _readable_alert(alert_json)
                 if alert is None:
@@ -279,7 +280,7 @@ class PostgresStore:
                     continue
                 items.append(OutboxItem(id=item_id, alert=alert, sink=name, attempts=attempts,
                                         created_at=created_at, queued_at=requeued,
-                                        held=held is not None))
+                                        held=held is not None, route=route))
         return items
 
     async def mark_batch_delivered(self, item_ids: Sequence[int], now: datetime) -> None:
@@ -294,18 +295,19 @@ class PostgresStore:
     async def hold(self, item_ids: Sequence[int], next_attempt: datetime,
                    capped: bool) -> None:
         """Give claimed rows back unattempted, due at `next_attempt`; `capped` marks them
-        held over the sink's max_per_hour (they go out in a summary)."""
+        held over their lane's max_per_hour (they go out in a summary)."""
         await self._rowcount(
             "UPDATE outbox SET next_attempt = %s, lease_until = NULL, "
             "held = CASE WHEN %s THEN 'cap' ELSE held END "
             "WHERE id = ANY(%s) AND status = 'pending'",
             (next_attempt, capped, list(item_ids)))
 
-    async def sent_messages(self, sink: str, since: datetime) -> list[datetime]:
-        """When each message delivered to `sink` at or after `since` went out."""
+    async def sent_messages(self, lane: Lane, since: datetime) -> list[datetime]:
+        """When each message delivered in `lane` at or after `since` went out."""
         rows = await self._fetch(
-            "SELECT min(finished_at) FROM outbox WHERE sink = %s AND status = 'delivered' "
-            "AND finished_at >= %s GROUP BY coalesce(batch_id, id) ORDER BY 1", (sink, since))
+            f"SELECT min(finished_at) FROM outbox WHERE {_IN_LANE} AND status = 'delivered' "
+            "AND finished_at >= %(since)s GROUP BY coalesce(batch_id, id) ORDER BY 1",
+            {**_lane_params(lane), "since": since})
         return [r[0].astimezone(UTC) for r in rows]
 
     async def outbox_counts(self) -> dict[str, int]:
@@ -342,12 +344,12 @@ class PostgresStore:
             raise ValueError(f"unknown status {status!r}; use one of {OUTBOX_STATUSES}")
         rows = await self._fetch(
             "SELECT id, alert_json, sink, status, attempts, last_error, created_at, "
-            "next_attempt, finished_at FROM outbox WHERE (%(status)s::text IS NULL "
+            "next_attempt, finished_at, route FROM outbox WHERE (%(status)s::text IS NULL "
             "OR status = %(status)s) ORDER BY id DESC LIMIT %(limit)s",
             {"status": status, "limit": limit})
         return [OutboxRecord(id=r[0], alert=_readable_alert(r[1]), sink=r[2], status=r[3],
                              attempts=r[4], last_error=r[5], created_at=r[6],
-                             next_attempt=r[7], finished_at=r[8]) for r in rows]
+                             next_attempt=r[7], finished_at=r[8], route=r[9]) for r in rows]
 
 
 _FEED_COLUMNS = ("feed_id", "url", "etag", "last_modified", "last_attempt", "last_success",
@@ -378,13 +380,15 @@ WITH new AS (
     ON CONFLICT (key) DO NOTHING
     RETURNING key
 ), queued AS (
-    INSERT INTO outbox (alert_id, sink, article_key, rule_id, severity, alert_json,
+    INSERT INTO outbox (alert_id, sink, route, article_key, rule_id, severity, alert_json,
                         next_attempt, created_at)
-    SELECT d.alert_id, d.sink, d.article_key, d.rule_id, d.severity, d.alert_json,
+    SELECT d.alert_id, d.sink, d.route, d.article_key, d.rule_id, d.severity, d.alert_json,
            %(now)s, %(now)s
-    FROM unnest(%(alert_ids)s::text[], %(sinks)s::text[], %(article_keys)s::text[],
-                %(rule_ids)s::text[], %(severities)s::text[], %(alert_json)s::text[])
-         WITH ORDINALITY AS d(alert_id, sink, article_key, rule_id, severity, alert_json, n)
+    FROM unnest(%(alert_ids)s::text[], %(sinks)s::text[], %(routes)s::text[],
+                %(article_keys)s::text[], %(rule_ids)s::text[], %(severities)s::text[],
+                %(alert_json)s::text[])
+         WITH ORDINALITY AS d(alert_id, sink, route, article_key, rule_id, severity,
+                              alert_json, n)
     WHERE d.article_key IN (SELECT key FROM new)
     ORDER BY d.n
     ON CONFLICT (alert_id, sink) DO NOTHING
@@ -413,23 +417,31 @@ WHERE id IN (
     ORDER BY next_attempt, attempts, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED)
-RETURNING id, alert_json, sink, attempts, created_at, requeued_at, next_attempt, held
+RETURNING id, alert_json, sink, attempts, created_at, requeued_at, next_attempt, held, route
 """
 
-_CLAIM_BATCH = """
+# The rows of a lane (grouping.py): one route's, or the sink's rows of no route in `apart`.
+_IN_LANE = ("sink = %(sink)s AND (route = %(route)s "
+            "OR (%(route)s::text = '' AND route <> ALL(%(apart)s::text[])))")
+
+_CLAIM_BATCH = f"""
 UPDATE outbox SET lease_until = %(lease)s
 WHERE id IN (
     SELECT id FROM outbox
-    WHERE sink = %(sink)s AND status = 'pending' AND created_at < %(before)s
+    WHERE {_IN_LANE} AND status = 'pending' AND created_at < %(before)s
       AND (lease_until IS NULL OR lease_until <= %(now)s)
     ORDER BY created_at, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED)
-RETURNING id, alert_json, sink, attempts, created_at, requeued_at, held
+RETURNING id, alert_json, sink, attempts, created_at, requeued_at, held, route
 """
 
 _REQUEUE = ("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt = %s, "
             "requeued_at = %s, lease_until = NULL, finished_at = NULL ")
+
+
+def _lane_params(lane: Lane) -> dict[str, Any]:
+    return {"sink": lane.sink, "route": lane.route, "apart": list(lane.apart)}
 
 
 def _utc(moment: datetime | None) -> datetime | None:

@@ -25,3 +25,4 @@ class OutboxRecord:
     created_at: datetime
     next_attempt: datetime
     finished_at: datetime | None
+    route: str = ""  # the route that chose the sink; '' for notify or default_sinks

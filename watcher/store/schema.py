@@ -87,6 +87,11 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     CREATE INDEX outbox_sink_pending ON outbox (sink, created_at) WHERE status = 'pending';
     CREATE INDEX outbox_sink_sent ON outbox (sink, finished_at) WHERE status = 'delivered';
     """),
+    (7, """
+    -- The route that chose the row's sink ('' for rule notify or default_sinks): a route
+    -- with its own group_wait or max_per_hour groups and caps its rows apart (grouping.py).
+    ALTER TABLE outbox ADD COLUMN route TEXT NOT NULL DEFAULT '';
+    """),
 )
 
 SCHEMA_VERSION_TABLE = """

@@ -29,7 +29,7 @@ RETURNING 1
 
 def claim_feed(conn: sqlite3.Connection, feed_id: str, replica_id: str, now: str,
                until: str, due_by: str) -> bool:
-    """Times are the store's ISO text (sqlite.to_text)."""
+    """Times are the store's ISO text (sqlite_conn.to_text)."""
     params = {"feed": feed_id, "owner": replica_id, "now": now, "until": until,
               "due_by": due_by}
     conn.execute("BEGIN IMMEDIATE")
