@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,48 @@ def test_shipped_configs_load(name: str) -> None:
     for feed in config.feeds:
         if not feed.url.startswith("http"):
             assert config.resolve(feed.url).is_file(), feed.url
+
+
+def uncommented_examples(text: str) -> str:
+    """config/watcher.yaml with its commented sink and route examples switched on (minus the
+    files they name: a CA bundle and a template that a desk would provide)."""
+    out: list[str] = []
+    in_routes = False
+    for line in text.splitlines():
+        if line == "# routes:":
+            in_routes = True
+            out.append("routes:")
+            continue
+        if in_routes and line.startswith("#   "):
+            out.append(line[2:])
+            continue
+        in_routes = False
+        if line.startswith(("  # - ", "  #   ")):
+            line = "  " + line[4:]
+        out.append(line)
+    kept, skip_below = [], None
+    for line in out:
+        indent = len(line) - len(line.lstrip())
+        if skip_below is not None and indent > skip_below:
+            continue
+        skip_below = None
+        if line.strip().startswith(("ca_file:", "templates:")):
+            skip_below = indent
+            continue
+        kept.append(line)
+    return "\n".join(kept) + "\n"
+
+
+def test_every_commented_example_in_the_starting_config_is_valid(tmp_path: Path) -> None:
+    text = uncommented_examples((ROOT / "config" / "watcher.yaml").read_text())
+    (tmp_path / "watcher.yaml").write_text(text)
+    env = {name: f"value-of-{name.lower()}" for name in re.findall(r"\$\{(\w+)", text)}
+    env |= {"DESK_WEBHOOK_URL": "https://hooks.example/d", "SLACK_WEBHOOK_URL":
+            "https://hooks.slack.example/s", "TEAMS_WORKFLOW_URL": "https://teams.example/t"}
+    config = load_config(tmp_path / "watcher.yaml", env=env)
+    kinds = {sink.type for sink in config.sinks}
+    assert kinds == {"console", "jsonl", "webhook", "slack", "teams", "email", "digest"}
+    assert [route.name for route in config.routes] == ["urgent", "syria-desk", "default"]
 
 
 def test_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:

@@ -127,6 +127,20 @@ def test_an_unusable_store_stops_startup_with_one_line(tmp_path: Path, site: Loc
     assert "Traceback" not in result.stderr.decode()
 
 
+def test_an_unreachable_database_says_why_in_one_line(tmp_path: Path, site: LocalSite) -> None:
+    # Port 1 on loopback: nothing listens, so the connection is refused at once.
+    config = write_config(tmp_path, site, hook=site.hook("hook"),
+                          state="postgresql://postgres:pw-7781@127.0.0.1:1/test")
+    result = watcher("run", "--config", str(config))
+    assert result.returncode == 1
+    err = result.stderr.decode()
+    lines = [line for line in err.splitlines() if not line.startswith("{")]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("watcher: postgresql://postgres:**********@127.0.0.1:1/test")
+    assert "Connection refused" in lines[0]
+    assert "pw-7781" not in err and "Traceback" not in err
+
+
 def test_a_broken_config_stops_startup_with_file_line_col(tmp_path: Path,
                                                           site: LocalSite) -> None:
     path = tmp_path / "w.yaml"
