@@ -25,14 +25,18 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests import pgtest
 from watcher.config import load_config
-from watcher.pipeline import poll_feed
+from watcher.scheduler import CLAIM_TICK, FeedClaimer, SharedFeeds
 from watcher.service import open_runtime
+
+STARTUP_TIMEOUT = 90.0
+SETTLE = 3.0
 
 RULES = 'rules:\n  - id: convoy\n    title: Convoy\n    severity: high\n    match:\n' \
         '      words: ["convoy"]\n'
@@ -43,6 +47,7 @@ class Site:
 
     def __init__(self) -> None:
         self.polls: list[float] = []
+        self.pollers: set[str] = set()  # replica ids, from the User-Agent
         self.alerts: list[float] = []
         self.lock = threading.Lock()
         self.serial = 0
@@ -54,6 +59,7 @@ class Site:
                     site.serial += 1
                     n = site.serial
                     site.polls.append(time.monotonic())
+                    site.pollers.add(self.headers.get("User-Agent", "").rpartition(" ")[2])
                 body = (f"<?xml version='1.0'?><rss version='2.0'><channel><title>d</title>"
                         f"<item><title>Convoy {n} seen</title>"
                         f"<link>https://news.example.org/{n}</link></item></channel></rss>")
@@ -92,7 +98,7 @@ def write_config(folder: Path, url: str, port: int, feeds: int, interval: float 
         "default_interval": interval, "jitter": 0.5, "log_level": "error",
         "feeds": [{"id": f"f{i}", "url": f"http://127.0.0.1:{port}/{i}.xml"}
                   for i in range(feeds)],
-        "fetch": {"allow_private_addresses": True},
+        "fetch": {"allow_private_addresses": True, "user_agent": "bench ${REPLICA}"},
         "sinks": [{"type": "webhook", "name": "hook", "url": f"http://127.0.0.1:{port}/hook"}],
         "delivery": {"poll_interval": 0.2},
     }))
@@ -108,7 +114,14 @@ def measure(replicas: int, feeds: int, seconds: float, folder: Path) -> tuple[fl
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
              for n in range(replicas)]
     try:
-        time.sleep(8)  # start, first burst of polls
+        # On a busy machine a replica can take many seconds to start: measure once all poll.
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while len(site.pollers) < replicas and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if len(site.pollers) < replicas:
+            raise SystemExit(f"only {len(site.pollers)} of {replicas} replicas polled within "
+                             f"{STARTUP_TIMEOUT:.0f}s")
+        time.sleep(SETTLE)  # past the first burst of polls
         start = time.monotonic()
         time.sleep(seconds)
         return site.rates(start, time.monotonic())
@@ -122,8 +135,9 @@ def measure(replicas: int, feeds: int, seconds: float, folder: Path) -> tuple[fl
 
 
 async def round_trips_per_poll(folder: Path, feeds: int) -> tuple[float, float]:
-    """Statements per poll: (a poll that finds a new story, a poll answered 304-alike: the
-    same document again). Counted on psycopg's cursor, in this process."""
+    """Statements per poll while one replica's `FeedClaimer` polls `feeds` due feeds, each
+    finding a new story: (all statements, of which batch claims). Counted on psycopg's
+    cursor, in this process; creating the feeds' rows at start is not counted."""
     site = Site()
     schema = pgtest.new_schema_name()
     path = write_config(folder, pgtest.schema_url(schema), site.port, feeds, interval=3600)
@@ -138,19 +152,28 @@ async def round_trips_per_poll(folder: Path, feeds: int) -> tuple[float, float]:
     psycopg.AsyncCursor.execute = counting  # type: ignore[assignment,method-assign]
     try:
         async with open_runtime(config) as rt:
+            store = rt.pipe.store
+            assert isinstance(store, SharedFeeds)
+            claims = [0]
+            claim_due_feeds = store.claim_due_feeds
+
+            async def counted(*args: Any) -> list[str]:
+                claims[0] += 1
+                return await claim_due_feeds(*args)
+
+            store.claim_due_feeds = counted  # type: ignore[assignment,method-assign]
+            claimer = FeedClaimer(rt.pipe, config.feeds, store)
+            await claimer.start()
             count[0] = 0
-            for feed in config.feeds:
-                await poll_feed(rt.pipe, feed)
-            fresh = count[0] / len(config.feeds)
-            count[0] = 0
-            for feed in config.feeds:  # not due: the lease is refused, nothing else runs
-                await poll_feed(rt.pipe, feed)
-            refused = count[0] / len(config.feeds)
+            while len(site.polls) < feeds or claimer.in_flight:
+                await asyncio.sleep(0.01)
+            total = count[0]
+            await claimer.stop(5)
     finally:
         psycopg.AsyncCursor.execute = original  # type: ignore[method-assign]
         site.server.shutdown()
         pgtest.drop_schema(schema)
-    return fresh, refused
+    return total / feeds, claims[0] / feeds
 
 
 def main() -> None:
@@ -163,9 +186,10 @@ def main() -> None:
         raise SystemExit(f"bench/scale.py needs PostgreSQL at {pgtest.BASE_URL}: {error}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        fresh, refused = asyncio.run(round_trips_per_poll(folder, 50))
-        print(f"round trips per poll: {fresh:.1f} (new story found), "
-              f"{refused:.1f} (feed not due or leased elsewhere)")
+        per_poll, claims = asyncio.run(round_trips_per_poll(folder, 50))
+        print(f"round trips per poll: {per_poll:.2f} (new story found), of which "
+              f"{claims:.2f} batch claims; a replica with nothing due: "
+              f"{1 / CLAIM_TICK:.0f} claim/s")
         baseline: tuple[float, float] | None = None
         for replicas in (1, 2, 3):
             runs = [measure(replicas, args.feeds, args.seconds, folder)

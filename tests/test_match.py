@@ -13,7 +13,7 @@ GAZETTEER = """\
 lists:
   movement: [convoy, flee, fled, move]
 places:
-  - {name: Raqqa, country: SY, lat: 35.95, lon: 39.01, aliases: [Raqa, Rakka, الرقة]}
+  - {name: Raqqa, country: SY, lat: 35.95, lon: 39.01, aliases: [Raqa, Rakka, الرقة, Ракка]}
   - name: Deir ez-Zor
     country: SY
     lat: 35.34
@@ -21,9 +21,15 @@ places:
     aliases: [Deir Ezzor, Deir al-Zor, Dayr az Zawr, دير الزور]
   - {name: Mayadin, country: SY, lat: 35.02, lon: 40.45, aliases: [al-Mayadin, الميادين]}
   - {name: Daraa, country: SY, lat: 32.62, lon: 36.1, aliases: ["Dara'a", Deraa]}
+  - {name: Zaporizhzhia, country: UA, lat: 47.84, lon: 35.14, aliases: [Запоріжжя, Запорожье]}
+  - {name: Bakhmut, country: UA, lat: 48.6, lon: 38.0, aliases: [Бахмут]}
+  - {name: Kyiv, country: UA, lat: 50.45, lon: 30.52, aliases: [Київ, Киев]}
+  - {name: Nova Kakhovka, country: UA, lat: 46.75, lon: 33.35,
+     aliases: [Нова Каховка, Новая Каховка]}
 groups:
   - name: ISIL
-    aliases: [ISIS, Daesh, Islamic State, {term: IS, case: true}, داعش]
+    aliases: [ISIS, Daesh, Islamic State, {term: IS, case: true}, داعش, ИГИЛ]
+  - {name: Wagner Group, aliases: [Wagner, Вагнер]}
   - {name: Free Syrian Army, aliases: [FSA]}
   - {name: Syrian Arab Army, aliases: [Syrian Army]}
 """
@@ -199,3 +205,69 @@ def test_cost_does_not_evaluate_unrelated_rules(matcher: Matcher) -> None:
     found_terms = {t for t, info in enumerate(matcher.terms) if info.label == "ambush"}
     rules = {matcher.rules[i].rule.id for t in found_terms for i in matcher.rules_by_term[t]}
     assert rules == {"title-only"}
+
+
+# --- Cyrillic names inflect ------------------------------------------------------------
+
+@pytest.mark.parametrize(("title", "language", "places", "groups"), [
+    ("Колонну обстреляли у Ракки", "ru", ["Raqqa"], []),
+    ("Обстрел Запорожья и Бахмута", "ru", ["Zaporizhzhia", "Bakhmut"], []),
+    ("Бои под Бахмутом, удар по Запорожью", "ru", ["Bakhmut", "Zaporizhzhia"], []),
+    ("Наёмники группы Вагнера у Новой Каховки", "ru", ["Nova Kakhovka"], ["Wagner Group"]),
+    ("Бої біля Києва і в Запоріжжі", "uk", ["Kyiv", "Zaporizhzhia"], []),
+    ("Обстріл Нової Каховки", "uk", ["Nova Kakhovka"], []),
+    ("Обстрел Запорожья и Бахмута", "uk", ["Zaporizhzhia", "Bakhmut"], []),
+    ("Ракка и Бахмут", None, ["Raqqa", "Bakhmut"], []),     # as written: any language
+    ("Колонну обстреляли у Ракки", None, [], []),           # inflections: ru and uk only
+    ("Колонну обстреляли у Ракки", "ar", [], []),
+    ("Бойцы ИГИЛ", "ru", [], ["ISIL"]),
+    ("Татарское иго", "ru", [], []),                        # ИГИЛ stems too short to use
+    ("The Raqqas of this world", "ru", [], []),             # Latin names are not stemmed
+    ("Raqqa's streets", "ru", ["Raqqa"], []),
+    ("قافلة بالرقة", "ar", ["Raqqa"], []),                   # Arabic as before
+    ("داعش والرقة", None, ["Raqqa"], ["ISIL"]),
+])
+def test_cyrillic_names_match_inflected_in_russian_and_ukrainian(
+        matcher: Matcher, title: str, language: str | None, places: list[str],
+        groups: list[str]) -> None:
+    found = run(matcher, title, language=language)
+    assert [p.name for p in found.places] == places
+    assert [g.name for g in found.groups] == groups
+
+
+def test_inflected_cyrillic_names_report_their_surface_text(matcher: Matcher) -> None:
+    title = "Боевики ИГИЛ ушли из Ракки"
+    content = "Колонна «Даиш» шла к Ракке; ИГИЛ у Раккой-то нет."
+    found = run(matcher, title, content, language="ru")
+    [hit] = found.hits
+    assert hit.rule.id == "isil-raqqa"
+    assert [(m.field, m.kind, m.term, m.text, m.start, m.end) for m in hit.matched] == [
+        ("title", "group", "ISIL", "ИГИЛ", 8, 12),
+        ("title", "place", "Raqqa", "Ракки", 21, 26),
+        ("content", "place", "Raqqa", "Ракке", 21, 26),
+        ("content", "group", "ISIL", "ИГИЛ", 28, 32),
+        ("content", "place", "Raqqa", "Раккой", 35, 41),
+    ]
+    for m in hit.matched:
+        assert (title if m.field == "title" else content)[m.start:m.end] == m.text
+
+
+# --- acronyms in capitals ----------------------------------------------------------------
+
+@pytest.mark.parametrize(("title", "groups", "rules"), [
+    ("WHAT IS HAPPENING IN RAQQA", [], []),
+    ("RAQQA: WHERE IS THE CONVOY", [], ["exact-and-case"]),   # CONVOY, not IS
+    ("THIS IS", [], []),
+    ("IS FIGHTERS LEAVE RAQQA", [], []),
+    ("IS fighters leave Raqqa", ["ISIL"], ["isil-raqqa", "exact-and-case"]),
+    ("Fighters of the IS group", ["ISIL"], ["exact-and-case"]),
+    ("IS Fighters Leave Raqqa", ["ISIL"], ["isil-raqqa", "exact-and-case"]),
+    ("Raqqa: SDF and IS clash", ["ISIL"], ["isil-raqqa", "exact-and-case"]),
+    ("IS", ["ISIL"], ["exact-and-case"]),
+    ("ISIS FIGHTERS LEAVE RAQQA", ["ISIL"], ["isil-raqqa"]),   # not case-sensitive
+])
+def test_case_sensitive_acronym_not_inside_capitals(
+        matcher: Matcher, title: str, groups: list[str], rules: list[str]) -> None:
+    found = run(matcher, title)
+    assert [g.name for g in found.groups] == groups
+    assert fired(found) == rules

@@ -66,7 +66,7 @@ async def service(tmp_path: Path, site: LocalSite) -> AsyncIterator[Service]:
     (rules / "broken.yaml").write_text("rules:\n  - id: broken\n    title: [unclosed\n")
     port = free_port()
     config = {
-        "state": "state/w.db", "rules": ["rules"], "jitter": 0,
+        "state": "state/w.db", "rules": ["rules"], "jitter": 0, "replica_id": "metrics-1",
         "fetch": {"allow_private_addresses": True, "timeout": "5s"},
         "feeds": [{"id": "desk", "interval": "1s",
                    "url": site.set_feed("desk.xml", [("a1", *CONVOY), ("a2", *FAIR)])},
@@ -118,6 +118,10 @@ async def test_metrics_move_with_polls_and_deliveries(service: Service, site: Lo
     assert value(m, "watcher_outbox_pending") == 1
     assert value(m, "watcher_outbox_dead") == 1
     assert value(m, "watcher_outbox_oldest_age_seconds") > 0
+    # Who this process is, and the cluster as the store sees it: both feeds polled by it.
+    assert value(m, "watcher_replica_info", replica="metrics-1") == 1
+    assert value(m, "watcher_cluster_feeds", replica="metrics-1", state="polled") == 2
+    assert ("watcher_outbox_in_flight", frozenset()) in m
 
     # Later polls of the same feed: articles counted as seen, nothing alerted twice.
     polls = value(m, "watcher_polls_total", feed="desk")

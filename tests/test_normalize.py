@@ -7,8 +7,11 @@ import pytest
 from watcher.normalize import (
     case_form,
     language_code,
+    name_stem_languages,
+    name_stems,
     normalize_token,
     stem_tokens,
+    stem_ukrainian_name,
     term_variants,
     tokenize,
 )
@@ -89,3 +92,41 @@ def test_language_code(given: str | None, code: str) -> None:
 def test_case_form_keeps_case_but_drops_marks() -> None:
     assert case_form("ÍS") == "IS"
     assert case_form("is") == "is"
+
+
+@pytest.mark.parametrize(("forms", "stem"), [
+    (["запоріжжя", "запоріжжі", "запоріжжю", "запоріжжям"], "запоріжж"),
+    (["київ", "києва", "києві", "києвом"], "києв"),          # і/е alternation
+    (["харків", "харкова", "харкові", "харкову"], "харков"),
+    (["маріуполь", "маріуполя", "маріуполем"], "маріупол"),
+    (["донецьк", "донецька", "донецьку", "донецьком"], "донецьк"),
+    (["нова", "нової", "новій", "нову"], "нов"),
+    (["суми", "сумах"], "сум"),
+    (["raqqa"], "raqqa"),                                      # other scripts untouched
+    (["зсу"], "зсу"),                                          # never under three letters
+])
+def test_stem_ukrainian_name(forms: list[str], stem: str) -> None:
+    assert [stem_ukrainian_name(f) for f in forms] == [stem] * len(forms)
+    assert stem_tokens(forms, "uk") == [stem] * len(forms)
+
+
+@pytest.mark.parametrize(("tokens", "language", "stems"), [
+    (["ракка"], "ru", ["ракк"]),
+    (["запорожье"], "ru", ["запорож"]),
+    (["новая", "каховка"], "ru", ["нов", "каховк"]),
+    (["запоріжжя"], "uk", ["запоріжж"]),
+    (["игил"], "ru", None),                 # "иг": too short to tell from "иго"
+    (["игил"], "uk", ["игил"]),
+])
+def test_name_stems(tokens: list[str], language: str, stems: list[str] | None) -> None:
+    assert name_stems(tokens, language) == stems
+
+
+@pytest.mark.parametrize(("name", "languages"), [
+    ("Ракка", ("ru", "uk")),
+    ("ЧВК Вагнер", ("ru", "uk")),
+    ("Raqqa", ()),
+    ("الرقة", ()),
+])
+def test_name_stem_languages_follow_the_script(name: str, languages: tuple[str, ...]) -> None:
+    assert name_stem_languages(name) == languages

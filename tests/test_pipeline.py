@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import random
+import re
+import subprocess
+import sys
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Response
 
+from tests import pgtest
 from watcher.config import Config, FeedConfig
 from watcher.feedhealth import feed_health, is_due, next_poll_after_success
 from watcher.fetch import make_client
@@ -289,3 +297,115 @@ async def test_republished_story_with_a_new_guid_is_not_new(pipe: Pipeline,
 def test_early_polls_do_not_add_up(due: float | None, expected: float) -> None:
     previous = None if due is None else NOW + timedelta(seconds=due)
     assert next_poll_after_success(previous, NOW, 60) == NOW + timedelta(seconds=expected)
+
+
+# Issues 2 and 4, as a reviewer reproduced them: an article was alerted a second time when a
+# later poll of its feed held another entry that shared its link or its guid (the article's
+# key then depended on its neighbours). An entry's key now comes from its own fields only.
+
+CONVOY_A = "Isil convoy leaves Raqqa for Deir Ezzor"
+CONVOY_B = "Second convoy of fighters reaches Mayadin"
+CONVOY_RULES = """\
+rules:
+  - id: convoys
+    title: Convoys on the move
+    severity: high
+    match:
+      words: [convoy]
+"""
+LIVE_PAGE = "https://news.example.org/live/raqqa"  # one page, updated with each story
+
+# (guid, link, title) of each entry; the first poll holds A alone, the second B and A.
+SHARING = {
+    "shared-link": ([("a1", LIVE_PAGE, CONVOY_A)],
+                    [("b2", LIVE_PAGE, CONVOY_B), ("a1", LIVE_PAGE, CONVOY_A)]),
+    "shared-guid": ([("story", None, CONVOY_A)],
+                    [("story", None, CONVOY_B), ("story", None, CONVOY_A)]),
+}
+
+
+def rss_entries(entries: list[tuple[str, str | None, str]]) -> str:
+    items = "".join(f"<item><guid isPermaLink='false'>{guid}</guid><title>{title}</title>"
+                    + (f"<link>{link}</link>" if link else "") + "</item>"
+                    for guid, link, title in entries)
+    return (f"<?xml version='1.0'?><rss version='2.0'><channel><title>Desk</title>"
+            f"<link>https://news.example.org/</link>{items}</channel></rss>")
+
+
+def run_once(config: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "watcher", "once", "--config", str(config)],
+                            capture_output=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr.decode()
+
+
+def test_once_alerts_an_article_once_when_a_later_entry_shares_its_link_or_guid(
+        tmp_path: Path, httpserver: HTTPServer) -> None:
+    """Each case of SHARING is a feed; two `watcher once` processes poll them."""
+    served = {case: rss_entries(first) for case, (first, _) in SHARING.items()}
+    httpserver.expect_request(re.compile("/.+")).respond_with_handler(
+        lambda request: Response(served[request.path.strip("/")],
+                                 content_type="application/rss+xml"))
+    (tmp_path / "rules.yaml").write_text(CONVOY_RULES)
+    config = tmp_path / "watcher.yaml"
+    config.write_text(json.dumps({
+        "state": "state/watcher.db", "rules": [str(tmp_path / "rules.yaml")],
+        "fetch": {"allow_private_addresses": True},
+        "feeds": [{"id": case, "url": httpserver.url_for(f"/{case}")} for case in SHARING],
+        "sinks": [{"name": "archive", "type": "jsonl", "path": "alerts.jsonl"}]}))
+
+    run_once(config)
+    served.update({case: rss_entries(second) for case, (_, second) in SHARING.items()})
+    run_once(config)  # a new process: what was seen comes from the store
+    alerts = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+    alerted = Counter((a["article"]["source"], a["article"]["title"]) for a in alerts)
+    assert alerted == {(case, title): 1 for case in SHARING for title in (CONVOY_A, CONVOY_B)}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def any_pipe(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Pipeline]:
+    """`pipe` on either store backend (PostgreSQL in a schema of its own)."""
+    state: Path | str = tmp_path / "w.db"
+    if request.param == "postgres":
+        state = pgtest.schema_url(request.getfixturevalue("pg_schema"))
+    config = Config.model_validate({
+        "base_dir": tmp_path, "fetch": {"allow_private_addresses": True},
+        "sinks": [{"type": "jsonl", "name": "archive", "path": "a.jsonl"}],
+    })
+    store = await open_store(state)
+    matcher = compile_rules(load_rules([ROOT / "rules"]))
+    async with make_client(config.fetch) as client:
+        yield Pipeline(config=config, store=store, client=client, matcher=matcher,
+                       clock=lambda: NOW)
+    await store.close()
+
+
+@pytest.mark.parametrize("case", sorted(SHARING))
+async def test_a_later_entry_sharing_a_link_or_guid_is_new_and_the_first_is_not(
+        any_pipe: Pipeline, httpserver: HTTPServer, case: str) -> None:
+    first, second = SHARING[case]
+    httpserver.expect_oneshot_request("/f.xml").respond_with_data(rss_entries(first))
+    httpserver.expect_request("/f.xml").respond_with_data(rss_entries(second))
+    feed = FeedConfig(id="f", url=httpserver.url_for("/f.xml"))
+    first_poll = await poll_feed(any_pipe, feed, force=True)
+    assert (first_poll.new_articles, first_poll.alerts > 0) == (1, True)
+    again = await poll_feed(any_pipe, feed, force=True)
+    assert (again.articles, again.new_articles, again.alerts > 0) == (2, 1, True)
+    queued = await any_pipe.store.claim_due(NOW + timedelta(days=1), 100, 60.0)
+    alerted = Counter(item.alert.article.title for item in queued)
+    assert alerted == {CONVOY_A: first_poll.alerts, CONVOY_B: again.alerts}
+
+
+async def test_articles_recorded_under_the_keys_of_before_are_still_seen(
+        any_pipe: Pipeline, httpserver: HTTPServer) -> None:
+    """Stores written before keys came from an entry's own fields hold link keys (or guid
+    keys when the link was shared): a new entry's aliases are those, so nothing re-alerts."""
+    def old_key(identity: str) -> str:
+        return hashlib.sha256(identity.encode()).hexdigest()[:32]
+    before = [Article(key=old_key(f"url\x1fhttps://news.example.org/{n}"), title=t)
+              for n, t in (("x1", "Isil convoy leaves Raqqa for Deir Ezzor"),
+                           ("x2", "Weather calm"))]
+    assert await any_pipe.store.record_articles(before, [], NOW) == 2
+    httpserver.expect_request("/f.xml").respond_with_data(FEED)
+    report = await poll_feed(any_pipe, FeedConfig(id="f", url=httpserver.url_for("/f.xml")),
+                             force=True)
+    assert (report.articles, report.new_articles, report.alerts) == (2, 0, 0)

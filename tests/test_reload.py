@@ -9,6 +9,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,31 @@ def test_a_broken_file_keeps_its_last_good_version(tmp_path: Path) -> None:
 
     (tmp_path / "a.yaml").unlink()  # a removed file's rules stop
     assert reloader.reload().rules == 1
+
+
+def test_a_stale_file_says_since_when_until_it_is_fixed(tmp_path: Path) -> None:
+    """`watcher status` shows "running last good version of X since …": the first load that
+    found X broken, not the latest one."""
+    times = iter(datetime(2026, 11, 25, 12, m, tzinfo=UTC) for m in range(10))
+    (tmp_path / "a.yaml").write_text(rule("convoys", "convoy"))
+    reloader = RuleReloader([tmp_path], clock=lambda: next(times))
+    assert reloader.reload().stale_since == {}
+    (tmp_path / "a.yaml").write_text("rules: [unclosed\n")
+    broke = reloader.reload()
+    name = str(tmp_path / "a.yaml")
+    assert broke.stale_since == {name: datetime(2026, 11, 25, 12, 1, tzinfo=UTC)}
+    assert reloader.reload().stale_since == broke.stale_since  # still broken: same since
+    assert reloader.status.to_dict()["stale_since"] == {name: "2026-11-25T12:01:00+00:00"}
+    (tmp_path / "a.yaml").write_text(rule("convoys", "motorcade"))
+    assert reloader.reload().stale_since == {}
+
+
+async def test_reload_async_tells_the_heartbeat_it_reloaded(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(rule("convoys", "convoy"))
+    reloader = RuleReloader([tmp_path])
+    assert not reloader.reloaded.is_set()
+    await reloader.reload_async()
+    assert reloader.reloaded.is_set()
 
 
 def test_a_file_that_never_loaded_contributes_what_still_loads(tmp_path: Path) -> None:

@@ -45,15 +45,16 @@ rules:
     match:
       words: ["convoy"]
 """
-# A poll's due time is taken when its replica claims the feed; the request reaches the site
-# later, by a delay that grows with load (a replica's 67 feeds fall due together and queue
-# for its 16 fetch slots, on 2 shared cores). So request gaps are the claim gaps give or take
+# A feed falls due an interval after its last poll started. Each replica claims the feeds
+# due at that moment, once a second or as soon as one of its 16 fetch slots frees, in one
+# statement that hands each feed to one replica. The request reaches the site later, by a
+# delay that grows with load (2 shared cores), so request gaps are the due gaps give or take
 # that delay: a late request followed by a prompt one can come well before INTERVAL. Two
-# replicas polling in the same interval, though, would fire within one scheduler burst:
-# under a second apart. And over the run no feed may get more polls than intervals passed
-# (the claim counts a poll due within 10% of its interval as due: feedhealth.DUE_SLACK).
+# replicas polling in the same interval, though, would be two claims of one due feed: under
+# a second apart. And over the run no feed may get more polls than intervals passed (a poll
+# that starts within 10% of its due time counts from it: feedhealth.DUE_SLACK).
 MIN_GAP = 0.25 * INTERVAL
-MAX_GAP = 2 * INTERVAL + 2.0  # the first of three replicas' jobs after the due time, + load
+MAX_GAP = 2 * INTERVAL + 2.0  # the interval, a claim tick, and waiting for a slot under load
 MAX_GAP_ACROSS_KILL = FEED_LEASE + MAX_GAP  # a feed leased by the dead replica waits
 DELIVERY_LEASE = 15.0  # a dead replica's claimed alerts come back after this
 DRAIN_SECONDS = DELIVERY_LEASE + 15.0

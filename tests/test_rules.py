@@ -114,12 +114,12 @@ def test_a_bad_reference_drops_only_that_rule(tmp_path: Path) -> None:
 
 def test_unknown_place_is_a_warning_and_matched_as_written(tmp_path: Path) -> None:
     (tmp_path / "lists.yaml").write_text(LISTS, encoding="utf-8")
-    (tmp_path / "r.yaml").write_text(GOOD.replace("words: [convoy]", "places: [Atlantis]"))
+    (tmp_path / "r.yaml").write_text(GOOD.replace("words: [convoy]", "places: [Atlantis Prime]"))
     ruleset = load_rules([tmp_path])
     assert ruleset.ok
     [problem] = ruleset.problems
     assert problem.severity == "warning"
-    assert str(problem).endswith("warning: unknown place 'Atlantis': not in the gazetteer, "
+    assert str(problem).endswith("warning: unknown place 'Atlantis Prime': not in the gazetteer, "
                                  "matched as written")
     assert [r.id for r in ruleset.rules] == ["good"]
 

@@ -20,6 +20,7 @@ from watcher.models import Delivery, FeedState, Lane
 from watcher.store import Store, open_store
 from watcher.store.pg_schema import MIGRATIONS as PG_MIGRATIONS
 from watcher.store.pg_schema import SCHEMA_VERSION_TABLE as PG_SCHEMA_VERSION_TABLE
+from watcher.store.postgres import PostgresStore
 from watcher.store.schema import MIGRATIONS, SCHEMA_VERSION_TABLE
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -352,6 +353,50 @@ async def test_postgres_one_replica_wins_a_feed(replicas: list[Store]) -> None:
         won = await asyncio.gather(*(s.claim_feed(f"f{i}", f"r{r}", NOW, LEASE)
                                      for r, s in enumerate(replicas)))
         assert sorted(won) == [False, False, True]
+
+
+def shared(stores: list[Store]) -> list[PostgresStore]:
+    assert all(isinstance(s, PostgresStore) for s in stores)
+    return [s for s in stores if isinstance(s, PostgresStore)]
+
+
+async def test_postgres_concurrent_batch_claims_never_share_a_feed(
+        replicas: list[Store], pg_schema: str) -> None:
+    stores = shared(replicas)
+    ids = [f"f{i:03}" for i in range(120)]
+    created = await asyncio.gather(*(s.add_feeds([(f, f"https://x/{f}", NOW) for f in ids])
+                                     for s in stores))  # replicas starting together
+    assert sorted(created) == [0, 0, 120]
+    rounds = []
+    for _ in range(3):  # three replicas claim 30 each at the same moment, three times
+        claims = await asyncio.gather(*(s.claim_due_feeds(ids, f"r{r}", NOW, 30, LEASE)
+                                        for r, s in enumerate(stores)))
+        rounds.append([f for batch in claims for f in batch])
+    assert [len(r) for r in rounds] == [90, 30, 0]
+    assert sorted(f for r in rounds for f in r) == ids  # each feed to exactly one replica
+    assert pgtest.run_sql(pg_schema, "SELECT count(DISTINCT lease_owner) FROM feed_state"
+                          ) == [(3,)]
+
+
+async def test_postgres_batch_claim_takes_due_feeds_and_expired_leases_only(
+        replicas: list[Store]) -> None:
+    r1, r2, _ = shared(replicas)
+    later = NOW + timedelta(seconds=100)
+    await r1.add_feeds([("due", "u", NOW), ("later", "u", later), ("other", "u", NOW)])
+    # Only configured feeds (`other` is in the table, not in this replica's list), due ones.
+    assert await r1.claim_due_feeds(["due", "later"], "r1", NOW, 10, LEASE) == ["due"]
+    # r1 dies holding `due`: nobody gets it while the lease is live, r2 does once it expires.
+    assert await r2.claim_due_feeds(["due"], "r2", NOW + timedelta(seconds=LEASE - 1),
+                                    10, LEASE) == []
+    assert await r2.claim_due_feeds(["due"], "r2", NOW + timedelta(seconds=LEASE),
+                                    10, LEASE) == ["due"]
+    await r1.release_feed("due", "r1")  # r1's late release does not end r2's lease
+    assert await r1.claim_due_feeds(["due"], "r1", NOW + timedelta(seconds=LEASE + 1),
+                                    10, LEASE) == []
+    # Starting again keeps what the table knows: `later` stays due later.
+    assert await r1.add_feeds([("later", "u", NOW), ("new", "u", NOW)]) == 1
+    assert await r1.claim_due_feeds(["later", "new"], "r1", NOW, 10, LEASE) == ["new"]
+    assert await r1.claim_due_feeds(["later"], "r1", later, 10, LEASE) == ["later"]
 
 
 async def test_postgres_errors_never_show_the_password(pg_schema: str) -> None:

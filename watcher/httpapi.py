@@ -3,7 +3,8 @@
     GET /healthz   200 while the process and its event loop are alive
     GET /readyz    200 when the scheduler runs, the store answers and rules are loaded;
                    503 otherwise, with a JSON body saying which check failed
-    GET /metrics   Prometheus text format (metrics.py); outbox gauges read from the store
+    GET /metrics   Prometheus text format (metrics.py); outbox and cluster gauges (feeds per
+                   replica, deliveries in flight) read from the store when scraped
 
 Off unless `http.listen` is set. It answers from the loop that polls and delivers, so a
 wedged loop fails the health check instead of hiding behind a thread that still answers.
@@ -70,6 +71,17 @@ async def _check_store(ready: Readiness, metrics: Metrics) -> Check:
     return Check("store", True, f"{counts.get('pending', 0)} pending deliveries")
 
 
+async def _read_cluster(ready: Readiness, metrics: Metrics) -> None:
+    """Feeds per replica and deliveries in flight: two grouped counts, like the outbox's."""
+    try:
+        async with asyncio.timeout(STORE_CHECK_TIMEOUT):
+            view = await ready.store.cluster_view(ready.clock())
+    except (TimeoutError, WatcherError) as exc:
+        log.warning("metrics: cannot read the cluster view: %s", exc or "timed out")
+        return
+    metrics.record_cluster(view)
+
+
 def build_app(metrics: Metrics, ready: Readiness) -> web.Application:
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -82,7 +94,8 @@ def build_app(metrics: Metrics, ready: Readiness) -> web.Application:
         return web.json_response(body, status=200 if ok else 503)
 
     async def metrics_page(request: web.Request) -> web.Response:
-        await _check_store(ready, metrics)  # outbox gauges are read when scraped
+        if (await _check_store(ready, metrics)).ok:  # outbox gauges are read when scraped
+            await _read_cluster(ready, metrics)
         return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
     app = web.Application()

@@ -4,8 +4,10 @@ Every term of every rule, and every spelling of every gazetteer place and group,
 key of ONE Aho-Corasick automaton. A key is a sequence of normalised tokens padded with
 spaces (" deir ezzor "), so a hit always falls on token boundaries. Per article, each field
 is tokenised once and scanned twice: as normalised tokens (places, groups, phrases, exact
-forms) and as Snowball stems (inflected words). A hit maps back through token indices to
-character offsets in the original field text.
+forms) and as Snowball stems (inflected words, and Cyrillic place and group names in
+Russian and Ukrainian articles, which decline). A hit maps back through token indices to
+character offsets in the original field text. A case-sensitive acronym is not counted
+inside a run of capitals (`_among_capitals`).
 
 Only rules with a term found are evaluated (an index from term to rules), so the cost per
 article grows with what the article mentions, not with the number of rules. That is sound
@@ -49,6 +51,8 @@ from .normalize import (
     Tokens,
     case_form,
     language_code,
+    name_stem_languages,
+    name_stems,
     normalize_token,
     stem_tokens,
     term_spellings,
@@ -79,6 +83,7 @@ class _Entry:
     language: str | None  # stemmed keys only hold for articles in the same language
     term_id: int
     case: tuple[str, ...] | None  # case-sensitive terms compare these forms of the text
+    capitals: bool = False  # a case-sensitive acronym: not inside a run of capitals
 
 
 @dataclass(frozen=True)
@@ -143,13 +148,25 @@ class _Builder:
         return self.ids[ident], True
 
     def _add_keys(self, term_id: int, text: str, case: bool, language: str | None) -> None:
+        """Keys for a term: as written, and (unless case-sensitive) stemmed in `language`."""
         for spelling in term_spellings(text):
             norms = [normalize_token(t) for t in spelling]
-            case_forms = tuple(case_form(t) for t in spelling) if case else None
-            self._key(norms, _Entry(PLAIN, None, term_id, case_forms))
+            self._key(norms, _plain_entry(term_id, spelling, case))
             if language is not None and not case:
                 self.languages.add(language)
                 self._key(stem_tokens(norms, language), _Entry(STEMMED, language, term_id, None))
+
+    def _add_name_keys(self, term_id: int, text: str, case: bool) -> None:
+        """Keys for a place or group spelling: as written, and for a Cyrillic one (not
+        case-sensitive) its stems in Russian and Ukrainian, so that "у Ракки" finds Ракка."""
+        for spelling in term_spellings(text):
+            norms = [normalize_token(t) for t in spelling]
+            self._key(norms, _plain_entry(term_id, spelling, case))
+            for language in () if case else name_stem_languages(text):
+                stems = name_stems(norms, language)
+                if stems is not None:
+                    self.languages.add(language)
+                    self._key(stems, _Entry(STEMMED, language, term_id, None))
 
     def _key(self, tokens: list[str], entry: _Entry) -> None:
         key = " " + " ".join(tokens) + " "
@@ -165,7 +182,7 @@ class _Builder:
             term_id, new = self._new((kind, name), TermInfo(kind, name, name))
         if new:
             for spelling in self.gazetteer.spellings(kind, name):
-                self._add_keys(term_id, spelling.text, spelling.case, None)
+                self._add_name_keys(term_id, spelling.text, spelling.case)
         return term_id
 
     def term(self, kind: str, term: Term, language: str) -> int:
@@ -229,6 +246,13 @@ class _Builder:
             automaton.add_word(key, (len(key), ntok, by_stream))
         automaton.make_automaton()
         return automaton
+
+
+def _plain_entry(term_id: int, spelling: tuple[str, ...], case: bool) -> _Entry:
+    if not case:
+        return _Entry(PLAIN, None, term_id, None)
+    forms = tuple(case_form(t) for t in spelling)
+    return _Entry(PLAIN, None, term_id, forms, capitals="".join(forms).isupper())
 
 
 def compile_rules(ruleset: RuleSet, include_disabled: bool = False,
@@ -342,7 +366,7 @@ def match_article(matcher: Matcher, article: Article) -> ArticleMatch:
             rule = compiled.rule
             hits.append(RuleHit(rule=rule.ref(), notify=rule.notify,
                                 matched=_matched_terms(matcher.terms, why, texts)))
-    places, groups = _entities(matcher, found)
+    places, groups = _entities(matcher, found, tokenized)
     return ArticleMatch(hits=tuple(hits), places=places, groups=groups)
 
 
@@ -394,14 +418,24 @@ def _scan(automaton: ahocorasick.Automaton, tokens: Tokens, stream: list[str], k
         for entry in by_stream[kind]:
             if entry.language and entry.language != language:
                 continue
-            if entry.case is not None and entry.case != tuple(
-                    case_form(tokens.original(first + k)) for k in range(ntok)):
+            if entry.case is not None and (entry.case != tuple(
+                    case_form(tokens.original(first + k)) for k in range(ntok)) or (
+                    entry.capitals and _among_capitals(tokens, first, ntok))):
                 continue
             occurrences = found.get(entry.term_id)
             if occurrences is None:
                 found[entry.term_id] = {span}
             else:
                 occurrences.add(span)
+
+
+def _among_capitals(tokens: Tokens, first: int, ntok: int) -> bool:
+    """Whether the words on either side of tokens first..first+ntok-1 are all in capitals:
+    then the text is a headline in capitals ("WHAT IS HAPPENING IN RAQQA"), where an
+    acronym cannot be told from a common word. A lone acronym is not in such a run."""
+    neighbours = [tokens.original(i) for i in (first - 1, first + ntok)
+                  if 0 <= i < len(tokens.spans)]
+    return bool(neighbours) and all(word.isupper() for word in neighbours)
 
 
 def _drop_nested_entities(terms: list[TermInfo], found: dict[int, set[Occurrence]]) -> None:
@@ -436,18 +470,22 @@ def _matched_terms(terms: list[TermInfo], why: list[tuple[int, Occurrence]],
     return tuple(result)
 
 
-def _entities(matcher: Matcher, found: dict[int, set[Occurrence]]
-              ) -> tuple[tuple[Place, ...], tuple[Group, ...]]:
-    mentions = sorted((occ, term_id) for term_id, occs in found.items()
-                      if matcher.terms[term_id].entry is not None for occ in occs)
+def _entities(matcher: Matcher, found: dict[int, set[Occurrence]],
+              tokenized: list[Tokens | None]) -> tuple[tuple[Place, ...], tuple[Group, ...]]:
+    """Every place and group the article names, in order of first mention: the gazetteer
+    entries found, and the GeoNames cities beside them (terms.Gazetteer.world_mentions)."""
+    gazetteer = matcher.gazetteer
+    entries = [(occ, info.kind, info.entry) for term_id, occs in found.items()
+               if (info := matcher.terms[term_id]).entry is not None for occ in occs]
+    taken = [occ for occ, _, _ in entries]
+    countries = {gazetteer.country(entry) for _, kind, entry in entries if kind == "place"}
+    world = gazetteer.world_mentions(tokenized, taken, {c for c in countries if c})
+    mentions = sorted([*entries, *((occ, "place", key) for occ, key in world)])
     places: dict[str, Place] = {}
     groups: dict[str, Group] = {}
-    gazetteer = matcher.gazetteer
-    for _, term_id in mentions:
-        info = matcher.terms[term_id]
-        name = info.entry or info.label
-        if info.kind == "place" and name not in places:
+    for _, kind, name in mentions:
+        if kind == "place" and name not in places:
             places[name] = gazetteer.place(name)
-        elif info.kind == "group" and name not in groups:
+        elif kind == "group" and name not in groups:
             groups[name] = gazetteer.group(name)
     return tuple(places.values()), tuple(groups.values())

@@ -5,7 +5,8 @@ without clashing in prometheus-client's global registry. The pipeline, the deliv
 and the service call the `record_…` methods; `/metrics` renders `exposition()`.
 
 Labels stay bounded: feed ids and rule ids come from the configuration and rule files, sink
-names from the configuration, statuses from HTTP. Histograms carry no labels.
+names from the configuration, statuses from HTTP, replica ids from the feed leases in the
+store (only the replicas whose poll of some feed was the latest). Histograms carry no labels.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from . import __version__
 from .models import ArticleMatch, FetchResult
+from .store.cluster import ClusterView
 
 # Fetches over a slow link take seconds; matching one article takes microseconds to
 # milliseconds; an alert reaches its receiver in seconds, or hours when a sink is down.
@@ -34,6 +36,10 @@ class Metrics:
         self.info = Gauge("watcher_build_info", "Always 1; the version in a label.",
                           ["version"], registry=r)
         self.info.labels(__version__).set(1)
+        self.replica = Gauge("watcher_replica_info",
+                             "Always 1; this process's replica id (feed leases, `watcher "
+                             "status`) in a label.", ["replica"], registry=r)
+        self.replica_id: str | None = None
         self.polls = Counter("watcher_polls", "Polls of a feed (including 304 Not Modified).",
                              ["feed"], registry=r)
         self.fetch_errors = Counter(
@@ -67,6 +73,13 @@ class Metrics:
             "watcher_alert_latency_seconds",
             "From an article's first sighting to the delivery of its alert.",
             buckets=ALERT_BUCKETS, registry=r)
+        self.outbox_in_flight = Gauge(
+            "watcher_outbox_in_flight",
+            "Waiting deliveries a worker of some replica holds a lease on now.", registry=r)
+        self.cluster_feeds = Gauge(
+            "watcher_cluster_feeds",
+            "Feeds per replica, from the store: polled (latest poll was that replica's) and "
+            "leased (a poll of it running now).", ["replica", "state"], registry=r)
         self.rules_loaded = Gauge("watcher_rules_loaded", "Rules active now.", registry=r)
         self.rule_load_errors = Gauge("watcher_rule_load_errors",
                                       "Problems (errors) in the rule files at the last load.",
@@ -107,6 +120,19 @@ class Metrics:
         self.rules_loaded.set(loaded)
         self.rule_load_errors.set(errors)
         self.rule_loads.labels("error" if errors else "ok").inc()
+
+    def record_replica(self, replica_id: str) -> None:
+        self.replica.clear()
+        self.replica.labels(replica_id).set(1)
+        self.replica_id = replica_id
+
+    def record_cluster(self, view: ClusterView) -> None:
+        """Feeds per replica and deliveries in flight; replicas gone from the view vanish."""
+        self.cluster_feeds.clear()
+        for r in view.replicas:
+            self.cluster_feeds.labels(r.replica_id, "polled").set(r.feeds_polled)
+            self.cluster_feeds.labels(r.replica_id, "leased").set(r.feeds_leased)
+        self.outbox_in_flight.set(view.deliveries_in_flight)
 
     def record_outbox(self, counts: dict[str, int], oldest_pending: datetime | None,
                       now: datetime) -> None:

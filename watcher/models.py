@@ -44,6 +44,9 @@ class Article(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     key: str
+    # Other names it may have been seen under (parse.py): it is seen if its key or any
+    # alias was. Kept out of its JSON: the store records them apart.
+    aliases: tuple[str, ...] = Field(default=(), exclude=True)
     url: str | None = None
     title: str
     summary: str = ""

@@ -11,6 +11,10 @@ on its own (cached, since news repeats its words):
   stack such as وال بال لل) stripped while at least three letters remain. Term and text go
   through the same fold, so "والرقة" and "بالرقة" both meet "الرقة" as "رقه".
 
+Cyrillic place and group names inflect (Ракка, у Ракки; Запоріжжя, у Запоріжжі), so for
+articles in Russian and Ukrainian they are also compared as stems (`NAME_STEM_LANGUAGES`):
+Snowball's Russian stemmer, and for Ukrainian, which Snowball lacks, `stem_ukrainian_name`.
+
 Everything that is not a letter, digit or combining mark separates tokens: hyphens,
 apostrophes and quotes of every kind included, so "Deir ez-Zor", "Deir ez Zor" and
 "Deir-ez-Zor" give the same tokens. Terms written with a hyphen or apostrophe also get a
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
@@ -57,6 +62,12 @@ STEMMERS: dict[str, str] = {
     "sv": "swedish", "ta": "tamil", "tr": "turkish", "yi": "yiddish",
 }
 DEFAULT_LANGUAGE = "en"
+# Article languages in which Cyrillic place and group names also match their inflected
+# forms: the stem of every Cyrillic name token is looked for among the article's stems.
+NAME_STEM_LANGUAGES = ("ru", "uk")
+# A name whose stem would be shorter than this is matched as written only ("ИГИЛ" stems
+# to "иг", which would also find "иго").
+MIN_NAME_STEM = 3
 
 
 def language_code(language: str | None) -> str:
@@ -72,28 +83,84 @@ class _StemCache(dict[str, str]):
 
     limit = 200_000
 
-    def __init__(self, stemmer: Stemmer.Stemmer) -> None:
+    def __init__(self, stem_word: Callable[[str], str]) -> None:
         super().__init__()
-        self.stemmer = stemmer
+        self.stem_word = stem_word
 
     def __missing__(self, token: str) -> str:
-        stem: str = self.stemmer.stemWord(token)
+        stem = self.stem_word(token)
         if len(self) >= self.limit:
             self.clear()
         self[token] = stem
         return stem
 
 
+# Case endings of Ukrainian nouns and adjectives, longest first, so that "-ому" goes
+# before "-у" ("-ові" is left out: Харкові is Харков + і). Final "ів", "їв" (Київ,
+# Харків) alternate with "ев", "ов" (Києва, Харкова).
+_UK_ENDINGS = sorted({
+    "а", "я", "у", "ю", "і", "ї", "е", "є", "о", "и", "ь", "ом", "ем", "єм", "ою", "ею",
+    "єю", "ам", "ям", "ах", "ях", "ами", "ями", "ий", "ій", "ого",
+    "ього", "ому", "ьому", "ої", "ьої", "им", "ім", "их", "іх", "ими", "іми", "ьою",
+}, key=len, reverse=True)
+_UK_ALTERNATIONS = (("їв", "єв"), ("ів", "ов"))
+
+
+def has_cyrillic(text: str) -> bool:
+    return any("\u0400" <= ch <= "\u04ff" for ch in text)
+
+
+def stem_ukrainian_name(token: str) -> str:
+    """A light stem of a normalised Ukrainian token, for names: one case ending off (never
+    leaving fewer than `MIN_NAME_STEM` letters), then a final "ь" off, and the closed-syllable
+    "ів"/"їв" written as in the other cases: Запоріжжя, Запоріжжі -> запоріжж; Київ,
+    Києві -> києв; Маріуполь, Маріуполем -> маріупол. Snowball has no Ukrainian stemmer;
+    nouns and adjectives are what names are made of, so their endings are enough. Tokens in
+    other scripts are returned unchanged."""
+    if not has_cyrillic(token):
+        return token
+    for ending in _UK_ENDINGS:
+        if token.endswith(ending) and len(token) - len(ending) >= MIN_NAME_STEM:
+            token = token[:-len(ending)]
+            break
+    if token.endswith("ь") and len(token) > MIN_NAME_STEM:
+        token = token[:-1]
+    for written, oblique in _UK_ALTERNATIONS:
+        if token.endswith(written) and len(token) > MIN_NAME_STEM:
+            return token[:-len(written)] + oblique
+    return token
+
+
 @lru_cache(maxsize=64)
 def _stems(language: str) -> _StemCache | None:
+    if language == "uk":
+        return _StemCache(stem_ukrainian_name)
     name = STEMMERS.get(language)
-    return _StemCache(Stemmer.Stemmer(name)) if name else None
+    return _StemCache(Stemmer.Stemmer(name).stemWord) if name else None
 
 
 def stem_tokens(tokens: list[str], language: str) -> list[str]:
-    """Snowball stems of normalised tokens; tokens unchanged for a language without one."""
+    """Stems of normalised tokens: Snowball's, and for Ukrainian (names only, see
+    `stem_ukrainian_name`) a light one; tokens unchanged for a language without either."""
     stems = _stems(language)
     return list(map(stems.__getitem__, tokens)) if stems is not None else list(tokens)
+
+
+def name_stem_languages(text: str) -> tuple[str, ...]:
+    """Article languages in which a place or group name also matches its inflected forms:
+    Russian and Ukrainian for a name in Cyrillic, none for other scripts (Latin names are
+    matched as written, so Raqqa never stretches to another word)."""
+    return NAME_STEM_LANGUAGES if has_cyrillic(text) else ()
+
+
+def name_stems(tokens: list[str], language: str) -> list[str] | None:
+    """The stems a name's normalised tokens are looked for as in `language`, or None when
+    a stem would be too short to tell the name from other words."""
+    stems = stem_tokens(tokens, language)
+    if any(stem != token and len(stem) < MIN_NAME_STEM
+           for stem, token in zip(stems, tokens, strict=True)):
+        return None
+    return stems
 
 
 def _drops_marks(base: str) -> bool:

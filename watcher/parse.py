@@ -13,13 +13,20 @@ times takes tens of gigabytes. `defuse_dtd` therefore rewrites an internal DTD s
 feedparser sees it, keeping only entities whose value is a character reference or at most
 MAX_ENTITY_CHARS characters of text. External entities are never fetched.
 
-Keys (`article_key`): the canonical link first, then the guid, then a hash of the text. The
-link beats the guid because CMSs re-issue guids when a story is re-published or edited while
-its address stays, and share links differ only in tracking parameters that `canonical_url`
-drops: so a re-published story is not a new article. The key stays stable (DESIGN.md): it
-depends on nothing that changes while the story's address does not. A link that several
-entries of one document share identifies none of them, and those entries fall back to
-their guid.
+Keys (`article_key`) come from the entry's own fields, never from the other entries of the
+document, so an entry keeps its key from poll to poll whatever appears beside it: a digest of
+its canonical link, its guid and its title (its text when it has no title); a hash of its text
+alone when it has neither link nor guid. Entries that share a link (a podcast whose items all
+point at the show page, a live page updated story by story) or a guid (a CMS that repeats
+one) keep apart keys.
+
+Aliases (`Article.aliases`): the entry's other names, its canonical link and its guid each on
+its own. The pipeline takes an article as seen when its key or any alias was recorded before,
+so a story re-published under a new guid, through a tracking link (`canonical_url` drops the
+parameters) or with an edited title is not new. A link or guid that several entries of the
+document share names none of them, so it is no alias, and neither is a site's home page
+(a link for every story); an entry left without one has its text hash as alias. Aliases are
+the keys that earlier versions gave articles, so a store they wrote keeps its memory.
 
 Outcome: entries found -> articles (plus a warning when the document was malformed); no feed at
 all (an HTML page, garbage, a JSON document that is not a JSON Feed) -> an error, no articles.
@@ -95,9 +102,11 @@ def article_from_record(record: ArticleIn, *, default_source: str = "") -> Artic
         identity = f"url\x1f{canonical_url(record.id)}" if is_http_url(record.id) \
             else f"id\x1f{record.id}"
         key = _digest(identity)
+    elif url and is_http_url(url):
+        key = _digest(f"url\x1f{url}")
     else:
-        key = article_key(feed_id=record.source or default_source, guid=None, link=url,
-                          title=title, summary=summary or content)
+        key = _digest(_text_identity(record.source or default_source, title,
+                                     summary or content))
     published = record.published
     if published is not None:
         published = published.replace(tzinfo=UTC) if published.tzinfo is None \
@@ -109,18 +118,16 @@ def article_from_record(record: ArticleIn, *, default_source: str = "") -> Artic
 
 def article_key(*, feed_id: str, guid: str | None, link: str | None, title: str,
                 summary: str) -> str:
-    """Stable identity: the canonical link, else the guid (scoped to the feed unless it is a
-    URL), else a hash of title and summary (scoped to the feed). 32 hex characters."""
-    if link and is_http_url(link):
-        identity = f"url\x1f{canonical_url(link)}"
-    elif guid and is_http_url(guid):
-        # The fragment stays: blogs give each post on a day page its own "#anchor" guid.
-        identity = f"url\x1f{_keep_fragment(canonical_url(guid), guid)}"
-    elif guid and guid.strip():
-        identity = f"guid\x1f{feed_id}\x1f{guid.strip()}"
-    else:
-        identity = f"text\x1f{feed_id}\x1f{title}\x1f{summary}"
-    return _digest(identity)
+    """An entry's stable key, from its own fields only: its canonical link, guid and title
+    (its summary when it has no title), scoped to the feed when it has no link; a hash of
+    title and summary (scoped to the feed) when it has neither link nor guid. 32 hex
+    characters."""
+    url = canonical_url(link) if link and is_http_url(link) else ""
+    guid = (guid or "").strip()
+    if not url and not guid:
+        return _digest(_text_identity(feed_id, title, summary))
+    scope = "" if url else feed_id  # a link names the story wherever it is published
+    return _digest(f"entry\x1f{scope}\x1f{url}\x1f{guid}\x1f{title or summary}")
 
 
 def normalize_language(value: str | None) -> str | None:
@@ -254,22 +261,22 @@ def _outcome(read: tuple[list[_Entry], str | None, str | None, str | None], feed
     entries, feed_language, warning, error = read
     if error:
         return ParseOutcome(error=error)
-    # A link or guid that several entries share identifies none of them (podcast feeds
-    # that point every item at the show page, CMSs that repeat one guid).
-    links = Counter(canonical_url(e.link) for e in entries if e.link and is_http_url(e.link))
-    guids = Counter(e.guid for e in entries if e.guid)
+    names = [_entry_names(feed_id=feed_id, guid=e.guid, link=e.link) for e in entries]
+    # A name that several entries share names none of them; it never touches their keys.
+    shared = {name for name, n in Counter(n for ns in names for n in ns).items() if n > 1}
     fallback = normalize_language(feed_language) or normalize_language(language)
     articles = []
-    for e in entries:
+    for e, own in zip(entries, names, strict=True):
+        text = e.summary or e.content
+        key = article_key(feed_id=feed_id, guid=e.guid, link=e.link, title=e.title,
+                          summary=text)
+        aliases = tuple(n for n in own if n not in shared) or (
+            _digest(_text_identity(feed_id, e.title, text)),)
         url = canonical_url(e.link) if e.link and is_http_url(e.link) else None
-        unique = url is not None and links[url] == 1
-        guid = e.guid if e.guid and guids[e.guid] == 1 else None
-        key = article_key(feed_id=feed_id, guid=guid, link=url if unique else None,
-                          title=e.title, summary=e.summary or e.content)
-        if url is not None and not unique:
-            url = _keep_fragment(url, e.link or "")
+        if url is not None and e.guid and e.link and e.link.strip() == e.guid.strip():
+            url = _keep_fragment(url, e.link)  # a permalink guid's "#anchor" names the post
         articles.append(Article(
-            key=key, url=url, title=e.title,
+            key=key, aliases=tuple(a for a in aliases if a != key), url=url, title=e.title,
             summary=e.summary, content=e.content, source=source, published=e.published,
             language=normalize_language(e.language) or fallback))
     return ParseOutcome(articles=articles, warning=warning)
@@ -324,6 +331,31 @@ def _bozo_text(parsed: Any) -> str:
     exc = parsed.get("bozo_exception")
     text = f"{type(exc).__name__}: {exc}" if exc is not None else "malformed document"
     return text[:300]
+
+
+def _entry_names(*, feed_id: str, guid: str | None, link: str | None) -> tuple[str, ...]:
+    """An entry's names besides its key: its canonical link (unless it is a site's home
+    page) and its guid (scoped to the feed unless it is a URL), as digests."""
+    names = []
+    url = canonical_url(link) if link and is_http_url(link) else ""
+    if url and not _is_home_page(url):
+        names.append(_digest(f"url\x1f{url}"))
+    if guid and is_http_url(guid):
+        # The fragment stays: blogs give each post on a day page its own "#anchor" guid.
+        names.append(_digest(f"url\x1f{_keep_fragment(canonical_url(guid), guid)}"))
+    elif guid and guid.strip():
+        names.append(_digest(f"guid\x1f{feed_id}\x1f{guid.strip()}"))
+    return tuple(dict.fromkeys(names))
+
+
+def _text_identity(feed_id: str, title: str, summary: str) -> str:
+    return f"text\x1f{feed_id}\x1f{title}\x1f{summary}"
+
+
+def _is_home_page(url: str) -> bool:
+    """A site's root, which feeds that have no page per story give every entry."""
+    parts = urlsplit(url)
+    return parts.path in ("", "/") and not parts.query and not parts.fragment
 
 
 def _keep_fragment(canonical: str, original: str) -> str:

@@ -165,8 +165,10 @@ class QueueReport:
 async def queue_articles(pipe: Pipeline, articles: Iterable[Article], now: datetime) -> QueueReport:
     """Dedupe, match and route articles; write the new ones and their alerts in one go."""
     unique = list({a.key: a for a in articles}.values())
-    unseen = await pipe.store.unseen_keys([a.key for a in unique])
-    fresh = [a for a in unique if a.key in unseen]
+    # Seen under its key or any alias (parse.py): a story re-published under a new guid or
+    # through a tracking link has a new key but keeps a name it was seen under.
+    unseen = await pipe.store.unseen_keys([k for a in unique for k in (a.key, *a.aliases)])
+    fresh = [a for a in unique if unseen.issuperset((a.key, *a.aliases))]
     if not fresh:
         return QueueReport(0, 0, 0)
     deliveries: list[Delivery] = []

@@ -11,7 +11,8 @@ of saves loads once. Each reload reads every rule file afresh:
 
 - a file whose current version has errors keeps its LAST GOOD version running (the last
   version that loaded without errors in this process); the errors are logged and kept in
-  `status.problems`, and the file is named in `status.stale_files`;
+  `status.problems`, and the file is named in `status.stale_files` (with the time of the
+  first load that found it broken in `status.stale_since`);
 - a file that never loaded cleanly contributes whatever of it still loads (load_rules
   drops only the broken rules), as at start-up;
 - a removed file is gone: its rules stop.
@@ -49,7 +50,8 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class RulesStatus:
-    """What the running rules are, for `watcher status`, `/readyz` and metrics."""
+    """What the running rules are, for `watcher status` (through the store's `replicas`
+    table), `/readyz` and metrics."""
 
     loaded_at: datetime | None = None  # when the running matcher was built
     checked_at: datetime | None = None  # when the rule files were last read
@@ -57,6 +59,7 @@ class RulesStatus:
     files: int = 0  # rule files read
     problems: tuple[Problem, ...] = ()  # of the files as they are now on disk
     stale_files: tuple[str, ...] = ()  # running their last good version instead
+    stale_since: Mapping[str, datetime] = field(default_factory=dict)  # of each stale file
     reloads: int = 0  # successful loads since start, the first included
 
     @property
@@ -79,7 +82,9 @@ class RulesStatus:
                 "checked_at": stamp(self.checked_at), "rules": self.rules,
                 "files": self.files, "errors": self.errors, "warnings": self.warnings,
                 "problems": [str(p) for p in self.problems],
-                "stale_files": list(self.stale_files), "reloads": self.reloads}
+                "stale_files": list(self.stale_files),
+                "stale_since": {name: stamp(t) for name, t in self.stale_since.items()},
+                "reloads": self.reloads}
 
 
 @dataclass
@@ -96,6 +101,8 @@ class RuleReloader:
     _good: dict[str, str] = field(default_factory=dict)
     _lock: asyncio.Lock | None = None
     _pending: set[asyncio.Task[RulesStatus]] = field(default_factory=set)
+    # Set after every reload in the loop (the service then writes its status to the store).
+    reloaded: asyncio.Event = field(default_factory=asyncio.Event)
 
     def request_reload(self) -> None:
         """Reload soon, in the running loop (for a signal handler such as SIGHUP's)."""
@@ -116,9 +123,12 @@ class RuleReloader:
             log.error("rules: %s has errors; its last good version keeps running", name,
                       extra={"file": name})
         self.matcher = matcher
+        # A file stays stale from the first load that found it broken until one that does not.
+        since = {name: self.status.stale_since.get(name, now) for name in stale}
         self.status = RulesStatus(loaded_at=now, checked_at=now, rules=len(matcher.rules),
                                   files=files, problems=tuple(current),
-                                  stale_files=tuple(stale), reloads=self.status.reloads + 1)
+                                  stale_files=tuple(stale), stale_since=since,
+                                  reloads=self.status.reloads + 1)
         log.info("rules loaded: %d rules from %d files, %d errors, %d warnings",
                  self.status.rules, files, self.status.errors, self.status.warnings)
         if self.on_load is not None:
@@ -136,6 +146,8 @@ class RuleReloader:
             except Exception:
                 log.exception("rules: reload failed; the running rules stay as they were")
                 return self.status
+            finally:
+                self.reloaded.set()
 
     def _load(self) -> tuple[RuleSet, list[Problem], list[str], int]:
         problems: list[Problem] = []

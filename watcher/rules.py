@@ -20,6 +20,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from .errors import Problem
+from .geonames import world_layer
 from .models import FIELDS, FieldName, RuleRef, Severity
 from .normalize import language_code
 from .patterns import PatternError, compile_pattern
@@ -98,6 +99,7 @@ def load_rules(paths: Sequence[Path], texts: Mapping[str, str] | None = None) ->
               if doc is not None and (found := _validate(doc, ruleset.problems)) is not None]
     for doc, parsed in loaded:
         _collect_lists(doc, parsed, ruleset)
+    ruleset.gazetteer.add_world(world_layer())  # beneath the curated places (terms.py)
     first_seen: dict[str, str] = {}
     for doc, parsed in loaded:
         for i, model in enumerate(parsed.rules):

@@ -17,17 +17,19 @@ from .config import Config
 from .deliver import DeliveryReport, deliver_due, drain_outbox
 from .fetch import make_client
 from .grouping import batch_policies
+from .heartbeat import Heartbeat
 from .httpapi import Readiness, serve_ops
 from .match import Matcher
 from .pipeline import Pipeline, PollReport, poll_feed
 from .reload import RuleReloader, RulesStatus, rule_reloader
-from .scheduler import enabled_feeds, schedule_feeds
+from .scheduler import enabled_feeds, start_polling
 from .sinks import Sink, build_sinks
 from .store import open_store
 
 log = logging.getLogger("watcher.service")
 
 ONCE_DELIVERY_DEADLINE = 120.0
+STOP_RECORD_TIMEOUT = 5.0  # for marking the replica stopped in the store
 
 
 @dataclass
@@ -53,6 +55,7 @@ async def open_runtime(config: Config) -> AsyncIterator[Runtime]:
             pipe = Pipeline(config=config, store=store, client=feed_client, matcher=rules.matcher,
                             replica_id=config.replica_name())
             pipe.metrics.record_rules(status.rules, status.errors)
+            pipe.metrics.record_replica(pipe.replica_id)
             rules.on_load = lambda matcher, status: _install_rules(pipe, matcher, status)
             yield Runtime(pipe, build_sinks(config, sink_client), rules)
     finally:
@@ -93,27 +96,36 @@ async def run_service(config: Config, stop: asyncio.Event | None = None) -> None
         ready = Readiness(rt.pipe.store, rules_loaded=lambda: len(rt.pipe.matcher.rules),
                           clock=rt.pipe.clock)
         async with serve_ops(config.http.listen, rt.pipe.metrics, ready):
-            scheduler = schedule_feeds(rt.pipe, enabled_feeds(config))
-            ready.scheduler_running = lambda: bool(scheduler.running)
+            # Timers on SQLite; on PostgreSQL, batches of due feeds claimed (scheduler.py).
+            polling = await start_polling(rt.pipe, enabled_feeds(config))
+            ready.scheduler_running = lambda: polling.running
             # Rule changes apply without a restart: on file changes, and on SIGHUP.
             reloading = asyncio.create_task(rt.rules.watch(stop), name="rule-reload")
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signal.SIGHUP, rt.rules.request_reload)
             worker = asyncio.create_task(delivery_loop(rt, stop), name="delivery")
+            # What this replica runs, in the store for `watcher status`; marked stopped last.
+            beat = asyncio.create_task(Heartbeat(rt.pipe.store, rt.pipe.replica_id, rt.rules,
+                                                 rt.pipe.clock).run(stop), name="heartbeat")
             log.info("watcher running as replica %s: %d feeds, sinks %s", rt.pipe.replica_id,
                      len(enabled_feeds(config)), ", ".join(rt.sinks) or "none")
             await stop.wait()
             log.info("stopping: no new polls; finishing deliveries in flight")
-            scheduler.shutdown(wait=False)
+            grace = config.delivery.stop_grace
+            # Polls in flight get the same grace as deliveries; cut off, they release their
+            # leases, so other replicas take their feeds at once.
+            polls_stopped = asyncio.create_task(polling.stop(grace), name="stop-polling")
             reloading.cancel()
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signal.SIGHUP)
-            grace = config.delivery.stop_grace
             try:
                 await asyncio.wait_for(worker, grace)
             except TimeoutError:
                 log.warning("deliveries still running after %.0fs were stopped; they are "
                             "retried on start", grace)
+            await polls_stopped
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(beat, STOP_RECORD_TIMEOUT)
     log.info("watcher stopped")
 
 

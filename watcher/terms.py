@@ -25,20 +25,31 @@ Reading, Split, Mobile, Of) is marked `ambiguous: true`. Its spellings then matc
 case as written, and it counts as mentioned only with supporting context in the same article:
 one of its `context` terms, or another (unambiguous) place of the same country. A rule that
 names it explicitly (`places: [Batman]`) matches it without that support.
+
+Beneath these curated entries lies the world layer (geonames.py): every GeoNames city of
+15,000 people or more. Curated entries win: a GeoNames city of the same country within
+30 km that shares a spelling with a curated entry is that entry and is never listed apart
+(its other names are not added: a capital has hundreds, and each would cost every compile),
+and a curated spelling never names a GeoNames city. A rule may name a
+GeoNames city ("Goma", or "Tripoli (LY)" to pick one of several); `*` means the curated
+places only, the ones a desk watches.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .errors import Problem
+from .geonames import Occurrence, Variant, WorldLayer, WorldPlace, resolve_mentions
 from .models import Group, Place
-from .normalize import term_variants
+from .normalize import Tokens, term_variants
 
 LIST_PREFIX = "@"
+MERGE_KM = 30.0  # a GeoNames city this close to a curated entry of its name is that entry
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
@@ -123,7 +134,10 @@ class Gazetteer:
 
     places: dict[str, PlaceEntry] = field(default_factory=dict)
     groups: dict[str, GroupEntry] = field(default_factory=dict)
+    world: WorldLayer | None = None
     _index: dict[tuple[EntryKind, tuple[str, ...]], str] = field(default_factory=dict)
+    _hidden: set[str] = field(default_factory=set)  # GeoNames keys merged into curated
+    _claimed: set[Variant] = field(default_factory=set)  # spellings of curated entries
 
     def add(self, kind: EntryKind, entry: PlaceEntry | GroupEntry) -> str | None:
         """Add an entry; return a problem message if its name is taken (it is then skipped)."""
@@ -137,16 +151,47 @@ class Gazetteer:
                 self._index.setdefault((kind, variant), entry.name)
         return None
 
+    def add_world(self, world: WorldLayer) -> None:
+        """Lay the GeoNames cities beneath the curated entries, once all are added."""
+        self.world = world
+        self._claimed = {variant for _, variant in self._index}
+        for entry in self.places.values():
+            for spec in [entry.name, *entry.aliases]:
+                for variant in term_variants(term_from_spec(spec).text):
+                    for key in world.cities_named(variant):
+                        city = world.places[key]
+                        if key not in self._hidden and city.country == entry.country and (
+                                _km(city.lat, city.lon, entry.lat, entry.lon) <= MERGE_KM):
+                            self._hidden.add(key)
+
     def find(self, kind: EntryKind, text: str) -> str | None:
-        """Canonical name of the entry that `text` names, or None."""
+        """Canonical name of the entry that `text` names, or None. Curated entries first,
+        then GeoNames cities (by key, "Tripoli (LY)", or by spelling: the most populous)."""
         for variant in term_variants(text):
             name = self._index.get((kind, variant))
             if name is not None:
                 return name
+        if kind != "place" or self.world is None:
+            return None
+        if text.strip() in self.world.places:
+            return text.strip()
+        for variant in term_variants(text):
+            for key in self.world.cities_named(variant):
+                if key not in self._hidden:
+                    return key
         return None
+
+    def _world_place(self, name: str) -> WorldPlace | None:
+        if name in self.places or self.world is None:
+            return None
+        return self.world.places.get(name)
 
     def spellings(self, kind: EntryKind, name: str) -> list[Term]:
         """Every spelling of an entry, as terms labelled with its canonical name."""
+        city = self._world_place(name) if kind == "place" else None
+        if city is not None:
+            return [Term(s, exact=True, case=city.ambiguous, entry=name)
+                    for s in city.spellings]
         entry = self.places[name] if kind == "place" else self.groups[name]
         ambiguous = isinstance(entry, PlaceEntry) and entry.ambiguous
         terms = [Term(entry.name, exact=True, case=ambiguous, entry=name)]
@@ -157,14 +202,48 @@ class Gazetteer:
 
     def is_ambiguous(self, name: str) -> bool:
         entry = self.places.get(name)
-        return entry is not None and entry.ambiguous
+        if entry is not None:
+            return entry.ambiguous
+        city = self._world_place(name)
+        return city is not None and city.ambiguous
+
+    def country(self, name: str) -> str | None:
+        """The country of a place, curated or GeoNames."""
+        entry = self.places.get(name)
+        city = self._world_place(name) if entry is None else None
+        return entry.country if entry is not None else city.country if city else None
 
     def place(self, name: str) -> Place:
+        city = self._world_place(name)
+        if city is not None:
+            return Place(name=city.name, country=city.country, lat=city.lat, lon=city.lon)
         e = self.places[name]
         return Place(name=e.name, country=e.country, lat=e.lat, lon=e.lon)
 
+    def world_mentions(self, tokenized: list[Tokens | None], taken: list[Occurrence],
+                       countries: set[str]) -> list[tuple[Occurrence, str]]:
+        """The GeoNames cities an article mentions (geonames.resolve_mentions), beside the
+        places and groups the matcher found (`taken`) and those places' `countries`."""
+        if self.world is None:
+            return []
+        world = self.world
+        hits = [hit for index, tokens in enumerate(tokenized) if tokens is not None
+                for hit in world.scan(tokens, index)]
+        if not hits:
+            return []
+        ambiguous = {h.key: world.places[h.key].ambiguous for h in hits if h.key is not None}
+        return resolve_mentions(hits, taken, countries, self._hidden, self._claimed, ambiguous)
+
     def group(self, name: str) -> Group:
         return Group(name=self.groups[name].name)
+
+
+def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine), in kilometres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (math.sin((p2 - p1) / 2) ** 2
+         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+    return 2 * 6371.0 * math.asin(math.sqrt(a))
 
 
 @dataclass

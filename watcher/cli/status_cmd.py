@@ -1,8 +1,12 @@
-"""`watcher status`: one screen for ops, read from the store and the rule files.
+"""`watcher status`: one screen for ops, read from the store.
 
-Feeds healthy or failing (from what the service recorded of each poll), rules loaded and the
-problems of the rule files, the outbox (waiting, dead, delivered) and the last alert
-delivered. It reads; it never polls, delivers or changes anything.
+The running replicas (what each wrote of itself, heartbeat.py: version, heartbeat, the rules
+it has loaded and the problems of its rule files, including a broken file whose last good
+version it keeps running), the cluster (feeds per replica, deliveries in flight), feeds
+healthy or failing (from what the service recorded of each poll), the outbox (waiting, dead,
+delivered) and the last alert delivered. When no replica has a recent heartbeat the rules are
+checked on disk instead, and the screen says so. It reads; it never polls, delivers or
+changes anything.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from typing import Any
 
 from ..config import Config, FeedConfig, config_path, load_config
 from ..configview import mask_url_password
+from ..heartbeat import FORGET_AFTER, LIVE_WITHIN
 from ..models import FeedState
 from ..rules import load_rules
-from ..store import Store, open_store
+from ..store import ReplicaRecord, Store, open_store
 from .common import EXIT_OK, add_config_option, quiet_logging
 
 STALE_INTERVALS = 3  # a healthy feed not tried for this many intervals: is the service up?
@@ -45,15 +50,72 @@ class FeedStatus:
 
 
 @dataclass
+class ReplicaStatus:
+    """A replica as it last recorded itself (heartbeat.py)."""
+
+    replica_id: str
+    state: str  # live | stopped | silent (no heartbeat for LIVE_WITHIN seconds)
+    version: str
+    started_at: str
+    heartbeat_at: str
+    heartbeat_age: float  # seconds
+    stopped_at: str | None
+    rules_loaded: int
+    rules: dict[str, Any]  # reload.RulesStatus.to_dict() as the replica wrote it
+
+    def last_good(self) -> list[tuple[str, str | None]]:
+        """(file, since) of each file whose last good version this replica keeps running."""
+        since = self.rules.get("stale_since") or {}
+        return [(name, since.get(name)) for name in self.rules.get("stale_files", [])]
+
+
+@dataclass
+class ReplicaFeeds:
+    replica_id: str
+    feeds_polled: int  # feeds whose latest poll was this replica's
+    feeds_leased: int  # polls of it running now
+    last_claim: str | None
+
+
+@dataclass
+class ClusterStatus:
+    """What the replicas share: who polled which feeds, and the outbox."""
+
+    feeds: list[ReplicaFeeds] = field(default_factory=list)
+    outbox: dict[str, int] = field(default_factory=dict)
+    deliveries_in_flight: int = 0
+    oldest_pending: str | None = None
+
+
+def replica_status(record: ReplicaRecord, now: datetime) -> ReplicaStatus:
+    age = record.heartbeat_age(now)
+    state = ("stopped" if record.stopped_at is not None
+             else "live" if record.is_live(now, LIVE_WITHIN) else "silent")
+    return ReplicaStatus(record.replica_id, state, record.version,
+                         _iso(record.started_at) or "", _iso(record.heartbeat_at) or "",
+                         round(age, 1), _iso(record.stopped_at), record.rules_loaded,
+                         record.rules)
+
+
+@dataclass
 class Status:
     config: str
     state: str
     feeds: list[FeedStatus] = field(default_factory=list)
     rules_loaded: int = 0
     rule_problems: list[str] = field(default_factory=list)
+    # "service": rules_loaded and rule_problems are what the freshest live replica runs;
+    # "disk": no replica is live, they come from loading the rule files now.
+    rules_source: str = "disk"
+    live_within: float = LIVE_WITHIN  # seconds since its heartbeat a replica counts as live
+    replicas: list[ReplicaStatus] = field(default_factory=list)  # live first, then the rest
+    cluster: ClusterStatus = field(default_factory=ClusterStatus)
     outbox: dict[str, int] = field(default_factory=dict)
     oldest_pending: str | None = None
     last_alert: dict[str, Any] | None = None
+
+    def live(self) -> list[ReplicaStatus]:
+        return [r for r in self.replicas if r.state == "live"]
 
     def counts(self) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -77,16 +139,34 @@ def feed_health(feed: FeedConfig, state: FeedState | None, interval: float,
 
 
 async def read_status(config: Config, label: str, now: datetime) -> Status:
-    ruleset = load_rules(config.rule_paths())
-    status = Status(config=label, state=mask_url_password(config.state),
-                    rules_loaded=len(ruleset.rules),
-                    rule_problems=[str(p) for p in ruleset.problems])
+    status = Status(config=label, state=mask_url_password(config.state))
     store = await open_store(config.state_location())
     try:
+        await _read_replicas(store, status, now)
         await _read_store(store, config, status, now)
     finally:
         await store.close()
+    live = status.live()
+    if live:  # what the service runs, not what the files on disk say now
+        freshest = min(live, key=lambda r: r.heartbeat_age)
+        status.rules_source = "service"
+        status.rules_loaded = freshest.rules_loaded
+        status.rule_problems = list(freshest.rules.get("problems", []))
+    else:
+        ruleset = load_rules(config.rule_paths())
+        status.rules_loaded = len(ruleset.rules)
+        status.rule_problems = [str(p) for p in ruleset.problems]
     return status
+
+
+async def _read_replicas(store: Store, status: Status, now: datetime) -> None:
+    records = await store.list_replicas(now - FORGET_AFTER)
+    replicas = [replica_status(r, now) for r in records]
+    status.replicas = sorted(replicas, key=lambda r: (r.state != "live", r.heartbeat_age))
+    view = await store.cluster_view(now)
+    status.cluster = ClusterStatus(
+        [ReplicaFeeds(r.replica_id, r.feeds_polled, r.feeds_leased, _iso(r.last_claim))
+         for r in view.replicas], view.outbox, view.deliveries_in_flight)
 
 
 async def _read_store(store: Store, config: Config, status: Status, now: datetime) -> None:
@@ -95,7 +175,7 @@ async def _read_store(store: Store, config: Config, status: Status, now: datetim
             state = await store.load_feed_state(feed.id)
             status.feeds.append(feed_health(feed, state, config.feed_interval(feed), now))
     status.outbox = await store.outbox_counts()
-    status.oldest_pending = _iso(await store.oldest_pending())
+    status.oldest_pending = status.cluster.oldest_pending = _iso(await store.oldest_pending())
     last = await store.list_alerts("delivered", 1)
     if last:
         row = last[0]
@@ -122,24 +202,26 @@ def cmd_status(args: argparse.Namespace) -> int:
 def render_status(status: Status, now: datetime) -> str:
     counts = status.counts()
     summary = ", ".join(f"{n} {h}" for h, n in sorted(counts.items())) or "none configured"
-    lines = [f"config     {status.config}", f"state      {status.state}",
-             f"feeds      {len(status.feeds)} enabled: {summary}"]
+    lines = [f"config     {status.config}", f"state      {status.state}"]
+    lines += _render_service(status, now)
+    lines.append(f"feeds      {len(status.feeds)} enabled: {summary}")
+    lines += _render_feeds_per_replica(status.cluster)
     for feed in status.feeds:
         if feed.health in ("failing", "stale"):
             lines.append(f"  {feed.health.upper():8} {feed.id}: {feed.failures} failures, "
                          f"last success {_ago(feed.last_success, now)}"
                          + (f": {feed.error}" if feed.error else ""))
-    errors = [p for p in status.rule_problems if ": warning: " not in p]
-    lines.append(f"rules      {status.rules_loaded} loaded, {len(errors)} errors, "
-                 f"{len(status.rule_problems) - len(errors)} warnings")
-    lines += [f"  {p}" for p in status.rule_problems[:SHOWN_PROBLEMS]]
-    if len(status.rule_problems) > SHOWN_PROBLEMS:
-        lines.append(f"  … {len(status.rule_problems) - SHOWN_PROBLEMS} more "
-                     "(watcher rules check)")
+    if status.rules_source == "disk":
+        errors = _errors(status.rule_problems)
+        lines.append(f"rules      {status.rules_loaded} loaded from the rule files on disk "
+                     f"(no service running), {errors} errors, "
+                     f"{len(status.rule_problems) - errors} warnings")
+        lines += _render_problems(status.rule_problems, "  ")
     out = status.outbox
     oldest = f" (oldest queued {_ago(status.oldest_pending, now)})" if status.oldest_pending else ""
-    lines.append(f"outbox     {out.get('pending', 0)} waiting{oldest}, {out.get('dead', 0)} dead, "
-                 f"{out.get('delivered', 0)} delivered")
+    in_flight = status.cluster.deliveries_in_flight
+    lines.append(f"outbox     {out.get('pending', 0)} waiting{oldest}, {in_flight} in flight, "
+                 f"{out.get('dead', 0)} dead, {out.get('delivered', 0)} delivered")
     last = status.last_alert
     if last:
         lines.append(f"last alert {_ago(last['delivered_at'], now)} to {last['sink']}: "
@@ -149,6 +231,65 @@ def render_status(status: Status, now: datetime) -> str:
     return "\n".join(lines)
 
 
+def _render_service(status: Status, now: datetime) -> list[str]:
+    """Each live replica: who, which version, how recent, and the rules it runs."""
+    live = status.live()
+    if not live:
+        last = (f" (last: {status.replicas[0].replica_id}, "
+                f"{_describe_end(status.replicas[0], now)})" if status.replicas else "")
+        return [f"service    none running: no replica with a heartbeat in the last "
+                f"{LIVE_WITHIN:.0f}s{last}"]
+    gone = len(status.replicas) - len(live)
+    lines = [f"service    {len(live)} {'replica' if len(live) == 1 else 'replicas'} live"
+             + (f", {gone} stopped or silent" if gone else "")]
+    shown: dict[tuple[str, ...], str] = {}
+    for replica in live:
+        rules = replica.rules
+        problems = [str(p) for p in rules.get("problems", [])]
+        errors = _errors(problems)
+        lines.append(f"  {replica.replica_id}  version {replica.version}, heartbeat "
+                     f"{replica.heartbeat_age:.0f}s ago, started {_ago(replica.started_at, now)}")
+        lines.append(f"    rules {replica.rules_loaded} loaded "
+                     f"{_ago(rules.get('loaded_at'), now)}, {errors} errors, "
+                     f"{len(problems) - errors} warnings")
+        stale = [f"running last good version of {name} since {_ago(since, now)}"
+                 for name, since in replica.last_good()]
+        key = tuple(problems + stale)
+        if key and key in shown:
+            lines.append(f"      same rule problems as {shown[key]}")
+            continue
+        shown.setdefault(key, replica.replica_id)
+        lines += [f"      {line}" for line in stale]
+        lines += _render_problems(problems, "      ")
+    return lines
+
+
+def _render_feeds_per_replica(cluster: ClusterStatus) -> list[str]:
+    if not cluster.feeds:
+        return []
+    parts = [f"{r.replica_id} {r.feeds_polled}"
+             + (f" ({r.feeds_leased} polling now)" if r.feeds_leased else "")
+             for r in cluster.feeds]
+    return ["  last polled by: " + ", ".join(parts)]
+
+
+def _render_problems(problems: list[str], indent: str) -> list[str]:
+    lines = [f"{indent}{p}" for p in problems[:SHOWN_PROBLEMS]]
+    if len(problems) > SHOWN_PROBLEMS:
+        lines.append(f"{indent}… {len(problems) - SHOWN_PROBLEMS} more (watcher rules check)")
+    return lines
+
+
+def _errors(problems: list[str]) -> int:
+    return sum(1 for p in problems if ": warning: " not in p)
+
+
+def _describe_end(replica: ReplicaStatus, now: datetime) -> str:
+    if replica.stopped_at is not None:
+        return f"stopped {_ago(replica.stopped_at, now)}"
+    return f"last heartbeat {_ago(replica.heartbeat_at, now)}"
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") if moment is not None else None
 
@@ -156,7 +297,9 @@ def _iso(moment: datetime | None) -> str | None:
 def _ago(iso: str | None, now: datetime) -> str:
     if iso is None:
         return "never"
-    seconds = max((now - datetime.fromisoformat(iso)).total_seconds(), 0)
+    moment = datetime.fromisoformat(iso)
+    seconds = max((now - moment).total_seconds(), 0)
+    iso = _iso(moment) or iso
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{seconds / size:.0f}{unit} ago ({iso})"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..models import Article, Delivery, FeedState, Lane, OutboxItem
-from .cluster import ClusterView, ReplicaView
+from .cluster import ClusterView, ReplicaRecord, ReplicaView
 from .records import OUTBOX_STATUSES, OutboxRecord, OutboxStatus
 from .sqlite import SqliteStore
 from .sqlite import open_store as open_sqlite
@@ -60,6 +60,11 @@ class Store(Protocol):
                          lease_seconds: float, due_within: float = 0.0) -> bool: ...
     async def release_feed(self, feed_id: str, replica_id: str) -> None: ...
     async def cluster_view(self, now: datetime) -> ClusterView: ...
+    # Running services (heartbeat.py): what each replica has loaded, for `watcher status`.
+    async def save_replica(self, record: ReplicaRecord) -> None: ...
+    async def stop_replica(self, replica_id: str, now: datetime) -> None: ...
+    async def list_replicas(self, since: datetime) -> list[ReplicaRecord]: ...
+    async def forget_replicas(self, before: datetime) -> int: ...
 
 
 def is_postgres_url(location: Path | str) -> bool:
@@ -76,5 +81,5 @@ async def open_store(location: Path | str) -> Store:
     return await open_sqlite(Path(str(location).removeprefix("sqlite:///")))
 
 
-__all__ = ["OUTBOX_STATUSES", "ClusterView", "OutboxRecord", "OutboxStatus", "ReplicaView",
-           "SqliteStore", "Store", "is_postgres_url", "open_store"]
+__all__ = ["OUTBOX_STATUSES", "ClusterView", "OutboxRecord", "OutboxStatus", "ReplicaRecord",
+           "ReplicaView", "SqliteStore", "Store", "is_postgres_url", "open_store"]

@@ -91,6 +91,28 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     -- with its own group_wait or max_per_hour groups and caps its rows apart (grouping.py).
     ALTER TABLE outbox ADD COLUMN route text NOT NULL DEFAULT '';
     """),
+    (9, """
+    -- Other names of seen articles (parse.py: canonical link, guid): an article is seen when
+    -- its key or any alias was recorded, so a story re-published under a new key is not new.
+    CREATE TABLE article_aliases (
+        alias       text PRIMARY KEY,
+        article_key text NOT NULL
+    );
+    """),
+    (10, """
+    -- Running services (heartbeat.py): each replica's version, its rules as it has loaded
+    -- them (RulesStatus as JSON), written on start, after each rule load, every few seconds
+    -- as a heartbeat, and marked stopped on a graceful stop. Read by `watcher status`.
+    CREATE TABLE replicas (
+        replica_id   text PRIMARY KEY,
+        version      text NOT NULL,
+        started_at   timestamptz NOT NULL,
+        heartbeat_at timestamptz NOT NULL,
+        stopped_at   timestamptz,
+        rules_loaded integer NOT NULL DEFAULT 0,
+        rules_json   text NOT NULL DEFAULT '{}'
+    );
+    """),
 )
 
 SCHEMA_VERSION_TABLE = """

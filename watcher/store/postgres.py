@@ -1,8 +1,9 @@
 """The state store on PostgreSQL, shared by several replicas (psycopg 3, async).
 
 The same `Store` as sqlite.py, made safe for many writers:
-- feeds are leased (`claim_feed`): an upsert that succeeds only when the feed is due and no
-  other live replica holds it, so each feed is polled once per interval across replicas;
+- feeds are leased: `claim_due_feeds` takes a batch of due feeds no live replica holds in
+  one statement (`FOR UPDATE SKIP LOCKED`, lease expiry), so each feed is polled once per
+  interval across replicas (`claim_feed` leases one feed: the same rule, one at a time);
 - outbox rows are claimed with `FOR UPDATE SKIP LOCKED` and a lease expiry, so each alert is
   sent by one replica, and a dead replica's rows come back when their lease runs out;
 - `record_articles` is one statement (`ON CONFLICT DO NOTHING` on articles, then on
@@ -13,6 +14,7 @@ Every statement runs in autocommit unless it must share a transaction. psycopg e
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -26,7 +28,7 @@ from pydantic import ValidationError
 from ..configview import mask_url_password, url_password
 from ..errors import StoreError
 from ..models import Alert, Article, Delivery, FeedState, Lane, OutboxItem
-from .cluster import ClusterView, ReplicaView
+from .cluster import ClusterView, ReplicaRecord, ReplicaView
 from .pg_schema import migrate
 from .records import OUTBOX_STATUSES, OutboxRecord
 
@@ -54,13 +56,14 @@ class PostgresStore:
 
     def __init__(self, url: str) -> None:
         self.label = mask_url_password(url)
+        self._url = url
         self._password = url_password(url)
         self._pool: AsyncConnectionPool[Conn] | None = AsyncConnectionPool(
             url, min_size=1, max_size=POOL_MAX, open=False, timeout=CONNECT_TIMEOUT,
             kwargs={"autocommit": True}, configure=_configure, name="watcher-store")
 
     def _error(self, exc: BaseException) -> StoreError:
-        text = str(exc).strip() or type(exc).__name__
+        text = " ".join(str(exc).split()) or type(exc).__name__
         if self._password:
             text = text.replace(self._password, "***")
         return StoreError(f"{self.label}: {text}")
@@ -68,6 +71,11 @@ class PostgresStore:
     async def _open(self) -> None:
         assert self._pool is not None
         try:
+            # One plain connection first: when the server is unreachable its error says why
+            # (refused, unknown host, bad password); the pool would only say it timed out.
+            probe = await psycopg.AsyncConnection.connect(
+                self._url, connect_timeout=max(1, round(CONNECT_TIMEOUT)), autocommit=True)
+            await probe.close()
             await self._pool.open(wait=True, timeout=CONNECT_TIMEOUT)
             async with self._pool.connection() as conn:
                 await migrate(conn)
@@ -126,6 +134,31 @@ class PostgresStore:
             "until": now + timedelta(seconds=lease_seconds)})
         return bool(rows)
 
+    async def add_feeds(self, feeds: Sequence[tuple[str, str, datetime]]) -> int:
+        """Create the state row of each (feed id, url, first due time) that has none, so a
+        batch claim can find it; rows that exist keep their state. Replicas that start
+        together insert the same ids in the same (sorted) order: one creates each row, the
+        others wait for it and skip. Returns how many rows were created."""
+        unique = sorted({f[0]: f for f in feeds}.values())
+        if not unique:
+            return 0
+        return await self._rowcount(_ADD_FEEDS, {
+            "ids": [f[0] for f in unique], "urls": [f[1] for f in unique],
+            "due": [f[2] for f in unique]})
+
+    async def claim_due_feeds(self, feed_ids: Sequence[str], replica_id: str, now: datetime,
+                              limit: int, lease_seconds: float) -> list[str]:
+        """Lease up to `limit` of these feeds that are due and not leased by a live replica,
+        most overdue first, in one statement; returns their ids. Rows another replica is
+        claiming this instant are skipped (`SKIP LOCKED`), so concurrent claims never return
+        the same feed; a dead replica's feeds come back when their lease runs out."""
+        if limit <= 0 or not feed_ids:
+            return []
+        rows = await self._fetch(_CLAIM_DUE_FEEDS, {
+            "feeds": list(feed_ids), "owner": replica_id, "now": now, "limit": limit,
+            "until": now + timedelta(seconds=lease_seconds)})
+        return [r[0] for r in rows]
+
     async def release_feed(self, feed_id: str, replica_id: str) -> None:
         """End this replica's lease on the feed (its poll is over, `next_poll` saved)."""
         await self._rowcount("UPDATE feed_state SET lease_until = NULL "
@@ -149,11 +182,38 @@ class PostgresStore:
                 in_flight += leased if status == "pending" else 0
         return ClusterView(replicas, counts, in_flight)
 
+    # running services (heartbeat.py)
+
+    async def save_replica(self, record: ReplicaRecord) -> None:
+        """Write what this replica runs now (inserted on its first call, replaced after)."""
+        await self._rowcount(_SAVE_REPLICA, (
+            record.replica_id, record.version, record.started_at, record.heartbeat_at,
+            record.stopped_at, record.rules_loaded, json.dumps(record.rules)))
+
+    async def stop_replica(self, replica_id: str, now: datetime) -> None:
+        await self._rowcount("UPDATE replicas SET stopped_at = %s, heartbeat_at = %s "
+                             "WHERE replica_id = %s", (now, now, replica_id))
+
+    async def list_replicas(self, since: datetime) -> list[ReplicaRecord]:
+        """Replicas whose last heartbeat (or stop) is at or after `since`, by id."""
+        rows = await self._fetch("SELECT replica_id, version, started_at, heartbeat_at, "
+                                 "stopped_at, rules_loaded, rules_json FROM replicas "
+                                 "WHERE heartbeat_at >= %s ORDER BY replica_id", (since,))
+        return [ReplicaRecord(r[0], r[1], r[2].astimezone(UTC), r[3].astimezone(UTC), r[5],
+                              json.loads(r[6]), _utc(r[4])) for r in rows]
+
+    async def forget_replicas(self, before: datetime) -> int:
+        """Drop replicas silent since before `before`; returns how many."""
+        return await self._rowcount("DELETE FROM replicas WHERE heartbeat_at < %s", (before,))
+
     # articles
 
     async def unseen_keys(self, keys: Sequence[str]) -> set[str]:
-        """The keys among these that no call to `record_articles` has recorded."""
-        rows = await self._fetch("SELECT key FROM articles WHERE key = ANY(%s)", (list(keys),))
+        """The keys among these that no call to `record_articles` has recorded, as an
+        article's key or as one of its aliases."""
+        rows = await self._fetch("SELECT key FROM articles WHERE key = ANY(%(keys)s) UNION ALL "
+                                 "SELECT alias FROM article_aliases WHERE alias = ANY(%(keys)s)",
+                                 {"keys": list(keys)})
         return set(keys) - {r[0] for r in rows}
 
     async def record_articles(self, articles: Sequence[Article], deliveries: Sequence[Delivery],
@@ -161,11 +221,12 @@ class PostgresStore:
         """Record unseen articles and queue the deliveries of their alerts, in one statement.
 
         A delivery is queued only if its article was newly recorded by this very call, so
-        replicas racing on the same entry cannot both alert. Keys are written in sorted
-        order, so two racing calls wait for each other instead of deadlocking."""
+        replicas racing on the same entry cannot both alert. Keys and aliases are written in
+        sorted order, so two racing calls wait for each other instead of deadlocking."""
         unique = sorted({a.key: a for a in reversed(articles)}.values(), key=lambda a: a.key)
         queued = sorted({(d.alert.alert_id, d.sink): d for d in reversed(deliveries)}.items())
         stories = sorted({(k, d.alert.article.key) for _, d in queued for k in d.story_keys})
+        aliases = sorted({alias: a.key for a in reversed(unique) for alias in a.aliases}.items())
         if not unique:
             return 0
         rows = await self._fetch(_RECORD_ARTICLES, {
@@ -181,7 +242,9 @@ class PostgresStore:
             "severities": [d.alert.rule.severity for _, d in queued],
             "alert_json": [d.alert.to_json() for _, d in queued],
             "story_keys": [k for k, _ in stories],
-            "story_articles": [a for _, a in stories]})
+            "story_articles": [a for _, a in stories],
+            "aliases": [alias for alias, _ in aliases],
+            "alias_keys": [key for _, key in aliases]})
         return int(rows[0][0])
 
     async def recent_stories(self, keys: Sequence[str], since: datetime) -> set[str]:
@@ -356,6 +419,16 @@ _FEED_COLUMNS = ("feed_id", "url", "etag", "last_modified", "last_attempt", "las
                  "last_status", "last_error", "consecutive_failures", "entries_seen",
                  "next_poll", "moved_to", "last_warning", "failing_since")
 
+_SAVE_REPLICA = """
+INSERT INTO replicas (replica_id, version, started_at, heartbeat_at, stopped_at, rules_loaded,
+                      rules_json)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (replica_id) DO UPDATE SET
+    version = excluded.version, started_at = excluded.started_at,
+    heartbeat_at = excluded.heartbeat_at, stopped_at = excluded.stopped_at,
+    rules_loaded = excluded.rules_loaded, rules_json = excluded.rules_json
+"""
+
 # The conflict branch is taken only when the WHERE holds; a racing replica waits for the
 # row lock, then re-reads the row and finds the lease taken.
 _CLAIM_FEED = """
@@ -368,6 +441,30 @@ ON CONFLICT (feed_id) DO UPDATE
       AND (feed_state.lease_until IS NULL OR feed_state.lease_until <= %(now)s
            OR feed_state.lease_owner = %(owner)s)
 RETURNING 1
+"""
+
+_ADD_FEEDS = """
+INSERT INTO feed_state (feed_id, url, next_poll)
+SELECT f.feed_id, f.url, f.due
+FROM unnest(%(ids)s::text[], %(urls)s::text[], %(due)s::timestamptz[]) AS f(feed_id, url, due)
+ORDER BY f.feed_id
+ON CONFLICT (feed_id) DO NOTHING
+"""
+
+# A row locked by a concurrent claim is skipped; one it has just leased and committed is
+# re-checked against the WHERE (the lease is now live) and left out.
+_CLAIM_DUE_FEEDS = """
+UPDATE feed_state SET lease_owner = %(owner)s, lease_until = %(until)s, leased_at = %(now)s
+WHERE feed_id IN (
+    SELECT feed_id FROM feed_state
+    WHERE feed_id = ANY(%(feeds)s::text[])
+      AND (next_poll IS NULL OR next_poll <= %(now)s)
+      AND (lease_until IS NULL OR lease_until <= %(now)s)
+    ORDER BY next_poll NULLS FIRST, feed_id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED)
+  AND (lease_until IS NULL OR lease_until <= %(now)s)
+RETURNING feed_id
 """
 
 _RECORD_ARTICLES = """
@@ -401,6 +498,13 @@ WITH new AS (
     ORDER BY s.story_key
     ON CONFLICT (story_key) DO UPDATE SET alerted_at = excluded.alerted_at
     RETURNING 1
+), aliased AS (
+    INSERT INTO article_aliases (alias, article_key)
+    SELECT x.alias, x.article_key
+    FROM unnest(%(aliases)s::text[], %(alias_keys)s::text[]) WITH ORDINALITY
+         AS x(alias, article_key, n)
+    ORDER BY x.n
+    ON CONFLICT (alias) DO NOTHING
 )
 SELECT (SELECT count(*) FROM new), (SELECT count(*) FROM queued),
        (SELECT count(*) FROM marked)

@@ -92,6 +92,28 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     -- with its own group_wait or max_per_hour groups and caps its rows apart (grouping.py).
     ALTER TABLE outbox ADD COLUMN route TEXT NOT NULL DEFAULT '';
     """),
+    (8, """
+    -- Other names of seen articles (parse.py: canonical link, guid): an article is seen when
+    -- its key or any alias was recorded, so a story re-published under a new key is not new.
+    CREATE TABLE article_aliases (
+        alias       TEXT PRIMARY KEY,
+        article_key TEXT NOT NULL
+    );
+    """),
+    (9, """
+    -- Running services (heartbeat.py): each replica's version, its rules as it has loaded
+    -- them (RulesStatus as JSON), written on start, after each rule load, every few seconds
+    -- as a heartbeat, and marked stopped on a graceful stop. Read by `watcher status`.
+    CREATE TABLE replicas (
+        replica_id   TEXT PRIMARY KEY,
+        version      TEXT NOT NULL,
+        started_at   TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL,
+        stopped_at   TEXT,
+        rules_loaded INTEGER NOT NULL DEFAULT 0,
+        rules_json   TEXT NOT NULL DEFAULT '{}'
+    );
+    """),
 )
 
 SCHEMA_VERSION_TABLE = """

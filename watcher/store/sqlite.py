@@ -21,7 +21,8 @@ from ..errors import StoreError
 from ..models import Article, Delivery, FeedState, Lane, OutboxItem
 from . import sqlite_leases as leases
 from . import sqlite_outbox as outbox
-from .cluster import ClusterView
+from . import sqlite_replicas as replicas
+from .cluster import ClusterView, ReplicaRecord
 from .records import OUTBOX_STATUSES, OutboxRecord
 from .sqlite_conn import KEYS_PER_QUERY, connect, from_text, to_text, transaction
 
@@ -95,10 +96,28 @@ class SqliteStore:
         """Feeds leased and last polled per replica, and the outbox."""
         return await self._run(leases.cluster_view, to_text(now))
 
+    # running services (heartbeat.py)
+
+    async def save_replica(self, record: ReplicaRecord) -> None:
+        """Write what this replica runs now (inserted on its first call, replaced after)."""
+        await self._run(replicas.save_replica, record)
+
+    async def stop_replica(self, replica_id: str, now: datetime) -> None:
+        await self._run(replicas.stop_replica, replica_id, to_text(now))
+
+    async def list_replicas(self, since: datetime) -> list[ReplicaRecord]:
+        """Replicas whose last heartbeat (or stop) is at or after `since`, by id."""
+        return await self._run(replicas.list_replicas, to_text(since))
+
+    async def forget_replicas(self, before: datetime) -> int:
+        """Drop replicas silent since before `before`; returns how many."""
+        return await self._run(replicas.forget_replicas, to_text(before))
+
     # articles
 
     async def unseen_keys(self, keys: Sequence[str]) -> set[str]:
-        """The keys among these that no call to `record_articles` has recorded."""
+        """The keys among these that no call to `record_articles` has recorded, as an
+        article's key or as one of its aliases."""
         return await self._run(_unseen_keys, list(keys))
 
     async def record_articles(self, articles: Sequence[Article], deliveries: Sequence[Delivery],
@@ -235,6 +254,9 @@ def _unseen_keys(conn: sqlite3.Connection, keys: list[str]) -> set[str]:
         marks = ", ".join("?" * len(chunk))
         rows = conn.execute(f"SELECT key FROM articles WHERE key IN ({marks})", chunk)
         unseen.difference_update(r[0] for r in rows)
+        rows = conn.execute(f"SELECT alias FROM article_aliases WHERE alias IN ({marks})",
+                            chunk)
+        unseen.difference_update(r[0] for r in rows)
     return unseen
 
 
@@ -250,6 +272,8 @@ def _record_articles(conn: sqlite3.Connection, articles: list[Article],
                                (article.key, published, stamp, article.model_dump_json()))
             if cur.rowcount == 1:
                 new.add(article.key)
+        conn.executemany("INSERT OR IGNORE INTO article_aliases (alias, article_key) "
+                         "VALUES (?, ?)", [(alias, a.key) for a in articles for alias in a.aliases])
         for d in deliveries:
             if d.alert.article.key not in new:
                 continue

@@ -50,7 +50,8 @@ def release_feed(conn: sqlite3.Connection, feed_id: str, replica_id: str) -> Non
 def cluster_view(conn: sqlite3.Connection, stamp: str) -> ClusterView:
     replicas = [ReplicaView(owner, leased, polled, datetime.fromisoformat(last) if last else None)
                 for owner, leased, polled, last in conn.execute(
-                    "SELECT lease_owner, sum(lease_until > ?), count(*), max(leased_at) "
+                    "SELECT lease_owner, coalesce(sum(lease_until > ?), 0), count(*), "
+                    "max(leased_at) "
                     "FROM feed_state WHERE lease_owner IS NOT NULL "
                     "GROUP BY lease_owner ORDER BY lease_owner", (stamp,))]
     counts: dict[str, int] = dict.fromkeys(OUTBOX_STATUSES, 0)

