@@ -113,3 +113,43 @@ def test_committed_table_is_what_the_script_builds() -> None:
     table, countries = build_geonames.build()
     assert build_geonames.OUTPUT.read_bytes() == table, "run tools/build_geonames.py"
     assert build_geonames.COUNTRIES_OUTPUT.read_bytes() == countries
+
+
+@pytest.mark.parametrize(("text", "places"), [
+    # An Arabic particle before a name makes it part of another name: a TV channel, a paper.
+    ("Hezbollah's al-Manar TV showed the strike", []),
+    ("Al-Ahram reported the strike", []),
+    ("In Manar the strike hit a school", [("Mannar", "LK")]),  # no particle: the city
+    # A capitalised word against it that is no place makes it part of a longer name.
+    ("Russian President Vladimir Putin spoke with reporters about the attack", []),
+    ("The talks ended without a deal, Ahram Online reported", []),
+    ("Clashes in Aleppo al-Jadida district", [("Aleppo", "SY")]),
+    ("Kilis Turkey was shelled by rockets from across the border", [("Kilis", "TR")]),
+    # A city of a million or more, named by its own name, counts inside a longer name.
+    ("The Tehran Times reported the strike", [("Tehran", "IR")]),
+    ("Talks in Moscow On Monday", [("Moscow", "RU")]),  # days and openers make no name
+    ("Talks in Kilis on Monday as Turkey watched", [("Kilis", "TR")]),
+    # Headlines in title case say nothing by their capitals.
+    ("Summit In Kilis Calls For Calm", [("Kilis", "TR")]),
+    # Names are capitalised: a lower-case word is no city, whatever GeoNames lists.
+    ("rebels seized the roundabout", []),
+    ("Clashes near the Roundabout in Sayreville", [("Sayreville", "US")]),
+])
+def test_geonames_names_inside_longer_names_are_not_places(
+        matcher: Matcher, text: str, places: list[tuple[str, str]]) -> None:
+    assert _places(matcher, text) == places
+
+
+def test_one_spelling_names_one_city(matcher: Matcher) -> None:
+    # Moscow (US) is ambiguous and its country is named, but the spelling found Moscow (RU).
+    assert _places(matcher, "Moscow and U.S. officials met") == [("Moscow", "RU")]
+    # Geneva (CH) is nine times the size of Geneva (US): with only the U.S. named, neither.
+    assert _places(matcher, "Talks in Geneva, U.S. officials said") == []
+    assert _places(matcher, "Talks in Geneva, Swiss officials said") == []
+    assert _places(matcher, "Talks in Geneva, Switzerland") == [("Geneva", "CH")]
+
+
+def test_a_spelling_of_a_curated_city_names_no_other_city(matcher: Matcher) -> None:
+    # "Sana" spells Sanaa (merged into the curated entry), so not Saña in Peru: SANA is the
+    # Syrian news agency.
+    assert _places(matcher, "State news agency Sana said") == []

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from watcher.match import Matcher, compile_rules, match_article
@@ -82,7 +84,7 @@ def test_catastrophic_pattern_runs_in_linear_time() -> None:
 
 def test_patterns_of_a_rule_with_other_conditions_run_only_when_needed() -> None:
     matcher = matcher_for(rule("places: [Raqqa]\npattern: ['fighters?']"))
-    assert matcher.eager == ()  # indexed under Raqqa, not run for every article
+    assert matcher.eager == frozenset()  # indexed under Raqqa, not run for every article
     assert fired(matcher, "Fighters leave Raqqa") == ["r"]
     assert fired(matcher, "Fighters leave Aleppo") == []
     pattern_only = matcher_for(rule("any:\n  - pattern: ['fighters?']\n  - places: [Raqqa]"))
@@ -241,3 +243,22 @@ def test_lone_common_words_are_warnings(match: str, warned: list[str]) -> None:
     for line, fragment in zip(found, warned, strict=True):
         assert line.startswith("r.yaml:6:7: warning: rule 'r' would fire on most news")
         assert fragment in line
+
+
+def test_a_pattern_that_does_not_occur_is_never_run_alone() -> None:
+    # One RE2 set pass tells which patterns occur; only those search for their offsets.
+    matcher = matcher_for(rule("places: [Raqqa]\npattern: ['fighters?', 'convoys?']"))
+    runs: list[str] = []
+    for term_id, program in list(matcher.programs.items()):
+        matcher.programs[term_id] = _Counting(program, runs)
+    assert fired(matcher, "Fighters leave Raqqa") == ["r"]
+    assert runs == ["fighters?"]
+
+
+class _Counting:
+    def __init__(self, program: Any, runs: list[str]) -> None:
+        self.program, self.runs = program, runs
+
+    def finditer(self, text: str) -> Any:
+        self.runs.append(self.program.pattern)
+        return self.program.finditer(text)

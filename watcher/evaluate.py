@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .normalize import Tokens
-from .patterns import find_spans
+from .patterns import PatternSet, find_spans
 
 Occurrence = tuple[int, int, int]  # field index, start, end (characters of the original)
 Why = list[tuple[int, Occurrence]]
@@ -53,12 +53,29 @@ class ArticleScan:
     texts: list[str]
     tokens: list[Tokens | None]
     programs: dict[int, Any] = field(default_factory=dict)
+    pattern_ids: tuple[int, ...] = ()  # the term ids of `pattern_set`'s members, in order
+    pattern_set: PatternSet | None = None
     ran: set[int] = field(default_factory=set)
     _starts: dict[int, list[int]] = field(default_factory=dict)
+    _occurring: frozenset[int] | None = None
+
+    def occurring(self) -> frozenset[int]:
+        """The patterns that occur anywhere in the article: one set pass per field, made
+        when a pattern is first needed."""
+        if self._occurring is None:
+            assert self.pattern_set is not None
+            self._occurring = frozenset(self.pattern_ids[i] for text in self.texts if text
+                                        for i in self.pattern_set.occurring(text))
+        return self._occurring
 
     def run_patterns(self, term_ids: frozenset[int]) -> None:
-        for term_id in term_ids - self.ran:
-            self.ran.add(term_id)
+        todo = term_ids - self.ran
+        if not todo:
+            return
+        self.ran |= todo
+        if self.pattern_set is not None:
+            todo &= self.occurring()
+        for term_id in todo:
             program = self.programs[term_id]
             occurrences = {(fi, start, end) for fi, text in enumerate(self.texts) if text
                            for start, end in find_spans(program, text)}
@@ -77,23 +94,49 @@ class ArticleScan:
         return first, last
 
 
+def cost_rank(node: CompiledNode) -> int:
+    """Children of a branch are tried cheapest first, so that a failing rule fails before
+    its patterns run: term leaves (a dict lookup), then branches, `near`, patterns."""
+    if isinstance(node, CompiledLeaf):
+        return 3 if node.patterns else 0
+    return 2 if isinstance(node, CompiledNear) else 1
+
+
 def holds(node: CompiledNode, scan: ArticleScan, why: Why | None) -> bool:
-    """Does `node` hold? When `why` is given, append the occurrences that made it hold."""
+    """Does `node` hold? When `why` is given, append the occurrences that made it hold
+    (then every child is tried); without it, stop as soon as the answer is known."""
     if isinstance(node, CompiledLeaf):
         return _leaf_holds(node, scan, why)
     if isinstance(node, CompiledNear):
         return _near_holds(node, scan, why)
     if node.op == "none":
         return not any(holds(c, scan, None) for c in node.children)
-    collected: Why | None = [] if why is not None else None
+    if why is None:
+        if node.op == "all":
+            return all(holds(c, scan, None) for c in node.children)
+        return _at_least(node.min, node.children, scan)
+    collected: Why = []
     if node.op == "all":
         if not all(holds(c, scan, collected) for c in node.children):
             return False
     elif sum(holds(c, scan, collected) for c in node.children) < node.min:
         return False
-    if why is not None and collected:
-        why.extend(collected)
+    why.extend(collected)
     return True
+
+
+def _at_least(count: int, children: tuple[CompiledNode, ...], scan: ArticleScan) -> bool:
+    """Whether `count` of `children` hold, trying no more of them than it takes to know."""
+    left = len(children)
+    for child in children:
+        left -= 1
+        if holds(child, scan, None):
+            count -= 1
+            if count <= 0:
+                return True
+        elif count > left:
+            return False
+    return False
 
 
 def _leaf_holds(node: CompiledLeaf, scan: ArticleScan, why: Why | None) -> bool:

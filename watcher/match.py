@@ -41,6 +41,7 @@ from .evaluate import (
     CompiledNear,
     CompiledNode,
     Occurrence,
+    cost_rank,
     holds,
     required_leaves,
     term_ids,
@@ -84,6 +85,9 @@ class _Entry:
     term_id: int
     case: tuple[str, ...] | None  # case-sensitive terms compare these forms of the text
     capitals: bool = False  # a case-sensitive acronym: not inside a run of capitals
+    # A word's key as written, when its stems are keys too: for an article in that
+    # language the stems find every occurrence, so the key as written is left out.
+    stemmed_in: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,24 +114,31 @@ class AmbiguousPlace:
 class Matcher:
     """All rules compiled together. Build with `compile_rules`; use with `match_article`."""
 
-    automaton: ahocorasick.Automaton | None
+    automaton: ahocorasick.Automaton | None  # keys of the text as written (PLAIN)
     terms: list[TermInfo]
     rules: list[CompiledRule]
     rules_by_term: dict[int, tuple[int, ...]]
     gazetteer: Gazetteer
+    # Keys of an article's stems, by language (an article is stemmed in its own), and of
+    # its text as written less the words its stems find (else `automaton`).
+    stem_automata: dict[str, ahocorasick.Automaton] = field(default_factory=dict)
+    plain_automata: dict[str, ahocorasick.Automaton | None] = field(default_factory=dict)
     # Required (non-pattern) leaves, numbered: a candidate rule is evaluated only when
-    # every leaf it requires has a term in the article (`needs[rule] <= satisfied`).
-    leaves_by_term: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    # every leaf it requires (`needs[rule]`) has one of its terms (`leaf_terms`) found.
+    leaf_terms: list[frozenset[int]] = field(default_factory=list)
     needs: list[frozenset[int]] = field(default_factory=list)
-    stem_languages: frozenset[str] = field(default_factory=frozenset)
     programs: dict[int, Any] = field(default_factory=dict)  # pattern term id -> RE2
-    eager: tuple[int, ...] = ()  # pattern term ids run on every article
-    eager_set: PatternSet | None = None
+    eager: frozenset[int] = frozenset()  # pattern term ids run on every article
+    # Every pattern as one RE2 set: one pass per field says which patterns occur at all,
+    # so only those run on their own (for offsets).
+    pattern_ids: tuple[int, ...] = ()
+    pattern_set: PatternSet | None = None
     ambiguous: tuple[AmbiguousPlace, ...] = ()
 
     @property
     def key_count(self) -> int:
-        return len(self.automaton) if self.automaton is not None else 0
+        return sum(len(a) for a in (self.automaton, *self.stem_automata.values(),
+                                    *self.plain_automata.values()) if a is not None)
 
 
 class _Builder:
@@ -137,6 +148,7 @@ class _Builder:
         self.ids: dict[tuple[object, ...], int] = {}
         self.keys: dict[str, set[tuple[int, _Entry]]] = {}
         self.languages: set[str] = set()
+        self.word_languages: set[str] = set()  # languages that rule words are stemmed in
         self.programs: dict[int, Any] = {}
         self.pattern_specs: dict[int, tuple[str, bool]] = {}
 
@@ -151,9 +163,11 @@ class _Builder:
         """Keys for a term: as written, and (unless case-sensitive) stemmed in `language`."""
         for spelling in term_spellings(text):
             norms = [normalize_token(t) for t in spelling]
-            self._key(norms, _plain_entry(term_id, spelling, case))
+            stemmed_in = language if not case else None
+            self._key(norms, _plain_entry(term_id, spelling, case, stemmed_in))
             if language is not None and not case:
                 self.languages.add(language)
+                self.word_languages.add(language)
                 self._key(stem_tokens(norms, language), _Entry(STEMMED, language, term_id, None))
 
     def _add_name_keys(self, term_id: int, text: str, case: bool) -> None:
@@ -211,8 +225,8 @@ class _Builder:
             return self.leaf(node, language)
         if isinstance(node, NearLeaf):
             return CompiledNear(tuple(self.leaf(s, language) for s in node.slots), node.within)
-        return CompiledBranch(node.op, tuple(self.node(c, language) for c in node.children),
-                              node.min)
+        children = sorted((self.node(c, language) for c in node.children), key=cost_rank)
+        return CompiledBranch(node.op, tuple(children), node.min)
 
     def leaf(self, leaf: Leaf, language: str) -> CompiledLeaf:
         fields = frozenset(FIELDS.index(f) for f in leaf.fields)
@@ -234,23 +248,44 @@ class _Builder:
                     context | by_country.get(entry.country, set()))))
         return tuple(found)
 
-    def automaton(self) -> ahocorasick.Automaton | None:
-        if not self.keys:
-            return None
+    def automaton(self, stream: Stream, language: str | None = None
+                  ) -> ahocorasick.Automaton | None:
+        """The keys with entries of `stream` (for STEMMED, of one language's stems): the
+        scan of an article's stems meets none of the keys only the text as written, or
+        another language's stems, can match."""
         automaton = ahocorasick.Automaton()
         for key, entries in self.keys.items():
             ntok = next(iter(entries))[0]
-            # Entries split by stream, so a scan looks only at those of its own.
-            by_stream = tuple(tuple(e for _, e in entries if e.stream == stream)
-                              for stream in (PLAIN, STEMMED))
-            automaton.add_word(key, (len(key), ntok, by_stream))
+            own = [e if stream == PLAIN else _Entry(STEMMED, None, e.term_id, None)
+                   for _, e in entries if _belongs(e, stream, language)]
+            if own:
+                # Most entries hold whatever the text's case and language: their term ids
+                # alone; the others are checked hit by hit.
+                plain = tuple(sorted({e.term_id for e in own
+                                      if e.case is None and e.language is None}))
+                checked = tuple(e for e in own if e.case is not None or e.language is not None)
+                automaton.add_word(key, (len(key), ntok, plain, checked))
+        if not len(automaton):
+            return None
         automaton.make_automaton()
         return automaton
 
 
-def _plain_entry(term_id: int, spelling: tuple[str, ...], case: bool) -> _Entry:
+def _belongs(entry: _Entry, stream: Stream, language: str | None) -> bool:
+    """Whether `entry` goes into the automaton of `stream` for articles in `language`:
+    a language's stems; the text as written, less the words that language's stems find
+    (all of it for articles in a language nothing is stemmed in: `language` None)."""
+    if entry.stream != stream:
+        return False
+    if stream == STEMMED:
+        return entry.language == language
+    return language is None or entry.stemmed_in != language
+
+
+def _plain_entry(term_id: int, spelling: tuple[str, ...], case: bool,
+                 stemmed_in: str | None = None) -> _Entry:
     if not case:
-        return _Entry(PLAIN, None, term_id, None)
+        return _Entry(PLAIN, None, term_id, None, stemmed_in=stemmed_in)
     forms = tuple(case_form(t) for t in spelling)
     return _Entry(PLAIN, None, term_id, forms, capitals="".join(forms).isupper())
 
@@ -271,13 +306,20 @@ def compile_rules(ruleset: RuleSet, include_disabled: bool = False,
                 for rule in ruleset.rules if rule.enabled or include_disabled]
     by_term, leaf_numbers, needs = _index_rules([c.condition for c in compiled])
     eager = tuple(sorted(t for t in by_term if t in builder.programs))
-    eager_set = PatternSet([builder.pattern_specs[t] for t in eager]) if eager else None
-    return Matcher(automaton=builder.automaton(), terms=builder.terms, rules=compiled,
+    pattern_ids = tuple(sorted(builder.programs))
+    pattern_set = PatternSet([builder.pattern_specs[t] for t in pattern_ids]) if (
+        pattern_ids) else None
+    stem_automata = {language: automaton for language in sorted(builder.languages)
+                     if (automaton := builder.automaton(STEMMED, language)) is not None}
+    plain_automata = {language: builder.automaton(PLAIN, language)
+                      for language in sorted(builder.word_languages)}
+    return Matcher(automaton=builder.automaton(PLAIN), terms=builder.terms, rules=compiled,
+                   stem_automata=stem_automata, plain_automata=plain_automata,
                    rules_by_term={t: tuple(r) for t, r in by_term.items()},
-                   gazetteer=ruleset.gazetteer, leaves_by_term=_leaves_by_term(leaf_numbers),
-                   needs=needs, stem_languages=frozenset(builder.languages),
-                   programs=builder.programs, eager=eager, eager_set=eager_set,
-                   ambiguous=ambiguous)
+                   gazetteer=ruleset.gazetteer, leaf_terms=_leaf_terms(leaf_numbers),
+                   needs=needs,
+                   programs=builder.programs, eager=frozenset(eager),
+                   pattern_ids=pattern_ids, pattern_set=pattern_set, ambiguous=ambiguous)
 
 
 def _feeds_in_scope(rule: Rule, feed_tags: Mapping[str, Sequence[str]]) -> frozenset[str] | None:
@@ -288,12 +330,12 @@ def _feeds_in_scope(rule: Rule, feed_tags: Mapping[str, Sequence[str]]) -> froze
                                     if wanted.intersection(tags)}
 
 
-def _leaves_by_term(leaf_numbers: dict[frozenset[int], int]) -> dict[int, tuple[int, ...]]:
-    by_term: dict[int, list[int]] = {}
+def _leaf_terms(leaf_numbers: dict[frozenset[int], int]) -> list[frozenset[int]]:
+    """The terms of each required leaf, by its number."""
+    terms: list[frozenset[int]] = [frozenset()] * len(leaf_numbers)
     for term_ids_, number in leaf_numbers.items():
-        for term_id in term_ids_:
-            by_term.setdefault(term_id, []).append(number)
-    return {t: tuple(n) for t, n in by_term.items()}
+        terms[number] = term_ids_
+    return terms
 
 
 def _index_rules(conditions: list[CompiledNode]) -> tuple[
@@ -347,22 +389,28 @@ def match_article(matcher: Matcher, article: Article) -> ArticleMatch:
         tokenized.append(tokens)
         if tokens is None or not tokens.norms or matcher.automaton is None:
             continue
-        _scan(matcher.automaton, tokens, tokens.norms, PLAIN, language, index, found)
-        if language in matcher.stem_languages:
+        plain = matcher.plain_automata.get(language, matcher.automaton)
+        if plain is not None:
+            _scan(plain, tokens, tokens.norms, language, index, found)
+        stem_automaton = matcher.stem_automata.get(language)
+        if stem_automaton is not None:
             stems = stem_tokens(tokens.norms, language)
-            _scan(matcher.automaton, tokens, stems, STEMMED, language, index, found)
+            _scan(stem_automaton, tokens, stems, language, index, found)
     _drop_nested_entities(matcher.terms, found)
     _drop_unsupported_places(matcher.ambiguous, found)
-    scan = ArticleScan(found, texts, tokenized, matcher.programs)
-    if matcher.eager_set is not None:
-        _run_eager_patterns(matcher, scan)
+    scan = ArticleScan(found, texts, tokenized, matcher.programs, matcher.pattern_ids,
+                       matcher.pattern_set)
+    if matcher.eager:
+        scan.run_patterns(matcher.eager)
     hits = []
     for index in _candidates(matcher, found):
         compiled = matcher.rules[index]
         if not compiled.in_scope(article.feed, language):
             continue
+        if not holds(compiled.condition, scan, None):  # most candidates: stop early
+            continue
         why: list[tuple[int, Occurrence]] = []
-        if holds(compiled.condition, scan, why):
+        if holds(compiled.condition, scan, why):  # again, collecting every occurrence
             rule = compiled.rule
             hits.append(RuleHit(rule=rule.ref(), notify=rule.notify,
                                 matched=_matched_terms(matcher.terms, why, texts)))
@@ -373,21 +421,22 @@ def match_article(matcher: Matcher, article: Article) -> ArticleMatch:
 def _candidates(matcher: Matcher, found: dict[int, set[Occurrence]]) -> list[int]:
     """Rules indexed under a found term whose required leaves all have a term found, in
     rule order. A leaf's fields are not checked here (`holds` does); its terms are enough
-    to rule most candidates out with one set comparison."""
-    by_term, leaves, needs = matcher.rules_by_term, matcher.leaves_by_term, matcher.needs
-    satisfied = {n for t in found for n in leaves.get(t, ())}
-    return sorted({r for t in found for r in by_term.get(t, ()) if needs[r] <= satisfied})
-
-
-def _run_eager_patterns(matcher: Matcher, scan: ArticleScan) -> None:
-    """One RE2 set pass per field says which eager patterns occur; only those run alone
-    (for their offsets)."""
-    assert matcher.eager_set is not None
-    occurring = {matcher.eager[i] for text in scan.texts if text
-                 for i in matcher.eager_set.occurring(text)}
-    scan.ran.update(matcher.eager)
-    scan.ran.difference_update(occurring)
-    scan.run_patterns(frozenset(occurring))
+    to rule most candidates out with one set comparison each, made once per article."""
+    by_term, leaf_terms, needs = matcher.rules_by_term, matcher.leaf_terms, matcher.needs
+    present = found.keys()
+    known: dict[int, bool] = {}  # leaf -> has a term found (the loop is inlined: hot)
+    chosen = []
+    for rule in {r for t in found for r in by_term.get(t, ())}:
+        for leaf in needs[rule]:
+            answer = known.get(leaf)
+            if answer is None:
+                answer = known[leaf] = not present.isdisjoint(leaf_terms[leaf])
+            if not answer:
+                break
+        else:
+            chosen.append(rule)
+    chosen.sort()
+    return chosen
 
 
 def _drop_unsupported_places(ambiguous: tuple[AmbiguousPlace, ...],
@@ -397,7 +446,7 @@ def _drop_unsupported_places(ambiguous: tuple[AmbiguousPlace, ...],
             del found[place.term_id]
 
 
-def _scan(automaton: ahocorasick.Automaton, tokens: Tokens, stream: list[str], kind: Stream,
+def _scan(automaton: ahocorasick.Automaton, tokens: Tokens, stream: list[str],
           language: str, field_index: int, found: dict[int, set[Occurrence]]) -> None:
     joined = " " + " ".join(stream) + " "
     spans = tokens.spans
@@ -406,7 +455,7 @@ def _scan(automaton: ahocorasick.Automaton, tokens: Tokens, stream: list[str], k
     # costs one pass over the text in all, where a table of every token's start would cost
     # an object per token.
     cursor, spaces = 0, 0
-    for end, (key_len, ntok, by_stream) in automaton.iter(joined):
+    for end, (key_len, ntok, ids, checked) in automaton.iter(joined):
         start = end - key_len + 2
         if start >= cursor:
             spaces += joined.count(" ", cursor, start)
@@ -415,7 +464,13 @@ def _scan(automaton: ahocorasick.Automaton, tokens: Tokens, stream: list[str], k
         cursor = start
         first = spaces - 1
         span = (field_index, spans[first][0], spans[first + ntok - 1][1])
-        for entry in by_stream[kind]:
+        for term_id in ids:
+            occurrences = found.get(term_id)
+            if occurrences is None:
+                found[term_id] = {span}
+            else:
+                occurrences.add(span)
+        for entry in checked:
             if entry.language and entry.language != language:
                 continue
             if entry.case is not None and (entry.case != tuple(

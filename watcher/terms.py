@@ -44,7 +44,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .errors import Problem
-from .geonames import Occurrence, Variant, WorldLayer, WorldPlace, resolve_mentions
+from .geonames import Occurrence, Variant, WorldLayer, WorldPlace
 from .models import Group, Place
 from .normalize import Tokens, term_variants
 
@@ -138,6 +138,8 @@ class Gazetteer:
     _index: dict[tuple[EntryKind, tuple[str, ...]], str] = field(default_factory=dict)
     _hidden: set[str] = field(default_factory=set)  # GeoNames keys merged into curated
     _claimed: set[Variant] = field(default_factory=set)  # spellings of curated entries
+    # The two above as the world layer numbers them (city indices, automaton values).
+    _world_filter: tuple[frozenset[int], frozenset[int]] | None = None
 
     def add(self, kind: EntryKind, entry: PlaceEntry | GroupEntry) -> str | None:
         """Add an entry; return a problem message if its name is taken (it is then skipped)."""
@@ -222,7 +224,7 @@ class Gazetteer:
 
     def world_mentions(self, tokenized: list[Tokens | None], taken: list[Occurrence],
                        countries: set[str]) -> list[tuple[Occurrence, str]]:
-        """The GeoNames cities an article mentions (geonames.resolve_mentions), beside the
+        """The GeoNames cities an article mentions (geonames.WorldLayer.mentions), beside the
         places and groups the matcher found (`taken`) and those places' `countries`."""
         if self.world is None:
             return []
@@ -231,8 +233,13 @@ class Gazetteer:
                 for hit in world.scan(tokens, index)]
         if not hits:
             return []
-        ambiguous = {h.key: world.places[h.key].ambiguous for h in hits if h.key is not None}
-        return resolve_mentions(hits, taken, countries, self._hidden, self._claimed, ambiguous)
+        if self._world_filter is None:
+            hidden = frozenset(i for i, city in enumerate(world.cities) if city.key in self._hidden)
+            claimed = frozenset(value for variant in self._claimed
+                                if (value := world.value_of(variant)) is not None)
+            self._world_filter = (hidden, claimed)
+        hidden, claimed = self._world_filter
+        return world.mentions(hits, taken, countries, hidden, claimed)
 
     def group(self, name: str) -> Group:
         return Group(name=self.groups[name].name)
