@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .models import FIELDS
 from .normalize import Tokens
 from .patterns import PatternSet, find_spans
 
 Occurrence = tuple[int, int, int]  # field index, start, end (characters of the original)
+ALL_FIELDS = len(FIELDS)
 Why = list[tuple[int, Occurrence]]
 
 
@@ -143,8 +145,9 @@ def _leaf_holds(node: CompiledLeaf, scan: ArticleScan, why: Why | None) -> bool:
     if node.patterns:
         scan.run_patterns(node.term_ids)
     found = scan.found
-    ids = node.term_ids if len(node.term_ids) < len(found) else [
-        t for t in found if t in node.term_ids]
+    if why is None and len(node.fields) == ALL_FIELDS:  # any occurrence will do: one C call
+        return not found.keys().isdisjoint(node.term_ids)
+    ids = node.term_ids.intersection(found)
     held = False
     for term_id in ids:
         for occ in found.get(term_id, ()):
@@ -192,6 +195,15 @@ def required_leaves(node: CompiledNode) -> list[CompiledLeaf]:
     if node.op != "all":
         return []
     return [leaf for child in node.children for leaf in required_leaves(child)]
+
+
+def counted_leaves(node: CompiledNode) -> tuple[list[CompiledLeaf], int]:
+    """Term leaves of which at least so many must hold for `node` to hold: the children of
+    an `any` with a minimum of 2 or more whose children are all such leaves (else none)."""
+    if (isinstance(node, CompiledBranch) and node.op == "any" and node.min >= 2
+            and all(isinstance(c, CompiledLeaf) and not c.patterns for c in node.children)):
+        return [c for c in node.children if isinstance(c, CompiledLeaf)], node.min
+    return [], 0
 
 
 def term_ids(node: CompiledNode) -> frozenset[int]:

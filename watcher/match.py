@@ -42,6 +42,7 @@ from .evaluate import (
     CompiledNode,
     Occurrence,
     cost_rank,
+    counted_leaves,
     holds,
     required_leaves,
     term_ids,
@@ -127,6 +128,8 @@ class Matcher:
     # every leaf it requires (`needs[rule]`) has one of its terms (`leaf_terms`) found.
     leaf_terms: list[frozenset[int]] = field(default_factory=list)
     needs: list[frozenset[int]] = field(default_factory=list)
+    # A rule of "at least N of these leaves": their numbers and N (else (), 0).
+    counted: list[tuple[tuple[int, ...], int]] = field(default_factory=list)
     programs: dict[int, Any] = field(default_factory=dict)  # pattern term id -> RE2
     eager: frozenset[int] = frozenset()  # pattern term ids run on every article
     # Every pattern as one RE2 set: one pass per field says which patterns occur at all,
@@ -304,7 +307,7 @@ def compile_rules(ruleset: RuleSet, include_disabled: bool = False,
                              _feeds_in_scope(rule, feed_tags or {}),
                              frozenset(rule.languages) or None)
                 for rule in ruleset.rules if rule.enabled or include_disabled]
-    by_term, leaf_numbers, needs = _index_rules([c.condition for c in compiled])
+    by_term, leaf_numbers, needs, counted = _index_rules([c.condition for c in compiled])
     eager = tuple(sorted(t for t in by_term if t in builder.programs))
     pattern_ids = tuple(sorted(builder.programs))
     pattern_set = PatternSet([builder.pattern_specs[t] for t in pattern_ids]) if (
@@ -317,6 +320,7 @@ def compile_rules(ruleset: RuleSet, include_disabled: bool = False,
                    stem_automata=stem_automata, plain_automata=plain_automata,
                    rules_by_term={t: tuple(r) for t, r in by_term.items()},
                    gazetteer=ruleset.gazetteer, leaf_terms=_leaf_terms(leaf_numbers),
+                   counted=counted,
                    needs=needs,
                    programs=builder.programs, eager=frozenset(eager),
                    pattern_ids=pattern_ids, pattern_set=pattern_set, ambiguous=ambiguous)
@@ -339,9 +343,11 @@ def _leaf_terms(leaf_numbers: dict[frozenset[int], int]) -> list[frozenset[int]]
 
 
 def _index_rules(conditions: list[CompiledNode]) -> tuple[
-        dict[int, list[int]], dict[frozenset[int], int], list[frozenset[int]]]:
+        dict[int, list[int]], dict[frozenset[int], int], list[frozenset[int]],
+        list[tuple[tuple[int, ...], int]]]:
     """Rule indices by the terms they are indexed under (see `_index_terms`); required
-    leaves numbered by their term sets; and the numbers of the leaves each rule requires."""
+    leaves numbered by their term sets; the numbers of the leaves each rule requires; and
+    for a rule that needs some of its leaves (at least 2 of them), those and how many."""
     required = [required_leaves(c) for c in conditions]
     # How many rules require a leaf with each term: a rule indexed under a leaf of popular
     # terms becomes a candidate along with all the others sharing them.
@@ -352,12 +358,16 @@ def _index_rules(conditions: list[CompiledNode]) -> tuple[
     by_term: dict[int, list[int]] = {}
     leaf_numbers: dict[frozenset[int], int] = {}
     needs: list[frozenset[int]] = []
+    counted: list[tuple[tuple[int, ...], int]] = []
     for index, (condition, leaves) in enumerate(zip(conditions, required, strict=True)):
         for term_id in _index_terms(condition, leaves, load):
             by_term.setdefault(term_id, []).append(index)
         needs.append(frozenset(leaf_numbers.setdefault(leaf.term_ids, len(leaf_numbers))
                                for leaf in leaves if not leaf.patterns))
-    return by_term, leaf_numbers, needs
+        some, least = counted_leaves(condition)
+        counted.append((tuple(leaf_numbers.setdefault(leaf.term_ids, len(leaf_numbers))
+                              for leaf in some), least))
+    return by_term, leaf_numbers, needs, counted
 
 
 def _index_terms(condition: CompiledNode, required: list[CompiledLeaf],
@@ -419,12 +429,14 @@ def match_article(matcher: Matcher, article: Article) -> ArticleMatch:
 
 
 def _candidates(matcher: Matcher, found: dict[int, set[Occurrence]]) -> list[int]:
-    """Rules indexed under a found term whose required leaves all have a term found, in
-    rule order. A leaf's fields are not checked here (`holds` does); its terms are enough
-    to rule most candidates out with one set comparison each, made once per article."""
+    """Rules indexed under a found term whose required leaves all have a term found (and,
+    for "at least N of these leaves", N of them do), in rule order. A leaf's fields are not
+    checked here (`holds` does); its terms are enough to rule most candidates out with one
+    set comparison each, made once per article."""
     by_term, leaf_terms, needs = matcher.rules_by_term, matcher.leaf_terms, matcher.needs
+    counted = matcher.counted
     present = found.keys()
-    known: dict[int, bool] = {}  # leaf -> has a term found (the loop is inlined: hot)
+    known: dict[int, bool] = {}  # leaf -> has a term found (the loops are inlined: hot)
     chosen = []
     for rule in {r for t in found for r in by_term.get(t, ())}:
         for leaf in needs[rule]:
@@ -434,7 +446,14 @@ def _candidates(matcher: Matcher, found: dict[int, set[Occurrence]]) -> list[int
             if not answer:
                 break
         else:
-            chosen.append(rule)
+            some, least = counted[rule]
+            for leaf in some:
+                answer = known.get(leaf)
+                if answer is None:
+                    answer = known[leaf] = not present.isdisjoint(leaf_terms[leaf])
+                least -= answer
+            if least <= 0:
+                chosen.append(rule)
     chosen.sort()
     return chosen
 
