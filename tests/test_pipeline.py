@@ -19,6 +19,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from tests import pgtest
+from tests.localsite import RULES
 from watcher.config import Config, FeedConfig
 from watcher.feedhealth import feed_health, is_due, next_poll_after_success
 from watcher.fetch import make_client
@@ -305,14 +306,6 @@ def test_early_polls_do_not_add_up(due: float | None, expected: float) -> None:
 
 CONVOY_A = "Isil convoy leaves Raqqa for Deir Ezzor"
 CONVOY_B = "Second convoy of fighters reaches Mayadin"
-CONVOY_RULES = """\
-rules:
-  - id: convoys
-    title: Convoys on the move
-    severity: high
-    match:
-      words: [convoy]
-"""
 LIVE_PAGE = "https://news.example.org/live/raqqa"  # one page, updated with each story
 
 # (guid, link, title) of each entry; the first poll holds A alone, the second B and A.
@@ -345,7 +338,7 @@ def test_once_alerts_an_article_once_when_a_later_entry_shares_its_link_or_guid(
     httpserver.expect_request(re.compile("/.+")).respond_with_handler(
         lambda request: Response(served[request.path.strip("/")],
                                  content_type="application/rss+xml"))
-    (tmp_path / "rules.yaml").write_text(CONVOY_RULES)
+    (tmp_path / "rules.yaml").write_text(RULES)
     config = tmp_path / "watcher.yaml"
     config.write_text(json.dumps({
         "state": "state/watcher.db", "rules": [str(tmp_path / "rules.yaml")],

@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import ahocorasick
 
-from .normalize import Tokens, case_form
+from .normalize import Tokens, case_form, token_hits
 
 DATA = Path(__file__).resolve().parent / "data"
 CITIES_FILE = DATA / "geonames.tsv.gz"
@@ -166,22 +166,12 @@ class WorldLayer:
         capitalised: "barrage", "roundabout" are words, whatever GeoNames lists), right
         after an Arabic particle (`PARTICLES`), an ambiguous city not in its case as
         written."""
-        joined = " " + " ".join(tokens.norms) + " "
         spans, norms, text = tokens.spans, tokens.norms, tokens.text
         entries = self.entries
         hits: list[WorldHit] = []
         titled: bool | None = None
-        # As in match._scan: a hit's first token is the number of spaces before it, less one.
-        cursor, spaces = 0, 0
-        for end, value in self.automaton.iter(joined):
-            key_len, ntok, targets, countries = entries[value]
-            start = end - key_len + 2
-            if start >= cursor:
-                spaces += joined.count(" ", cursor, start)
-            else:
-                spaces -= joined.count(" ", start, cursor)
-            cursor = start
-            first = spaces - 1
+        for first, value in token_hits(self.automaton, norms, lambda v: entries[v][0]):
+            _, ntok, targets, countries = entries[value]
             begin, stop = spans[first][0], spans[first + ntok - 1][1]
             if not targets:  # a country's name: kept for support and as a neighbour
                 hits.append(WorldHit((field_index, begin, stop), value, (), (), countries,

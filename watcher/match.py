@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Literal
 
 import ahocorasick
@@ -58,6 +59,7 @@ from .normalize import (
     normalize_token,
     stem_tokens,
     term_spellings,
+    token_hits,
     tokenize,
 )
 from .patterns import PatternSet, compile_pattern
@@ -65,6 +67,7 @@ from .rules import Leaf, NearLeaf, Node, Rule, RuleSet
 from .terms import Gazetteer, Term, term_from_spec
 
 Stream = Literal[0, 1]
+_KEY_LENGTH = itemgetter(0)  # an automaton value (key length, tokens, term ids, checked)
 PLAIN: Stream = 0
 STEMMED: Stream = 1
 TermKind = Literal["place", "group", "word", "pattern"]
@@ -467,21 +470,8 @@ def _drop_unsupported_places(ambiguous: tuple[AmbiguousPlace, ...],
 
 def _scan(automaton: ahocorasick.Automaton, tokens: Tokens, stream: list[str],
           language: str, field_index: int, found: dict[int, set[Occurrence]]) -> None:
-    joined = " " + " ".join(stream) + " "
     spans = tokens.spans
-    # A hit's first token is the number of spaces before it, less one (tokens hold no
-    # spaces). Hits come in order of their end, so counting from the previous hit's start
-    # costs one pass over the text in all, where a table of every token's start would cost
-    # an object per token.
-    cursor, spaces = 0, 0
-    for end, (key_len, ntok, ids, checked) in automaton.iter(joined):
-        start = end - key_len + 2
-        if start >= cursor:
-            spaces += joined.count(" ", cursor, start)
-        else:
-            spaces -= joined.count(" ", start, cursor)
-        cursor = start
-        first = spaces - 1
+    for first, (_, ntok, ids, checked) in token_hits(automaton, stream, _KEY_LENGTH):
         span = (field_index, spans[first][0], spans[first + ntok - 1][1])
         for term_id in ids:
             occurrences = found.get(term_id)

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
+from typing import Any
 
 import Stemmer
 
@@ -263,6 +264,28 @@ def tokenize(text: str) -> Tokens:
         spans = [spans[i] for i in kept]
         norms = [norms[i] for i in kept]
     return Tokens(text, spans, norms)
+
+
+def token_hits(automaton: Any, stream: list[str], key_length: Callable[[Any], int]
+               ) -> Iterator[tuple[int, Any]]:
+    """(first token, value) of each hit of an Aho-Corasick `automaton` on a token stream,
+    in the automaton's order. Its keys are tokens joined by spaces with a space either side
+    (so hits fall on whole tokens); `key_length` gives a value's key length.
+
+    A hit's first token is the number of spaces before it, less one (tokens hold no
+    spaces). Hits come in order of their end, so counting from the previous hit's start
+    costs one pass over the text in all, where a table of every token's start would cost
+    an object per token."""
+    joined = " " + " ".join(stream) + " "
+    cursor, spaces = 0, 0
+    for end, value in automaton.iter(joined):
+        start = end - key_length(value) + 2
+        if start >= cursor:
+            spaces += joined.count(" ", cursor, start)
+        else:
+            spaces -= joined.count(" ", start, cursor)
+        cursor = start
+        yield spaces - 1, value
 
 
 def _originals(text: str) -> list[str]:

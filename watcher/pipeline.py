@@ -97,6 +97,12 @@ async def poll_feed(pipe: Pipeline, feed: FeedConfig, *, force: bool = False) ->
         await pipe.store.release_feed(feed.id, pipe.replica_id)
 
 
+async def poll_claimed(pipe: Pipeline, feed: FeedConfig) -> PollReport:
+    """Poll a feed that a batch claim (scheduler.FeedClaimer) has leased to this replica and
+    found due; the claimer releases it."""
+    return await _poll_leased(pipe, feed, force=True)
+
+
 def feed_lease_seconds(config: Config) -> float:
     """How long a replica holds a feed it polls: well past the longest a fetch may take, so
     a live poll is never taken over; a dead replica's feeds wait at most this long."""

@@ -22,7 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from .config import Config, FeedConfig
 from .errors import StoreError
-from .pipeline import Pipeline, feed_lease_seconds, poll_feed
+from .pipeline import Pipeline, feed_lease_seconds, poll_claimed, poll_feed
 
 log = logging.getLogger("watcher.scheduler")
 
@@ -196,8 +196,7 @@ class FeedClaimer:
 
     async def _poll(self, feed: FeedConfig) -> None:
         try:
-            # The claim leased the feed to this replica and found it due: poll it now.
-            await poll_feed(self.pipe, feed, force=True)
+            await poll_claimed(self.pipe, feed)
         except Exception:
             log.exception("feed %s: poll failed", feed.id, extra={"feed": feed.id})
         finally:

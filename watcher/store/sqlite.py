@@ -24,7 +24,7 @@ from . import sqlite_outbox as outbox
 from . import sqlite_replicas as replicas
 from .cluster import ClusterView, ReplicaRecord
 from .records import OUTBOX_STATUSES, OutboxRecord
-from .sqlite_conn import KEYS_PER_QUERY, connect, from_text, to_text, transaction
+from .sqlite_conn import connect, from_text, in_chunks, to_text, transaction
 
 T = TypeVar("T")
 
@@ -249,9 +249,7 @@ def _save_feed_state(conn: sqlite3.Connection, state: FeedState) -> None:
 
 def _unseen_keys(conn: sqlite3.Connection, keys: list[str]) -> set[str]:
     unseen = set(keys)
-    for i in range(0, len(keys), KEYS_PER_QUERY):
-        chunk = keys[i:i + KEYS_PER_QUERY]
-        marks = ", ".join("?" * len(chunk))
+    for chunk, marks in in_chunks(keys):
         rows = conn.execute(f"SELECT key FROM articles WHERE key IN ({marks})", chunk)
         unseen.difference_update(r[0] for r in rows)
         rows = conn.execute(f"SELECT alias FROM article_aliases WHERE alias IN ({marks})",
@@ -291,9 +289,7 @@ def _record_articles(conn: sqlite3.Connection, articles: list[Article],
 
 def _recent_stories(conn: sqlite3.Connection, keys: list[str], since: datetime) -> set[str]:
     found: set[str] = set()
-    for i in range(0, len(keys), KEYS_PER_QUERY):
-        chunk = keys[i:i + KEYS_PER_QUERY]
-        marks = ", ".join("?" * len(chunk))
+    for chunk, marks in in_chunks(keys):
         rows = conn.execute(f"SELECT story_key FROM story_marks WHERE story_key IN ({marks}) "
                             "AND alerted_at >= ?", [*chunk, to_text(since)])
         found.update(r[0] for r in rows)

@@ -8,15 +8,25 @@ than deadlock when both try to upgrade a read to a write.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from .schema import MIGRATIONS, SCHEMA_VERSION_TABLE
 
+T = TypeVar("T")
+
 BUSY_TIMEOUT_MS = 10_000
 KEYS_PER_QUERY = 500  # stay well under SQLite's limit on bound variables
+
+
+def in_chunks(keys: Sequence[T]) -> Iterator[tuple[list[T], str]]:
+    """`keys` in slices small enough to bind, each with its `?, ?, …` for `IN (…)`."""
+    for i in range(0, len(keys), KEYS_PER_QUERY):
+        chunk = list(keys[i:i + KEYS_PER_QUERY])
+        yield chunk, ", ".join("?" * len(chunk))
 
 
 def to_text(moment: datetime) -> str:

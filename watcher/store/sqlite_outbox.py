@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from ..models import Alert, Lane, OutboxItem
 from .records import OUTBOX_STATUSES, OutboxRecord
-from .sqlite_conn import KEYS_PER_QUERY, as_time, from_text, to_text, transaction
+from .sqlite_conn import as_time, from_text, in_chunks, to_text, transaction
 
 
 def claim_due(conn: sqlite3.Connection, now: datetime, limit: int,
@@ -183,9 +183,7 @@ def mark_batch_delivered(conn: sqlite3.Connection, ids: list[int], now: datetime
     if not ids:
         return
     with transaction(conn):
-        for i in range(0, len(ids), KEYS_PER_QUERY):
-            chunk = ids[i:i + KEYS_PER_QUERY]
-            marks = ", ".join("?" * len(chunk))
+        for chunk, marks in in_chunks(ids):
             conn.execute("UPDATE outbox SET status = 'delivered', attempts = attempts + 1, "
                          "lease_until = NULL, finished_at = ?, batch_id = ? "
                          f"WHERE id IN ({marks}) AND status = 'pending'",
@@ -195,9 +193,7 @@ def mark_batch_delivered(conn: sqlite3.Connection, ids: list[int], now: datetime
 def hold(conn: sqlite3.Connection, ids: list[int], next_attempt: datetime,
          capped: bool) -> None:
     with transaction(conn):
-        for i in range(0, len(ids), KEYS_PER_QUERY):
-            chunk = ids[i:i + KEYS_PER_QUERY]
-            marks = ", ".join("?" * len(chunk))
+        for chunk, marks in in_chunks(ids):
             conn.execute("UPDATE outbox SET next_attempt = ?, lease_until = NULL, "
                          "held = CASE WHEN ? THEN 'cap' ELSE held END "
                          f"WHERE id IN ({marks}) AND status = 'pending'",
