@@ -17,10 +17,14 @@ automaton at 10,000 rules is much larger than at 1,000 ("terms" and "keys" colum
   each with an alternative spelling), e.g. "Kafr Mashara" / "Kfar Mashara";
 - shapes: half are "group + places + words" desk rules; the rest use `none`, `phrases`,
   `near`, `any` with a minimum, and `pattern` (one rule in 20; one in 100 a pattern alone,
-  which then runs on every article). Articles/s includes tokenising and normalising every field. The
-baseline is the plain approach: one compiled `re` per rule (its terms as a case-insensitive
-alternation with word boundaries), each searched over the article text, measured in the same
-run on a sample of the articles. Figures are medians of --runs runs (the machine is noisy).
+  which then runs on every article).
+
+Articles/s includes tokenising and normalising every field, and the places and groups of
+every article a rule fires on (alerts are where the service lists them, so `match_article`
+works them out only then). The baseline is the plain approach: one compiled `re` per rule
+(its terms as a case-insensitive alternation with word boundaries), each searched over the
+article text, measured in the same run on a sample of the articles. Figures are medians of
+--runs runs (the machine is noisy).
 
 Each size runs in a process of its own, so that "peak MB" is that size alone: the process's
 peak resident memory (getrusage ru_maxrss) once the corpus is loaded and the rules loaded,

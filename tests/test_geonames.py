@@ -38,13 +38,13 @@ def matcher(shipped: RuleSet) -> Matcher:
 
 
 def _places(matcher: Matcher, title: str) -> list[tuple[str, str]]:
-    return [(p.name, p.country) for p in match_article(matcher, Article(key="k",
-                                                                      title=title)).places]
+    found = match_article(matcher, Article(key="k", title=title), all_entities=True)
+    return [(p.name, p.country) for p in found.places]
 
 
 def test_geonames_cities_are_listed_with_country_and_coordinates(matcher: Matcher) -> None:
     found = match_article(matcher, Article(key="k", title="M23 nears Goma; Kinshasa and "
-                                                          "Moscow react"))
+                                                          "Moscow react"), all_entities=True)
     assert [(p.name, p.country) for p in found.places] == [
         ("Goma", "CD"), ("Kinshasa", "CD"), ("Moscow", "RU")]
     kinshasa = found.places[1]

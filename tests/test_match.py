@@ -87,7 +87,7 @@ def matcher() -> Matcher:
 def run(matcher: Matcher, title: str, content: str = "", language: str | None = None
         ) -> ArticleMatch:
     return match_article(matcher, Article(key="k", title=title, content=content,
-                                          language=language))
+                                          language=language), all_entities=True)
 
 
 def fired(found: ArticleMatch) -> list[str]:
@@ -271,3 +271,12 @@ def test_case_sensitive_acronym_not_inside_capitals(
     found = run(matcher, title)
     assert [g.name for g in found.groups] == groups
     assert fired(found) == rules
+
+
+def test_places_are_worked_out_only_when_a_rule_fires_unless_asked(matcher: Matcher) -> None:
+    article = Article(key="k", title="Free Syrian Army regroups near Raqqa")
+    assert match_article(matcher, article) == ArticleMatch()
+    found = match_article(matcher, article, all_entities=True)
+    assert found.hits == ()
+    assert [p.name for p in found.places] == ["Raqqa"]
+    assert [g.name for g in found.groups] == ["Free Syrian Army"]

@@ -31,7 +31,7 @@ def matcher_for(rules: str, feed_tags: dict[str, list[str]] | None = None) -> Ma
 
 
 def run(matcher: Matcher, title: str, **fields: str) -> ArticleMatch:
-    return match_article(matcher, Article(key="k", title=title, **fields))
+    return match_article(matcher, Article(key="k", title=title, **fields), all_entities=True)
 
 
 def fired(matcher: Matcher, title: str, **fields: str) -> list[str]:

@@ -82,7 +82,8 @@ def test_gazetteer_covers_the_desk_regions(shipped: RuleSet, country: str,
 @pytest.mark.parametrize("alias", ["Deir Ezzor", "Deir al-Zor", "Deir el-Zour",
                                    "Dayr az Zawr", "Deir ez Zor", "دير الزور"])
 def test_deir_ez_zor_spellings(matcher: Matcher, alias: str) -> None:
-    found = match_article(matcher, Article(key="k", title=f"Clashes in {alias} today"))
+    found = match_article(matcher, Article(key="k", title=f"Clashes in {alias} today"),
+                          all_entities=True)
     assert [p.name for p in found.places] == ["Deir ez-Zor"]
 
 
@@ -97,7 +98,7 @@ def test_fakes_corpus_place_detection(matcher: Matcher) -> None:
         want = FAKES_LABELS.get(label, label.title())
         article = Article(key=str(i), title=row["article_title"],
                           content=row["article_content"])
-        if want in {p.name for p in match_article(matcher, article).places}:
+        if want in {p.name for p in match_article(matcher, article, all_entities=True).places}:
             found += 1
     share = found / len(rows)
     print(f"FA-KES place detection: {found}/{len(rows)} = {share:.1%}")
@@ -124,5 +125,5 @@ def test_names_that_are_common_words_are_absent_or_ambiguous(shipped: RuleSet) -
 ])
 def test_ambiguous_places_only_with_supporting_context(matcher: Matcher, title: str,
                                                        places: list[str]) -> None:
-    found = match_article(matcher, Article(key="k", title=title))
+    found = match_article(matcher, Article(key="k", title=title), all_entities=True)
     assert [p.name for p in found.places] == places

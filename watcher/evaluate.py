@@ -21,6 +21,7 @@ from .patterns import PatternSet, find_spans
 Occurrence = tuple[int, int, int]  # field index, start, end (characters of the original)
 ALL_FIELDS = len(FIELDS)
 Why = list[tuple[int, Occurrence]]
+Position = tuple[int, int, int, Occurrence]  # field index, first token, one past the last
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class ArticleScan:
     pattern_set: PatternSet | None = None
     ran: set[int] = field(default_factory=set)
     _starts: dict[int, list[int]] = field(default_factory=dict)
+    _positions: dict[int, list[Position]] = field(default_factory=dict)
     _occurring: frozenset[int] | None = None
 
     def occurring(self) -> frozenset[int]:
@@ -83,6 +85,15 @@ class ArticleScan:
                            for start, end in find_spans(program, text)}
             if occurrences:
                 self.found[term_id] = occurrences
+
+    def positions(self, term_id: int) -> list[Position]:
+        """Where a found term occurs, as (field, first token, one past its last token,
+        occurrence); worked out once per article, since `near` rules share their terms."""
+        known = self._positions.get(term_id)
+        if known is None:
+            known = self._positions[term_id] = [
+                (occ[0], *self.token_span(occ), occ) for occ in self.found.get(term_id, ())]
+        return known
 
     def token_span(self, occ: Occurrence) -> tuple[int, int]:
         """First token and one past the last token of an occurrence."""
@@ -164,12 +175,14 @@ def _near_holds(node: CompiledNear, scan: ArticleScan, why: Why | None) -> bool:
     every slot is its occurrence (started so far) that ends last; the words between the
     earliest such end and this start are the gap to beat."""
     per_field: dict[int, list[tuple[int, int, int, int, Occurrence]]] = {}
+    found = scan.found
     for slot_index, slot in enumerate(node.slots):
         for term_id in slot.term_ids:
-            for occ in scan.found.get(term_id, ()):
-                if occ[0] in slot.fields:
-                    first, last = scan.token_span(occ)
-                    per_field.setdefault(occ[0], []).append(
+            if term_id not in found:
+                continue
+            for field_index, first, last, occ in scan.positions(term_id):
+                if field_index in slot.fields:
+                    per_field.setdefault(field_index, []).append(
                         (first, last, slot_index, term_id, occ))
     count = len(node.slots)
     for items in per_field.values():

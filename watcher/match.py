@@ -5,16 +5,18 @@ key of ONE Aho-Corasick automaton. A key is a sequence of normalised tokens padd
 spaces (" deir ezzor "), so a hit always falls on token boundaries. Per article, each field
 is tokenised once and scanned twice: as normalised tokens (places, groups, phrases, exact
 forms) and as Snowball stems (inflected words, and Cyrillic place and group names in
-Russian and Ukrainian articles, which decline). A hit maps back through token indices to
-character offsets in the original field text. A case-sensitive acronym is not counted
-inside a run of capitals (`_among_capitals`).
+Russian and Ukrainian articles, which decline). Stem keys are nearly all one token, so the
+stems are looked up token by token in a dict instead (`StemKeys`), and the automaton of the
+few longer ones runs only when one of their first tokens occurs. A hit maps back through
+token indices to character offsets in the original field text. A case-sensitive acronym is
+not counted inside a run of capitals (`_among_capitals`).
 
 Only rules with a term found are evaluated (an index from term to rules), so the cost per
 article grows with what the article mentions, not with the number of rules. That is sound
 because loading refuses rules that could fire when no term occurs at all; a rule that
 requires a leaf is indexed under that leaf's terms only, the required leaf whose terms the
 fewest rules share (see `_index_terms`). A candidate is then evaluated only if every leaf it
-requires has a term found: one set comparison (`_candidates`) rules out most of them.
+requires has a term found: one subset test (`_candidates`) rules out most of them.
 
 Regular expressions (`pattern` leaves) are not in the automaton. A rule that requires some
 other leaf runs its patterns only once it is a candidate and its earlier conditions hold; the
@@ -23,13 +25,16 @@ RE2 set per field (patterns.py).
 
 Ambiguous places (terms.py) are dropped from what was found unless the article supports
 them; a rule that names one itself gets a term id of its own that is never dropped. Rules
-with a scope are skipped for articles from other feeds or in other languages.
+with a scope are skipped for articles from other feeds or in other languages. The places
+and groups an article names (with the GeoNames pass, a fifth of the cost) are worked out
+only for an article a rule fires on: alerts are where they are listed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from operator import itemgetter
 from typing import Any, Literal
 
@@ -95,6 +100,21 @@ class _Entry:
 
 
 @dataclass(frozen=True)
+class StemKeys:
+    """The keys of one language's stems. Nearly all are one token (a word), looked up token
+    by token in `single` (a dict lookup in C per token costs less than an automaton pass);
+    keys of several tokens are in `multi`, scanned only when the text holds one of their
+    first tokens (`firsts`)."""
+
+    single: dict[str, tuple[int, ...]]  # stem -> term ids
+    multi: ahocorasick.Automaton | None
+    firsts: frozenset[str]
+
+    def __len__(self) -> int:
+        return len(self.single) + (len(self.multi) if self.multi is not None else 0)
+
+
+@dataclass(frozen=True)
 class CompiledRule:
     rule: Rule
     condition: CompiledNode
@@ -125,14 +145,16 @@ class Matcher:
     gazetteer: Gazetteer
     # Keys of an article's stems, by language (an article is stemmed in its own), and of
     # its text as written less the words its stems find (else `automaton`).
-    stem_automata: dict[str, ahocorasick.Automaton] = field(default_factory=dict)
+    stem_automata: dict[str, StemKeys] = field(default_factory=dict)
     plain_automata: dict[str, ahocorasick.Automaton | None] = field(default_factory=dict)
     # Required (non-pattern) leaves, numbered: a candidate rule is evaluated only when
-    # every leaf it requires (`needs[rule]`) has one of its terms (`leaf_terms`) found.
-    leaf_terms: list[frozenset[int]] = field(default_factory=list)
+    # every leaf it requires (`needs[rule]`) has one of its terms found (`term_leaves`: the
+    # leaves each term belongs to).
+    term_leaves: dict[int, tuple[int, ...]] = field(default_factory=dict)
     needs: list[frozenset[int]] = field(default_factory=list)
-    # A rule of "at least N of these leaves": their numbers and N (else (), 0).
-    counted: list[tuple[tuple[int, ...], int]] = field(default_factory=list)
+    # A rule of "at least N of these leaves": rule -> their numbers (a leaf written twice
+    # counts twice) and N.
+    counted: dict[int, tuple[tuple[int, ...], int]] = field(default_factory=dict)
     programs: dict[int, Any] = field(default_factory=dict)  # pattern term id -> RE2
     eager: frozenset[int] = frozenset()  # pattern term ids run on every article
     # Every pattern as one RE2 set: one pass per field says which patterns occur at all,
@@ -254,27 +276,46 @@ class _Builder:
                     context | by_country.get(entry.country, set()))))
         return tuple(found)
 
-    def automaton(self, stream: Stream, language: str | None = None
-                  ) -> ahocorasick.Automaton | None:
-        """The keys with entries of `stream` (for STEMMED, of one language's stems): the
-        scan of an article's stems meets none of the keys only the text as written, or
-        another language's stems, can match."""
+    def automaton(self, language: str | None = None) -> ahocorasick.Automaton | None:
+        """The keys of the text as written, for articles in `language` (see `_belongs`)."""
         automaton = ahocorasick.Automaton()
         for key, entries in self.keys.items():
             ntok = next(iter(entries))[0]
-            own = [e if stream == PLAIN else _Entry(STEMMED, None, e.term_id, None)
-                   for _, e in entries if _belongs(e, stream, language)]
+            own = [e for _, e in entries if _belongs(e, PLAIN, language)]
             if own:
-                # Most entries hold whatever the text's case and language: their term ids
-                # alone; the others are checked hit by hit.
-                plain = tuple(sorted({e.term_id for e in own
-                                      if e.case is None and e.language is None}))
-                checked = tuple(e for e in own if e.case is not None or e.language is not None)
+                # Most entries hold whatever the text's case: their term ids alone; the
+                # case-sensitive ones are checked hit by hit.
+                plain = tuple(sorted({e.term_id for e in own if e.case is None}))
+                checked = tuple(e for e in own if e.case is not None)
                 automaton.add_word(key, (len(key), ntok, plain, checked))
         if not len(automaton):
             return None
         automaton.make_automaton()
         return automaton
+
+    def stem_keys(self, language: str) -> StemKeys | None:
+        """The keys of `language`'s stems, split by their token count: the scan of an
+        article's stems meets none of the keys only the text as written, or another
+        language's stems, can match."""
+        single: dict[str, tuple[int, ...]] = {}
+        multi = ahocorasick.Automaton()
+        firsts: set[str] = set()
+        for key, entries in self.keys.items():
+            ids = tuple(sorted({e.term_id for _, e in entries
+                                if _belongs(e, STEMMED, language)}))
+            if not ids:
+                continue
+            tokens = key.split()
+            if len(tokens) == 1:
+                single[tokens[0]] = ids
+            else:
+                multi.add_word(key, (len(key), len(tokens), ids, ()))
+                firsts.add(tokens[0])
+        if not single and not len(multi):
+            return None
+        if len(multi):
+            multi.make_automaton()
+        return StemKeys(single, multi if len(multi) else None, frozenset(firsts))
 
 
 def _belongs(entry: _Entry, stream: Stream, language: str | None) -> bool:
@@ -315,14 +356,14 @@ def compile_rules(ruleset: RuleSet, include_disabled: bool = False,
     pattern_ids = tuple(sorted(builder.programs))
     pattern_set = PatternSet([builder.pattern_specs[t] for t in pattern_ids]) if (
         pattern_ids) else None
-    stem_automata = {language: automaton for language in sorted(builder.languages)
-                     if (automaton := builder.automaton(STEMMED, language)) is not None}
-    plain_automata = {language: builder.automaton(PLAIN, language)
+    stem_automata = {language: keys for language in sorted(builder.languages)
+                     if (keys := builder.stem_keys(language)) is not None}
+    plain_automata = {language: builder.automaton(language)
                       for language in sorted(builder.word_languages)}
-    return Matcher(automaton=builder.automaton(PLAIN), terms=builder.terms, rules=compiled,
+    return Matcher(automaton=builder.automaton(), terms=builder.terms, rules=compiled,
                    stem_automata=stem_automata, plain_automata=plain_automata,
                    rules_by_term={t: tuple(r) for t, r in by_term.items()},
-                   gazetteer=ruleset.gazetteer, leaf_terms=_leaf_terms(leaf_numbers),
+                   gazetteer=ruleset.gazetteer, term_leaves=_term_leaves(leaf_numbers),
                    counted=counted,
                    needs=needs,
                    programs=builder.programs, eager=frozenset(eager),
@@ -337,17 +378,18 @@ def _feeds_in_scope(rule: Rule, feed_tags: Mapping[str, Sequence[str]]) -> froze
                                     if wanted.intersection(tags)}
 
 
-def _leaf_terms(leaf_numbers: dict[frozenset[int], int]) -> list[frozenset[int]]:
-    """The terms of each required leaf, by its number."""
-    terms: list[frozenset[int]] = [frozenset()] * len(leaf_numbers)
+def _term_leaves(leaf_numbers: dict[frozenset[int], int]) -> dict[int, tuple[int, ...]]:
+    """The numbers of the leaves each term belongs to."""
+    leaves: dict[int, list[int]] = {}
     for term_ids_, number in leaf_numbers.items():
-        terms[number] = term_ids_
-    return terms
+        for term_id in term_ids_:
+            leaves.setdefault(term_id, []).append(number)
+    return {term_id: tuple(numbers) for term_id, numbers in leaves.items()}
 
 
 def _index_rules(conditions: list[CompiledNode]) -> tuple[
         dict[int, list[int]], dict[frozenset[int], int], list[frozenset[int]],
-        list[tuple[tuple[int, ...], int]]]:
+        dict[int, tuple[tuple[int, ...], int]]]:
     """Rule indices by the terms they are indexed under (see `_index_terms`); required
     leaves numbered by their term sets; the numbers of the leaves each rule requires; and
     for a rule that needs some of its leaves (at least 2 of them), those and how many."""
@@ -361,15 +403,16 @@ def _index_rules(conditions: list[CompiledNode]) -> tuple[
     by_term: dict[int, list[int]] = {}
     leaf_numbers: dict[frozenset[int], int] = {}
     needs: list[frozenset[int]] = []
-    counted: list[tuple[tuple[int, ...], int]] = []
+    counted: dict[int, tuple[tuple[int, ...], int]] = {}
     for index, (condition, leaves) in enumerate(zip(conditions, required, strict=True)):
         for term_id in _index_terms(condition, leaves, load):
             by_term.setdefault(term_id, []).append(index)
         needs.append(frozenset(leaf_numbers.setdefault(leaf.term_ids, len(leaf_numbers))
                                for leaf in leaves if not leaf.patterns))
         some, least = counted_leaves(condition)
-        counted.append((tuple(leaf_numbers.setdefault(leaf.term_ids, len(leaf_numbers))
-                              for leaf in some), least))
+        if some:
+            counted[index] = (tuple(leaf_numbers.setdefault(leaf.term_ids, len(leaf_numbers))
+                                    for leaf in some), least)
     return by_term, leaf_numbers, needs, counted
 
 
@@ -379,18 +422,26 @@ def _index_terms(condition: CompiledNode, required: list[CompiledLeaf],
     `all` only) cannot fire unless one of that leaf's terms occurs, so it is indexed under
     one such leaf alone: the one whose terms the fewest rules share, so that each term
     found makes few rules candidates. A leaf of patterns is the last choice: its patterns
-    would then run on every article."""
+    would then run on every article. A rule of "at least N of these k leaves" is indexed
+    under the k - N + 1 of them whose terms the fewest rules share."""
+    def cost(leaf: CompiledLeaf) -> tuple[bool, int, int]:
+        return leaf.patterns, sum(load.get(t, 0) for t in leaf.term_ids), len(leaf.term_ids)
+
     if required:
-        return min(required, key=lambda leaf: (
-            leaf.patterns, sum(load.get(t, 0) for t in leaf.term_ids),
-            len(leaf.term_ids))).term_ids
+        return min(required, key=cost).term_ids
+    some, least = counted_leaves(condition)
+    if some:  # N of k leaves must hold: so must one of any k - N + 1 of them
+        return frozenset().union(*(leaf.term_ids for leaf in
+                                   sorted(some, key=cost)[:len(some) - least + 1]))
     return term_ids(condition)
 
 
-def match_article(matcher: Matcher, article: Article) -> ArticleMatch:
+def match_article(matcher: Matcher, article: Article, *,
+                  all_entities: bool = False) -> ArticleMatch:
     """Which rules fire on `article`, with every term that made them fire, and every known
     place and group it names. Scoped rules see only articles of their feeds (`article.feed`)
-    and languages."""
+    and languages. Places and groups are worked out when a rule fires (alerts are what
+    lists them; the GeoNames pass is a fifth of the cost), or always with `all_entities`."""
     language = language_code(article.language)
     found: dict[int, set[Occurrence]] = {}
     texts: list[str] = []
@@ -404,11 +455,10 @@ def match_article(matcher: Matcher, article: Article) -> ArticleMatch:
             continue
         plain = matcher.plain_automata.get(language, matcher.automaton)
         if plain is not None:
-            _scan(plain, tokens, tokens.norms, language, index, found)
-        stem_automaton = matcher.stem_automata.get(language)
-        if stem_automaton is not None:
-            stems = stem_tokens(tokens.norms, language)
-            _scan(stem_automaton, tokens, stems, language, index, found)
+            _scan(plain, tokens, tokens.norms, index, found)
+        stem_keys = matcher.stem_automata.get(language)
+        if stem_keys is not None:
+            _scan_stems(stem_keys, tokens, stem_tokens(tokens.norms, language), index, found)
     _drop_nested_entities(matcher.terms, found)
     _drop_unsupported_places(matcher.ambiguous, found)
     scan = ArticleScan(found, texts, tokenized, matcher.programs, matcher.pattern_ids,
@@ -427,6 +477,8 @@ def match_article(matcher: Matcher, article: Article) -> ArticleMatch:
             rule = compiled.rule
             hits.append(RuleHit(rule=rule.ref(), notify=rule.notify,
                                 matched=_matched_terms(matcher.terms, why, texts)))
+    if not (hits or all_entities):
+        return ArticleMatch()
     places, groups = _entities(matcher, found, tokenized)
     return ArticleMatch(hits=tuple(hits), places=places, groups=groups)
 
@@ -435,28 +487,19 @@ def _candidates(matcher: Matcher, found: dict[int, set[Occurrence]]) -> list[int
     """Rules indexed under a found term whose required leaves all have a term found (and,
     for "at least N of these leaves", N of them do), in rule order. A leaf's fields are not
     checked here (`holds` does); its terms are enough to rule most candidates out with one
-    set comparison each, made once per article."""
-    by_term, leaf_terms, needs = matcher.rules_by_term, matcher.leaf_terms, matcher.needs
+    set comparison each: the leaves with a term found are gathered once per article."""
+    by_term, term_leaves, needs = matcher.rules_by_term, matcher.term_leaves, matcher.needs
+    present: set[int] = set()
+    for term_id in found:
+        leaves = term_leaves.get(term_id)
+        if leaves is not None:
+            present.update(leaves)
+    chosen = [rule for rule in {r for t in found for r in by_term.get(t, ())}
+              if needs[rule] <= present]
     counted = matcher.counted
-    present = found.keys()
-    known: dict[int, bool] = {}  # leaf -> has a term found (the loops are inlined: hot)
-    chosen = []
-    for rule in {r for t in found for r in by_term.get(t, ())}:
-        for leaf in needs[rule]:
-            answer = known.get(leaf)
-            if answer is None:
-                answer = known[leaf] = not present.isdisjoint(leaf_terms[leaf])
-            if not answer:
-                break
-        else:
-            some, least = counted[rule]
-            for leaf in some:
-                answer = known.get(leaf)
-                if answer is None:
-                    answer = known[leaf] = not present.isdisjoint(leaf_terms[leaf])
-                least -= answer
-            if least <= 0:
-                chosen.append(rule)
+    if counted:
+        chosen = [rule for rule in chosen if (some := counted.get(rule)) is None
+                  or sum(map(present.__contains__, some[0])) >= some[1]]
     chosen.sort()
     return chosen
 
@@ -469,7 +512,7 @@ def _drop_unsupported_places(ambiguous: tuple[AmbiguousPlace, ...],
 
 
 def _scan(automaton: ahocorasick.Automaton, tokens: Tokens, stream: list[str],
-          language: str, field_index: int, found: dict[int, set[Occurrence]]) -> None:
+          field_index: int, found: dict[int, set[Occurrence]]) -> None:
     spans = tokens.spans
     for first, (_, ntok, ids, checked) in token_hits(automaton, stream, _KEY_LENGTH):
         span = (field_index, spans[first][0], spans[first + ntok - 1][1])
@@ -479,18 +522,33 @@ def _scan(automaton: ahocorasick.Automaton, tokens: Tokens, stream: list[str],
                 found[term_id] = {span}
             else:
                 occurrences.add(span)
-        for entry in checked:
-            if entry.language and entry.language != language:
-                continue
-            if entry.case is not None and (entry.case != tuple(
-                    case_form(tokens.original(first + k)) for k in range(ntok)) or (
-                    entry.capitals and _among_capitals(tokens, first, ntok))):
+        for entry in checked:  # case-sensitive: compare the text as written
+            if entry.case != tuple(case_form(tokens.original(first + k))
+                                   for k in range(ntok)) or (
+                    entry.capitals and _among_capitals(tokens, first, ntok)):
                 continue
             occurrences = found.get(entry.term_id)
             if occurrences is None:
                 found[entry.term_id] = {span}
             else:
                 occurrences.add(span)
+
+
+def _scan_stems(keys: StemKeys, tokens: Tokens, stems: list[str], field_index: int,
+                found: dict[int, set[Occurrence]]) -> None:
+    looked_up = list(map(keys.single.get, stems))  # term ids at each token, or None
+    spans = tokens.spans
+    for i in compress(range(len(stems)), looked_up):
+        start, end = spans[i]
+        span = (field_index, start, end)
+        for term_id in looked_up[i] or ():
+            occurrences = found.get(term_id)
+            if occurrences is None:
+                found[term_id] = {span}
+            else:
+                occurrences.add(span)
+    if keys.multi is not None and not keys.firsts.isdisjoint(stems):
+        _scan(keys.multi, tokens, stems, field_index, found)
 
 
 def _among_capitals(tokens: Tokens, first: int, ntok: int) -> bool:
