@@ -186,16 +186,28 @@ def _near_holds(node: CompiledNear, scan: ArticleScan, why: Why | None) -> bool:
                         (first, last, slot_index, term_id, occ))
     count = len(node.slots)
     for items in per_field.values():
-        if len({item[2] for item in items}) < count:
-            continue
-        best: dict[int, tuple[int, int, Occurrence]] = {}
-        for first, last, slot_index, term_id, occ in sorted(items):
-            if slot_index not in best or last > best[slot_index][0]:
-                best[slot_index] = (last, term_id, occ)
-            if len(best) == count and first - min(b[0] for b in best.values()) <= node.within:
-                if why is not None:
-                    why.extend((term_id, occ) for _, term_id, occ in best.values())
-                return True
+        if len(items) >= count and _sweep(sorted(items), count, node.within, why):
+            return True
+    return False
+
+
+def _sweep(items: list[tuple[int, int, int, int, Occurrence]], count: int, within: int,
+           why: Why | None) -> bool:
+    """`_near_holds` for one field's occurrences (first token, end, slot, term, occurrence),
+    in token order."""
+    lasts = [-1] * count  # by slot: the latest end of its occurrences so far (-1: none)
+    chosen: list[tuple[int, Occurrence]] = [(-1, (-1, -1, -1))] * count
+    missing = count
+    for first, last, slot_index, term_id, occ in items:
+        if lasts[slot_index] < 0:
+            missing -= 1
+        if last > lasts[slot_index]:
+            lasts[slot_index] = last
+            chosen[slot_index] = (term_id, occ)
+        if not missing and first - min(lasts) <= within:
+            if why is not None:
+                why.extend(chosen)
+            return True
     return False
 
 

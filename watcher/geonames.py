@@ -160,17 +160,21 @@ class WorldLayer:
             return []
         return [self.cities[target[0]].key for target in self.entries[value][2]]
 
-    def scan(self, tokens: Tokens, field_index: int) -> list[WorldHit]:
-        """Every city spelling and country name in one field's tokens. A city is dropped
-        here when it cannot count, cheapest test first: written in lower case (names are
-        capitalised: "barrage", "roundabout" are words, whatever GeoNames lists), right
-        after an Arabic particle (`PARTICLES`), an ambiguous city not in its case as
-        written."""
+    def scan(self, tokens: Tokens, field_index: int,
+             claimed: frozenset[int] | set[int] = frozenset()) -> list[WorldHit]:
+        """Every city spelling and country name in one field's tokens, but those spellings
+        the curated lists use (`claimed`, automaton values: they name the curated entry).
+        A city is dropped here when it cannot count, cheapest test first: written in lower
+        case (names are capitalised: "barrage", "roundabout" are words, whatever GeoNames
+        lists), right after an Arabic particle (`PARTICLES`), an ambiguous city not in its
+        case as written."""
         spans, norms, text = tokens.spans, tokens.norms, tokens.text
         entries = self.entries
         hits: list[WorldHit] = []
         titled: bool | None = None
         for first, value in token_hits(self.automaton, norms, lambda v: entries[v][0]):
+            if value in claimed:
+                continue
             _, ntok, targets, countries = entries[value]
             begin, stop = spans[first][0], spans[first + ntok - 1][1]
             if not targets:  # a country's name: kept for support and as a neighbour

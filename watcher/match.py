@@ -32,7 +32,7 @@ only for an article a rule fires on: alerts are where they are listed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 from operator import itemgetter
@@ -63,6 +63,7 @@ from .normalize import (
     name_stems,
     normalize_token,
     stem_tokens,
+    stemmer,
     term_spellings,
     token_hits,
     tokenize,
@@ -99,16 +100,36 @@ class _Entry:
     stemmed_in: str | None = None
 
 
+class _IdsByToken(dict[str, tuple[int, ...] | None]):
+    """Normalised token -> the term ids of its stem (None: none), worked out on first sight;
+    bounded (cleared when full)."""
+
+    limit = 200_000
+
+    def __init__(self, single: dict[str, tuple[int, ...]], stem: Callable[[str], str]) -> None:
+        super().__init__()
+        self.single = single
+        self.stem = stem
+
+    def __missing__(self, token: str) -> tuple[int, ...] | None:
+        ids = self.single.get(self.stem(token))
+        if len(self) >= self.limit:
+            self.clear()
+        self[token] = ids
+        return ids
+
+
 @dataclass(frozen=True)
 class StemKeys:
     """The keys of one language's stems. Nearly all are one token (a word), looked up token
-    by token in `single` (a dict lookup in C per token costs less than an automaton pass);
+    by token (`by_token`: a dict lookup in C per token costs less than an automaton pass);
     keys of several tokens are in `multi`, scanned only when the text holds one of their
     first tokens (`firsts`)."""
 
     single: dict[str, tuple[int, ...]]  # stem -> term ids
     multi: ahocorasick.Automaton | None
     firsts: frozenset[str]
+    by_token: _IdsByToken
 
     def __len__(self) -> int:
         return len(self.single) + (len(self.multi) if self.multi is not None else 0)
@@ -162,6 +183,8 @@ class Matcher:
     pattern_ids: tuple[int, ...] = ()
     pattern_set: PatternSet | None = None
     ambiguous: tuple[AmbiguousPlace, ...] = ()
+    entities: frozenset[int] = frozenset()  # term ids of places and groups
+    listed: frozenset[int] = frozenset()  # ... of gazetteer entries, listed in alerts
 
     @property
     def key_count(self) -> int:
@@ -315,7 +338,8 @@ class _Builder:
             return None
         if len(multi):
             multi.make_automaton()
-        return StemKeys(single, multi if len(multi) else None, frozenset(firsts))
+        return StemKeys(single, multi if len(multi) else None, frozenset(firsts),
+                        _IdsByToken(single, stemmer(language)))
 
 
 def _belongs(entry: _Entry, stream: Stream, language: str | None) -> bool:
@@ -367,7 +391,11 @@ def compile_rules(ruleset: RuleSet, include_disabled: bool = False,
                    counted=counted,
                    needs=needs,
                    programs=builder.programs, eager=frozenset(eager),
-                   pattern_ids=pattern_ids, pattern_set=pattern_set, ambiguous=ambiguous)
+                   pattern_ids=pattern_ids, pattern_set=pattern_set, ambiguous=ambiguous,
+                   entities=frozenset(i for i, t in enumerate(builder.terms)
+                                      if t.kind in ("place", "group")),
+                   listed=frozenset(i for i, t in enumerate(builder.terms)
+                                    if t.entry is not None))
 
 
 def _feeds_in_scope(rule: Rule, feed_tags: Mapping[str, Sequence[str]]) -> frozenset[str] | None:
@@ -458,8 +486,8 @@ def match_article(matcher: Matcher, article: Article, *,
             _scan(plain, tokens, tokens.norms, index, found)
         stem_keys = matcher.stem_automata.get(language)
         if stem_keys is not None:
-            _scan_stems(stem_keys, tokens, stem_tokens(tokens.norms, language), index, found)
-    _drop_nested_entities(matcher.terms, found)
+            _scan_stems(stem_keys, tokens, language, index, found)
+    _drop_nested_entities(matcher.entities, found)
     _drop_unsupported_places(matcher.ambiguous, found)
     scan = ArticleScan(found, texts, tokenized, matcher.programs, matcher.pattern_ids,
                        matcher.pattern_set)
@@ -534,11 +562,11 @@ def _scan(automaton: ahocorasick.Automaton, tokens: Tokens, stream: list[str],
                 occurrences.add(span)
 
 
-def _scan_stems(keys: StemKeys, tokens: Tokens, stems: list[str], field_index: int,
+def _scan_stems(keys: StemKeys, tokens: Tokens, language: str, field_index: int,
                 found: dict[int, set[Occurrence]]) -> None:
-    looked_up = list(map(keys.single.get, stems))  # term ids at each token, or None
+    looked_up = list(map(keys.by_token.__getitem__, tokens.norms))  # term ids, or None
     spans = tokens.spans
-    for i in compress(range(len(stems)), looked_up):
+    for i in compress(range(len(looked_up)), looked_up):
         start, end = spans[i]
         span = (field_index, start, end)
         for term_id in looked_up[i] or ():
@@ -547,8 +575,10 @@ def _scan_stems(keys: StemKeys, tokens: Tokens, stems: list[str], field_index: i
                 found[term_id] = {span}
             else:
                 occurrences.add(span)
-    if keys.multi is not None and not keys.firsts.isdisjoint(stems):
-        _scan(keys.multi, tokens, stems, field_index, found)
+    if keys.multi is not None:
+        stems = stem_tokens(tokens.norms, language)
+        if not keys.firsts.isdisjoint(stems):
+            _scan(keys.multi, tokens, stems, field_index, found)
 
 
 def _among_capitals(tokens: Tokens, first: int, ntok: int) -> bool:
@@ -560,12 +590,16 @@ def _among_capitals(tokens: Tokens, first: int, ntok: int) -> bool:
     return bool(neighbours) and all(word.isupper() for word in neighbours)
 
 
-def _drop_nested_entities(terms: list[TermInfo], found: dict[int, set[Occurrence]]) -> None:
-    """A place or group inside a longer one is not mentioned on its own ("Syrian Army" in
-    "Free Syrian Army", "Islamic State" in "Islamic State West Africa Province")."""
-    spans = sorted((occ[0], occ[1], -occ[2], term_id)
-                   for term_id, occs in found.items() if terms[term_id].kind != "word"
-                   for occ in occs)
+def _drop_nested_entities(entities: frozenset[int], found: dict[int, set[Occurrence]]
+                          ) -> None:
+    """A place or group (`entities`: their term ids) inside a longer one is not mentioned on
+    its own ("Syrian Army" in "Free Syrian Army", "Islamic State" in "Islamic State West
+    Africa Province")."""
+    named = entities.intersection(found)
+    if len(named) < 2 and all(len(found[t]) < 2 for t in named):
+        return
+    spans = sorted((occ[0], occ[1], -occ[2], term_id) for term_id in named
+                   for occ in found[term_id])
     field_index, cover_start, cover_end = -1, -1, -1
     for fi, start, neg_end, term_id in spans:
         end = -neg_end
@@ -576,7 +610,7 @@ def _drop_nested_entities(terms: list[TermInfo], found: dict[int, set[Occurrence
             found[term_id].discard((fi, start, end))
         if end > cover_end:
             cover_start, cover_end = start, end
-    for term_id in [t for t, occs in found.items() if not occs]:
+    for term_id in [t for t in named if not found[t]]:
         del found[term_id]
 
 
@@ -597,8 +631,8 @@ def _entities(matcher: Matcher, found: dict[int, set[Occurrence]],
     """Every place and group the article names, in order of first mention: the gazetteer
     entries found, and the GeoNames cities beside them (terms.Gazetteer.world_mentions)."""
     gazetteer = matcher.gazetteer
-    entries = [(occ, info.kind, info.entry) for term_id, occs in found.items()
-               if (info := matcher.terms[term_id]).entry is not None for occ in occs]
+    entries = [(occ, info.kind, info.entry) for term_id in matcher.listed.intersection(found)
+               if (info := matcher.terms[term_id]).entry is not None for occ in found[term_id]]
     taken = [occ for occ, _, _ in entries]
     countries = {gazetteer.country(entry) for _, kind, entry in entries if kind == "place"}
     world = gazetteer.world_mentions(tokenized, taken, {c for c in countries if c})

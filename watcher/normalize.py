@@ -140,6 +140,12 @@ def _stems(language: str) -> _StemCache | None:
     return _StemCache(Stemmer.Stemmer(name).stemWord) if name else None
 
 
+def stemmer(language: str) -> Callable[[str], str]:
+    """The stem of one normalised token in `language` (see `stem_tokens`)."""
+    stems = _stems(language)
+    return stems.__getitem__ if stems is not None else str
+
+
 def stem_tokens(tokens: list[str], language: str) -> list[str]:
     """Stems of normalised tokens: Snowball's, and for Ukrainian (names only, see
     `stem_ukrainian_name`) a light one; tokens unchanged for a language without either."""

@@ -229,16 +229,16 @@ class Gazetteer:
         if self.world is None:
             return []
         world = self.world
-        hits = [hit for index, tokens in enumerate(tokenized) if tokens is not None
-                for hit in world.scan(tokens, index)]
-        if not hits:
-            return []
         if self._world_filter is None:
             hidden = frozenset(i for i, city in enumerate(world.cities) if city.key in self._hidden)
             claimed = frozenset(value for variant in self._claimed
                                 if (value := world.value_of(variant)) is not None)
             self._world_filter = (hidden, claimed)
         hidden, claimed = self._world_filter
+        hits = [hit for index, tokens in enumerate(tokenized) if tokens is not None
+                for hit in world.scan(tokens, index, claimed)]
+        if not hits:
+            return []
         return world.mentions(hits, taken, countries, hidden, claimed)
 
     def group(self, name: str) -> Group:
