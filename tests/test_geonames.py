@@ -68,6 +68,22 @@ def test_ambiguous_geonames_names_need_their_country(matcher: Matcher, title: st
     assert _places(matcher, title) == places
 
 
+@pytest.mark.parametrize(("title", "places"), [
+    # A town of 17,000 in Tunisia, in an article on Aleppo: a namesake, not the town.
+    ("Strike reported in Mareth, Aleppo residents say", ["Aleppo"]),
+    # With nothing else to place the article, or a second town of its country, it counts.
+    ("Fighting near Mareth", ["Mareth"]),
+    ("Police in Mareth and Medenine arrest smugglers", ["Mareth", "Medenine"]),
+    # Big enough to count wherever the article is (Ancona has 90,000 people).
+    ("Ferry from Split to Ancona cancelled as Croatia braces for storm", ["Split", "Ancona"]),
+    # A translation among GeoNames' alternate names is no name (Casablanca, "White House").
+    ("The White House condemned the attack on Aleppo", ["Aleppo"]),
+])
+def test_small_cities_abroad_need_a_sign_of_their_country(matcher: Matcher, title: str,
+                                                          places: list[str]) -> None:
+    assert [name for name, _ in _places(matcher, title)] == places
+
+
 def test_a_rule_names_a_geonames_city(matcher: Matcher) -> None:
     found = match_article(matcher, Article(key="k", title="Attack on Uvira market"))
     [hit] = found.hits

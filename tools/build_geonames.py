@@ -17,6 +17,9 @@ rule authors):
 - Per country, one city per name (the most populous): a rule that names it gets that one.
 - An alternate name of three letters or fewer, one that is a common word (wordfreq), or one
   that cities of different countries share, is dropped: a name rather than a nickname.
+  So is one in Latin script of several words, each among the commonest (Zipf 5 or more)
+  and none in the city's own name, whatever the city's size: a translation of the name,
+  not a name ("White House" for Casablanca; "New York" for New York City stays).
 - A city whose name has two letters or fewer, or is one of the commonest words (Of, Tô = to,
   March, Reading: Zipf 5 or more), is left out unless it has a million people: it would be
   found in every article only to be dropped for want of context.
@@ -117,6 +120,12 @@ def is_common(name: str, zipf: float = 0.0) -> bool:
         zipf_frequency(name, lang) >= (zipf or COMMON_ZIPF) for lang in LANGUAGES[script])
 
 
+def translated(alias: str, akey: tuple[str, ...], key: tuple[str, ...]) -> bool:
+    """Whether an alternate name is a translation of the city's name (module docstring)."""
+    return (len(akey) > 1 and script_of(alias) == "latin" and not set(akey) & set(key)
+            and all(is_common(word, VERY_COMMON_ZIPF) for word in akey))
+
+
 @dataclass
 class City:
     geonameid: int
@@ -191,6 +200,8 @@ def decide(cities: list[City]) -> None:
             if len(countries_by_spelling[akey]) > 1:
                 continue
             if city.population < BIG_CITY and common_word(" ".join(akey)):
+                continue
+            if translated(alias, akey, key):
                 continue
             names.add(akey)
             aliases.append(alias)

@@ -10,7 +10,8 @@ rebuild it): its own Aho-Corasick automaton finds its cities in an article, apar
 rules' automaton, so compiling rules costs no more than before. What the curated lists say
 wins (terms.py merges a GeoNames city into the curated entry it duplicates, and a spelling
 of a curated place or group never names a GeoNames city). An ambiguous city counts only
-when the article also names its country, or another city or place of that country. A name
+when the article also names its country, or another city or place of that country; so does
+a small city (under `SMALL_ABROAD` people) when the article places itself elsewhere. A name
 inside a longer name is no place (al-Manar, Vladimir Putin: `WorldLayer.mentions`), and
 one spelling names one city.
 """
@@ -86,6 +87,9 @@ november december north south east west northern southern eastern western centra
 """
 FUNCTION_WORDS = frozenset(_FUNCTION_WORDS.split())
 LIKELIER = 5  # a city this many times bigger is what an ambiguous name more likely means
+# A city smaller than this, in a country the article gives no other sign of, is more likely
+# a namesake (a village, a person, an outlet: Orum in Aleppo is not Orem, Utah).
+SMALL_ABROAD = 50_000
 # A field this short with this share of its longer words capitalised is a headline in title
 # case; a longer one is prose (and counting its words would cost more than the rest).
 HEADLINE_CHARS, TITLE_SHARE = 300, 0.6
@@ -218,7 +222,11 @@ class WorldLayer:
           ambiguous one whose country is supported: named, or home to another place the
           article names (`countries` holds those of the matcher's places), unless a city of
           that spelling `LIKELIER` times bigger is not supported: the name more likely
-          means that one (Geneva in an article that names the U.S.)."""
+          means that one (Geneva in an article that names the U.S.);
+        - an unambiguous city under `SMALL_ABROAD` people counts only where the article
+          supports its country, or another such city of that country is named, or the
+          article names no country at all: in an article on Syria, "Orum" is a Syrian
+          village and not Orem, Utah, and "Ramadan" is no town in Saudi Arabia."""
         kept = [h for h in hits if h.value not in claimed]
         if not any(h.cities for h in kept):
             return []
@@ -227,12 +235,19 @@ class WorldLayer:
             supported.update(hit.countries)
         candidates = _candidates(kept, set(taken), hidden)
         chosen: dict[Occurrence, int] = {}
+        small: dict[Occurrence, int] = {}  # small cities abroad, decided once the rest are
         for occurrence, cities in candidates:
-            for i in cities:
-                if not self.ambiguous[i]:
-                    chosen[occurrence] = i
-                    supported.add(self.cities[i].country)
-                    break
+            i = next((i for i in cities if not self.ambiguous[i]), None)
+            if i is None:
+                continue
+            city = self.cities[i]
+            if city.population >= SMALL_ABROAD or city.country in supported:
+                chosen[occurrence] = i
+                supported.add(city.country)
+            else:
+                small[occurrence] = i
+        if small:
+            chosen.update(self._small_abroad(small, supported))
         found = []
         for occurrence, cities in candidates:
             index = chosen.get(occurrence)
@@ -242,6 +257,20 @@ class WorldLayer:
                 found.append((occurrence, self.cities[index].key))
         return found
 
+
+    def _small_abroad(self, small: dict[Occurrence, int], supported: set[str]
+                      ) -> dict[Occurrence, int]:
+        """The small cities that count (`mentions`, last point); their countries become
+        supported."""
+        by_country: dict[str, set[int]] = {}
+        for i in small.values():
+            by_country.setdefault(self.cities[i].country, set()).add(i)
+        nowhere = not supported
+        counted = {occurrence: i for occurrence, i in small.items()
+                   if nowhere or self.cities[i].country in supported
+                   or len(by_country[self.cities[i].country]) > 1}
+        supported.update(self.cities[i].country for i in counted.values())
+        return counted
 
     def _likeliest(self, cities: tuple[int, ...], supported: set[str]) -> int | None:
         """The biggest of a spelling's ambiguous cities whose country is supported, unless
