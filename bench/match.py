@@ -1,6 +1,6 @@
 """Matching throughput as the number of rules grows: one automaton vs. one regex per rule.
 
-    .venv/bin/python bench/match.py [--sizes 100,1000,10000] [--runs 3]
+    .venv/bin/python bench/match.py [--sizes 100,1000,10000] [--runs 5]
 
 For each size N, N rules are synthesised, compiled together (with the shipped gazetteer and
 groups), and run over the FA-KES corpus (804 Syrian news articles) when ../shared/data is
@@ -307,7 +307,7 @@ def targets(figures: dict[int, dict[str, float]]) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000,10000")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--corpus-share", type=float, default=0.5,
                         help="share of the rules' words taken from the corpus vocabulary")
     parser.add_argument("--baseline-budget", type=float, default=20_000,
