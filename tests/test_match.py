@@ -203,7 +203,7 @@ def test_empty_ruleset_compiles_and_matches_nothing() -> None:
 def test_cost_does_not_evaluate_unrelated_rules(matcher: Matcher) -> None:
     # Only rules indexed under a found term are candidates.
     found_terms = {t for t, info in enumerate(matcher.terms) if info.label == "ambush"}
-    rules = {matcher.rules[i].rule.id for t in found_terms for i in matcher.rules_by_term[t]}
+    rules = {matcher.rules[i].rule.id for t in found_terms for i in matcher.index.by_term[t]}
     assert rules == {"title-only"}
 
 

@@ -11,12 +11,8 @@ few longer ones runs only when one of their first tokens occurs. A hit maps back
 token indices to character offsets in the original field text. A case-sensitive acronym is
 not counted inside a run of capitals (`_among_capitals`).
 
-Only rules with a term found are evaluated (an index from term to rules), so the cost per
-article grows with what the article mentions, not with the number of rules. That is sound
-because loading refuses rules that could fire when no term occurs at all; a rule that
-requires a leaf is indexed under that leaf's terms only, the required leaf whose terms the
-fewest rules share (see `_index_terms`). A candidate is then evaluated only if every leaf it
-requires has a term found: one subset test (`_candidates`) rules out most of them.
+Only rules with a term found are evaluated: ruleindex.py says which, from an index of
+terms to rules that learns which terms are rare in the news.
 
 Regular expressions (`pattern` leaves) are not in the automaton. A rule that requires some
 other leaf runs its patterns only once it is a candidate and its earlier conditions hold; the
@@ -48,10 +44,7 @@ from .evaluate import (
     CompiledNode,
     Occurrence,
     cost_rank,
-    counted_leaves,
     holds,
-    required_leaves,
-    term_ids,
 )
 from .models import FIELDS, Article, ArticleMatch, FieldName, Group, MatchedTerm, Place, RuleHit
 from .normalize import (
@@ -69,6 +62,7 @@ from .normalize import (
     tokenize,
 )
 from .patterns import PatternSet, compile_pattern
+from .ruleindex import RuleIndex
 from .rules import Leaf, NearLeaf, Node, Rule, RuleSet
 from .terms import Gazetteer, Term, term_from_spec
 
@@ -162,20 +156,12 @@ class Matcher:
     automaton: ahocorasick.Automaton | None  # keys of the text as written (PLAIN)
     terms: list[TermInfo]
     rules: list[CompiledRule]
-    rules_by_term: dict[int, tuple[int, ...]]
+    index: RuleIndex  # which rules to evaluate for the terms found
     gazetteer: Gazetteer
     # Keys of an article's stems, by language (an article is stemmed in its own), and of
     # its text as written less the words its stems find (else `automaton`).
     stem_automata: dict[str, StemKeys] = field(default_factory=dict)
     plain_automata: dict[str, ahocorasick.Automaton | None] = field(default_factory=dict)
-    # Required (non-pattern) leaves, numbered: a candidate rule is evaluated only when
-    # every leaf it requires (`needs[rule]`) has one of its terms found (`term_leaves`: the
-    # leaves each term belongs to).
-    term_leaves: dict[int, tuple[int, ...]] = field(default_factory=dict)
-    needs: list[frozenset[int]] = field(default_factory=list)
-    # A rule of "at least N of these leaves": rule -> their numbers (a leaf written twice
-    # counts twice) and N.
-    counted: dict[int, tuple[tuple[int, ...], int]] = field(default_factory=dict)
     programs: dict[int, Any] = field(default_factory=dict)  # pattern term id -> RE2
     eager: frozenset[int] = frozenset()  # pattern term ids run on every article
     # Every pattern as one RE2 set: one pass per field says which patterns occur at all,
@@ -375,8 +361,10 @@ def compile_rules(ruleset: RuleSet, include_disabled: bool = False,
                              _feeds_in_scope(rule, feed_tags or {}),
                              frozenset(rule.languages) or None)
                 for rule in ruleset.rules if rule.enabled or include_disabled]
-    by_term, leaf_numbers, needs, counted = _index_rules([c.condition for c in compiled])
-    eager = tuple(sorted(t for t in by_term if t in builder.programs))
+    index = RuleIndex.build([c.condition for c in compiled])
+    # Patterns a rule is indexed under run on every article. Re-indexing never changes
+    # them: a leaf of patterns is chosen only when a rule requires nothing else.
+    eager = tuple(sorted(t for t in index.by_term if t in builder.programs))
     pattern_ids = tuple(sorted(builder.programs))
     pattern_set = PatternSet([builder.pattern_specs[t] for t in pattern_ids]) if (
         pattern_ids) else None
@@ -386,10 +374,7 @@ def compile_rules(ruleset: RuleSet, include_disabled: bool = False,
                       for language in sorted(builder.word_languages)}
     return Matcher(automaton=builder.automaton(), terms=builder.terms, rules=compiled,
                    stem_automata=stem_automata, plain_automata=plain_automata,
-                   rules_by_term={t: tuple(r) for t, r in by_term.items()},
-                   gazetteer=ruleset.gazetteer, term_leaves=_term_leaves(leaf_numbers),
-                   counted=counted,
-                   needs=needs,
+                   index=index, gazetteer=ruleset.gazetteer,
                    programs=builder.programs, eager=frozenset(eager),
                    pattern_ids=pattern_ids, pattern_set=pattern_set, ambiguous=ambiguous,
                    entities=frozenset(i for i, t in enumerate(builder.terms)
@@ -404,64 +389,6 @@ def _feeds_in_scope(rule: Rule, feed_tags: Mapping[str, Sequence[str]]) -> froze
     wanted = set(rule.feed_tags)
     return frozenset(rule.feeds) | {feed for feed, tags in feed_tags.items()
                                     if wanted.intersection(tags)}
-
-
-def _term_leaves(leaf_numbers: dict[frozenset[int], int]) -> dict[int, tuple[int, ...]]:
-    """The numbers of the leaves each term belongs to."""
-    leaves: dict[int, list[int]] = {}
-    for term_ids_, number in leaf_numbers.items():
-        for term_id in term_ids_:
-            leaves.setdefault(term_id, []).append(number)
-    return {term_id: tuple(numbers) for term_id, numbers in leaves.items()}
-
-
-def _index_rules(conditions: list[CompiledNode]) -> tuple[
-        dict[int, list[int]], dict[frozenset[int], int], list[frozenset[int]],
-        dict[int, tuple[tuple[int, ...], int]]]:
-    """Rule indices by the terms they are indexed under (see `_index_terms`); required
-    leaves numbered by their term sets; the numbers of the leaves each rule requires; and
-    for a rule that needs some of its leaves (at least 2 of them), those and how many."""
-    required = [required_leaves(c) for c in conditions]
-    # How many rules require a leaf with each term: a rule indexed under a leaf of popular
-    # terms becomes a candidate along with all the others sharing them.
-    load: dict[int, int] = {}
-    for leaves in required:
-        for term_id in {t for leaf in leaves if not leaf.patterns for t in leaf.term_ids}:
-            load[term_id] = load.get(term_id, 0) + 1
-    by_term: dict[int, list[int]] = {}
-    leaf_numbers: dict[frozenset[int], int] = {}
-    needs: list[frozenset[int]] = []
-    counted: dict[int, tuple[tuple[int, ...], int]] = {}
-    for index, (condition, leaves) in enumerate(zip(conditions, required, strict=True)):
-        for term_id in _index_terms(condition, leaves, load):
-            by_term.setdefault(term_id, []).append(index)
-        needs.append(frozenset(leaf_numbers.setdefault(leaf.term_ids, len(leaf_numbers))
-                               for leaf in leaves if not leaf.patterns))
-        some, least = counted_leaves(condition)
-        if some:
-            counted[index] = (tuple(leaf_numbers.setdefault(leaf.term_ids, len(leaf_numbers))
-                                    for leaf in some), least)
-    return by_term, leaf_numbers, needs, counted
-
-
-def _index_terms(condition: CompiledNode, required: list[CompiledLeaf],
-                 load: dict[int, int]) -> frozenset[int]:
-    """The terms a rule is indexed under. A rule whose condition requires a leaf (through
-    `all` only) cannot fire unless one of that leaf's terms occurs, so it is indexed under
-    one such leaf alone: the one whose terms the fewest rules share, so that each term
-    found makes few rules candidates. A leaf of patterns is the last choice: its patterns
-    would then run on every article. A rule of "at least N of these k leaves" is indexed
-    under the k - N + 1 of them whose terms the fewest rules share."""
-    def cost(leaf: CompiledLeaf) -> tuple[bool, int, int]:
-        return leaf.patterns, sum(load.get(t, 0) for t in leaf.term_ids), len(leaf.term_ids)
-
-    if required:
-        return min(required, key=cost).term_ids
-    some, least = counted_leaves(condition)
-    if some:  # N of k leaves must hold: so must one of any k - N + 1 of them
-        return frozenset().union(*(leaf.term_ids for leaf in
-                                   sorted(some, key=cost)[:len(some) - least + 1]))
-    return term_ids(condition)
 
 
 def match_article(matcher: Matcher, article: Article, *,
@@ -494,7 +421,9 @@ def match_article(matcher: Matcher, article: Article, *,
     if matcher.eager:
         scan.run_patterns(matcher.eager)
     hits = []
-    for index in _candidates(matcher, found):
+    candidates = matcher.index.candidates(found)
+    matcher.index.learn(found)
+    for index in candidates:
         compiled = matcher.rules[index]
         if not compiled.in_scope(article.feed, language):
             continue
@@ -509,27 +438,6 @@ def match_article(matcher: Matcher, article: Article, *,
         return ArticleMatch()
     places, groups = _entities(matcher, found, tokenized)
     return ArticleMatch(hits=tuple(hits), places=places, groups=groups)
-
-
-def _candidates(matcher: Matcher, found: dict[int, set[Occurrence]]) -> list[int]:
-    """Rules indexed under a found term whose required leaves all have a term found (and,
-    for "at least N of these leaves", N of them do), in rule order. A leaf's fields are not
-    checked here (`holds` does); its terms are enough to rule most candidates out with one
-    set comparison each: the leaves with a term found are gathered once per article."""
-    by_term, term_leaves, needs = matcher.rules_by_term, matcher.term_leaves, matcher.needs
-    present: set[int] = set()
-    for term_id in found:
-        leaves = term_leaves.get(term_id)
-        if leaves is not None:
-            present.update(leaves)
-    chosen = [rule for rule in {r for t in found for r in by_term.get(t, ())}
-              if needs[rule] <= present]
-    counted = matcher.counted
-    if counted:
-        chosen = [rule for rule in chosen if (some := counted.get(rule)) is None
-                  or sum(map(present.__contains__, some[0])) >= some[1]]
-    chosen.sort()
-    return chosen
 
 
 def _drop_unsupported_places(ambiguous: tuple[AmbiguousPlace, ...],

@@ -1,0 +1,84 @@
+"""Matching speed of this checkout against another one, in one process, runs alternated.
+
+    git worktree add /tmp/before <commit>
+    .venv/bin/python bench/compare.py /tmp/before [--rules 10000] [--rounds 25]
+
+This machine's speed drifts by a third within minutes, so two runs of bench/match.py taken
+apart compare the machine as much as the code. Here both versions match the same articles
+against the same synthetic rules (bench/match.py's, built once per version) turn by turn,
+and the figure is the median of the per-round ratios of their CPU times: a drift slows both
+alike. The other checkout's `watcher` package is copied under another name so that both
+can be imported at once. Before timing, both match every article once (so that caches and
+anything a matcher learns are warm, as in a running service) and the rules that fire, with
+their matched terms, are compared: a change meant to be faster must not change them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.match import load_articles, synthesise  # noqa: E402
+
+Signature = list[list[tuple[str, list[tuple[str, str, int, int]]]]]
+
+
+def prepare(package: str, size: int) -> tuple[Callable[[], object], Signature]:
+    """A function matching every article once with `package`'s matcher, and what fired."""
+    rules = importlib.import_module(f"{package}.rules")
+    match = importlib.import_module(f"{package}.match")
+    models = importlib.import_module(f"{package}.models")
+    articles, _ = load_articles(None)
+    lists = ROOT / "rules" / "lists"
+    gazetteer, text, _ = synthesise(size, rules.load_rules([lists]), articles)
+    ruleset = rules.load_rules([lists], {"villages.yaml": gazetteer, "synthetic.yaml": text})
+    matcher = match.compile_rules(ruleset)
+    own = [models.Article(key=a.key, title=a.title, content=a.content) for a in articles]
+    found: list[Any] = [match.match_article(matcher, a) for a in own]
+    signature = [[(h.rule.id, [(t.term, t.field, t.start, t.end) for t in h.matched])
+                  for h in f.hits] for f in found]
+    return (lambda: [match.match_article(matcher, a) for a in own]), signature
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("other", type=Path, help="a checkout of another commit")
+    parser.add_argument("--rules", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=25)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copytree(args.other / "watcher", Path(tmp) / "watcher_other")
+        sys.path.insert(0, tmp)
+        this, this_fired = prepare("watcher", args.rules)
+        other, other_fired = prepare("watcher_other", args.rules)
+    count = len(this_fired)
+    print(f"{count} articles, {args.rules} rules; same rules fire with the same terms: "
+          f"{'yes' if this_fired == other_fired else 'NO'}")
+    times: dict[str, list[float]] = {"this": [], "other": []}
+    for _ in range(args.rounds):
+        for name, work in (("this", this), ("other", other)):
+            start = time.process_time()
+            work()
+            times[name].append(time.process_time() - start)
+    for name, spent in times.items():
+        print(f"{name:>5}: median {count / statistics.median(spent):,.0f} articles/s, "
+              f"best {count / min(spent):,.0f}")
+    ratios = [o / t for t, o in zip(times["this"], times["other"], strict=True)]
+    print(f"this checkout is {statistics.median(ratios):.2f}x the other's speed "
+          f"(median of {args.rounds} paired rounds)")
+    return 0 if this_fired == other_fired else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
