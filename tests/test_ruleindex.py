@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from watcher.match import Matcher, compile_rules, match_article
 from watcher.models import Article
-from watcher.ruleindex import FIRST_REVIEW
+from watcher.ruleindex import FIRST_REVIEW, LONGEST_WAIT
 from watcher.rules import load_rules
 
 GAZETTEER = """\
@@ -76,3 +76,18 @@ def test_at_least_n_of_k_is_indexed_under_k_minus_n_plus_one_leaves() -> None:
     assert sorted(m.terms[t].label for t, rules in m.index.by_term.items()
                   if rule in rules) == ["Tabqa", "ambush"]
     assert fired(m)[4:6] == [["two-of-three"], ["two-of-three"]]
+
+
+def test_reviews_double_their_wait_then_keep_a_pace_and_halve_old_counts() -> None:
+    m = matcher()
+    index = m.index
+    reviews = []
+    for _ in range(LONGEST_WAIT * 2 + 1):
+        before = index.next_review
+        index.learn({term(m, "ISIL"): set()})
+        if index.next_review != before:
+            reviews.append(index.seen)
+    assert reviews[:4] == [FIRST_REVIEW, 2 * FIRST_REVIEW, 4 * FIRST_REVIEW, 8 * FIRST_REVIEW]
+    assert reviews[-2:] == [LONGEST_WAIT, 2 * LONGEST_WAIT]
+    # Halved at each of the last two reviews, counted in between.
+    assert index.found_in[term(m, "ISIL")] == (LONGEST_WAIT // 2 + LONGEST_WAIT) // 2 + 1
