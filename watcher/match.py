@@ -46,7 +46,17 @@ from .evaluate import (
     cost_rank,
     holds,
 )
-from .models import FIELDS, Article, ArticleMatch, FieldName, Group, MatchedTerm, Place, RuleHit
+from .models import (
+    FIELDS,
+    Article,
+    ArticleMatch,
+    FieldName,
+    Group,
+    MatchedTerm,
+    Place,
+    RuleHit,
+    RuleRef,
+)
 from .normalize import (
     STEMMERS,
     Tokens,
@@ -135,6 +145,10 @@ class CompiledRule:
     condition: CompiledNode
     feeds: frozenset[str] | None = None  # None: every feed
     languages: frozenset[str] | None = None  # None: every language
+    ref: RuleRef = field(init=False)  # what its alerts say of it
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ref", self.rule.ref())
 
     def in_scope(self, feed: str, language: str) -> bool:
         return ((self.feeds is None or feed in self.feeds)
@@ -421,6 +435,7 @@ def match_article(matcher: Matcher, article: Article, *,
     if matcher.eager:
         scan.run_patterns(matcher.eager)
     hits = []
+    said: dict[tuple[int, Occurrence], MatchedTerm] = {}  # shared by the article's hits
     candidates = matcher.index.candidates(found)
     matcher.index.learn(found)
     for index in candidates:
@@ -431,9 +446,8 @@ def match_article(matcher: Matcher, article: Article, *,
             continue
         why: list[tuple[int, Occurrence]] = []
         if holds(compiled.condition, scan, why):  # again, collecting every occurrence
-            rule = compiled.rule
-            hits.append(RuleHit(rule=rule.ref(), notify=rule.notify,
-                                matched=_matched_terms(matcher.terms, why, texts)))
+            hits.append(RuleHit(rule=compiled.ref, notify=compiled.rule.notify,
+                                matched=_matched_terms(matcher.terms, why, texts, said)))
     if not (hits or all_entities):
         return ArticleMatch()
     places, groups = _entities(matcher, found, tokenized)
@@ -523,14 +537,20 @@ def _drop_nested_entities(entities: frozenset[int], found: dict[int, set[Occurre
 
 
 def _matched_terms(terms: list[TermInfo], why: list[tuple[int, Occurrence]],
-                   texts: list[str]) -> tuple[MatchedTerm, ...]:
-    ordered = sorted(set(why), key=lambda item: (item[1], terms[item[0]].label))
+                   texts: list[str], said: dict[tuple[int, Occurrence], MatchedTerm]
+                   ) -> tuple[MatchedTerm, ...]:
+    """The terms that made a rule fire, in order of place in the article; each made once
+    per article (`said`)."""
     result = []
-    for term_id, (fi, start, end) in ordered:
-        info = terms[term_id]
-        name: FieldName = FIELDS[fi]
-        result.append(MatchedTerm(term=info.label, kind=info.kind, text=texts[fi][start:end],
-                                  field=name, start=start, end=end))
+    for occurrence, label, term_id in sorted({(occ, terms[t].label, t) for t, occ in why}):
+        matched = said.get((term_id, occurrence))
+        if matched is None:
+            fi, start, end = occurrence
+            name: FieldName = FIELDS[fi]
+            matched = said[term_id, occurrence] = MatchedTerm(
+                term=label, kind=terms[term_id].kind, text=texts[fi][start:end], field=name,
+                start=start, end=end)
+        result.append(matched)
     return tuple(result)
 
 

@@ -63,6 +63,8 @@ class Article(BaseModel):
 class MatchedTerm(BaseModel):
     """Why a rule fired: one term found in one field, with offsets into its plain text."""
 
+    model_config = ConfigDict(frozen=True)  # shared by the alerts of one article
+
     term: str
     kind: TermKind
     text: str
@@ -72,6 +74,8 @@ class MatchedTerm(BaseModel):
 
 
 class Place(BaseModel):
+    model_config = ConfigDict(frozen=True)  # one per gazetteer entry, shared by alerts
+
     name: str
     country: str
     lat: float
@@ -79,10 +83,14 @@ class Place(BaseModel):
 
 
 class Group(BaseModel):
+    model_config = ConfigDict(frozen=True)  # one per gazetteer entry, shared by alerts
+
     name: str
 
 
 class RuleRef(BaseModel):
+    model_config = ConfigDict(frozen=True)  # one per compiled rule, shared by its alerts
+
     id: str
     title: str
     severity: Severity

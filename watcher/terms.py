@@ -140,6 +140,7 @@ class Gazetteer:
     _claimed: set[Variant] = field(default_factory=set)  # spellings of curated entries
     # The two above as the world layer numbers them (city indices, automaton values).
     _world_filter: tuple[frozenset[int], frozenset[int]] | None = None
+    _listed: dict[str, Place] = field(default_factory=dict)  # see `place`
 
     def add(self, kind: EntryKind, entry: PlaceEntry | GroupEntry) -> str | None:
         """Add an entry; return a problem message if its name is taken (it is then skipped)."""
@@ -216,11 +217,17 @@ class Gazetteer:
         return entry.country if entry is not None else city.country if city else None
 
     def place(self, name: str) -> Place:
-        city = self._world_place(name)
-        if city is not None:
-            return Place(name=city.name, country=city.country, lat=city.lat, lon=city.lon)
-        e = self.places[name]
-        return Place(name=e.name, country=e.country, lat=e.lat, lon=e.lon)
+        """The place an alert lists (one object per entry, made on first use)."""
+        place = self._listed.get(name)
+        if place is None:
+            city = self._world_place(name)
+            if city is not None:
+                place = Place(name=city.name, country=city.country, lat=city.lat, lon=city.lon)
+            else:
+                e = self.places[name]
+                place = Place(name=e.name, country=e.country, lat=e.lat, lon=e.lon)
+            self._listed[name] = place
+        return place
 
     def world_mentions(self, tokenized: list[Tokens | None], taken: list[Occurrence],
                        countries: set[str]) -> list[tuple[Occurrence, str]]:
