@@ -209,11 +209,12 @@ class WorldLayer:
         return hits
 
     def mentions(self, hits: list[WorldHit], taken: Iterable[Occurrence],
-                 countries: set[str], hidden: frozenset[int] | set[int],
-                 claimed: frozenset[int] | set[int]) -> list[tuple[Occurrence, str]]:
-        """The cities an article mentions, from its hits, one per spelling found:
-        - not a spelling the curated lists use (`claimed`, automaton values), nor one of a
-          city merged into a curated entry (`hidden`, city indices): that names the entry;
+                 countries: set[str], hidden: frozenset[int] | set[int]
+                 ) -> list[tuple[Occurrence, str]]:
+        """The cities an article mentions, from its hits (`scan`, which leaves out the
+        spellings the curated lists use), one per spelling found:
+        - not one of a city merged into a curated entry (`hidden`, city indices): that
+          names the entry;
         - not inside a place or group the matcher found (`taken`) or a longer GeoNames name;
         - not part of a longer capitalised name (a word written right against it that is
           neither a curated place or group nor a country: "Vladimir Putin", "Ahram Online"),
@@ -227,13 +228,12 @@ class WorldLayer:
           supports its country, or another such city of that country is named, or the
           article names no country at all: in an article on Syria, "Orum" is a Syrian
           village and not Orem, Utah, and "Ramadan" is no town in Saudi Arabia."""
-        kept = [h for h in hits if h.value not in claimed]
-        if not any(h.cities for h in kept):
+        if not any(h.cities for h in hits):
             return []
         supported = set(countries)
-        for hit in kept:
+        for hit in hits:
             supported.update(hit.countries)
-        candidates = _candidates(kept, set(taken), hidden)
+        candidates = _candidates(hits, set(taken), hidden)
         chosen: dict[Occurrence, int] = {}
         small: dict[Occurrence, int] = {}  # small cities abroad, decided once the rest are
         for occurrence, cities in candidates:

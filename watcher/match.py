@@ -28,7 +28,7 @@ only for an article a rule fires on: alerts are where they are listed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 from operator import itemgetter
@@ -59,6 +59,7 @@ from .models import (
 )
 from .normalize import (
     STEMMERS,
+    Memo,
     Tokens,
     case_form,
     language_code,
@@ -104,25 +105,6 @@ class _Entry:
     stemmed_in: str | None = None
 
 
-class _IdsByToken(dict[str, tuple[int, ...] | None]):
-    """Normalised token -> the term ids of its stem (None: none), worked out on first sight;
-    bounded (cleared when full)."""
-
-    limit = 200_000
-
-    def __init__(self, single: dict[str, tuple[int, ...]], stem: Callable[[str], str]) -> None:
-        super().__init__()
-        self.single = single
-        self.stem = stem
-
-    def __missing__(self, token: str) -> tuple[int, ...] | None:
-        ids = self.single.get(self.stem(token))
-        if len(self) >= self.limit:
-            self.clear()
-        self[token] = ids
-        return ids
-
-
 @dataclass(frozen=True)
 class StemKeys:
     """The keys of one language's stems. Nearly all are one token (a word), looked up token
@@ -133,7 +115,7 @@ class StemKeys:
     single: dict[str, tuple[int, ...]]  # stem -> term ids
     multi: ahocorasick.Automaton | None
     firsts: frozenset[str]
-    by_token: _IdsByToken
+    by_token: Memo[tuple[int, ...] | None]  # normalised token -> the term ids of its stem
 
     def __len__(self) -> int:
         return len(self.single) + (len(self.multi) if self.multi is not None else 0)
@@ -338,8 +320,9 @@ class _Builder:
             return None
         if len(multi):
             multi.make_automaton()
+        stem = stemmer(language)
         return StemKeys(single, multi if len(multi) else None, frozenset(firsts),
-                        _IdsByToken(single, stemmer(language)))
+                        Memo(lambda token: single.get(stem(token))))
 
 
 def _belongs(entry: _Entry, stream: Stream, language: str | None) -> bool:

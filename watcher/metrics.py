@@ -39,7 +39,6 @@ class Metrics:
         self.replica = Gauge("watcher_replica_info",
                              "Always 1; this process's replica id (feed leases, `watcher "
                              "status`) in a label.", ["replica"], registry=r)
-        self.replica_id: str | None = None
         self.polls = Counter("watcher_polls", "Polls of a feed (including 304 Not Modified).",
                              ["feed"], registry=r)
         self.fetch_errors = Counter(
@@ -124,7 +123,6 @@ class Metrics:
     def record_replica(self, replica_id: str) -> None:
         self.replica.clear()
         self.replica.labels(replica_id).set(1)
-        self.replica_id = replica_id
 
     def record_cluster(self, view: ClusterView) -> None:
         """Feeds per replica and deliveries in flight; replicas gone from the view vanish."""

@@ -29,9 +29,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
-from typing import Any
+from typing import Any, TypeVar
 
 import Stemmer
+
+_V = TypeVar("_V")
 
 # Letters and digits, plus the combining marks that may sit inside a word (Latin, Cyrillic,
 # Hebrew, Arabic) and the invisible characters that HTML text carries inside words.
@@ -78,22 +80,23 @@ def language_code(language: str | None) -> str:
     return language.strip().lower().replace("_", "-").split("-")[0] or DEFAULT_LANGUAGE
 
 
-class _StemCache(dict[str, str]):
-    """Token -> its stem in one language, stemmed on first sight; bounded (cleared when
-    full). A dict lookup per token is five times cheaper than a call into the stemmer."""
+class Memo(dict[str, _V]):
+    """Token -> `work(token)`, worked out on first sight; bounded (cleared when full). News
+    repeats its words, and a dict lookup per token is several times cheaper than the work
+    (folding, a call into the stemmer)."""
 
     limit = 200_000
 
-    def __init__(self, stem_word: Callable[[str], str]) -> None:
+    def __init__(self, work: Callable[[str], _V]) -> None:
         super().__init__()
-        self.stem_word = stem_word
+        self.work = work
 
-    def __missing__(self, token: str) -> str:
-        stem = self.stem_word(token)
+    def __missing__(self, token: str) -> _V:
+        value = self.work(token)
         if len(self) >= self.limit:
             self.clear()
-        self[token] = stem
-        return stem
+        self[token] = value
+        return value
 
 
 # Case endings of Ukrainian nouns and adjectives, longest first, so that "-ому" goes
@@ -133,11 +136,11 @@ def stem_ukrainian_name(token: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _stems(language: str) -> _StemCache | None:
+def _stems(language: str) -> Memo[str] | None:
     if language == "uk":
-        return _StemCache(stem_ukrainian_name)
+        return Memo(stem_ukrainian_name)
     name = STEMMERS.get(language)
-    return _StemCache(Stemmer.Stemmer(name).stemWord) if name else None
+    return Memo(Stemmer.Stemmer(name).stemWord) if name else None
 
 
 def stemmer(language: str) -> Callable[[str], str]:
@@ -216,22 +219,12 @@ def _has_arabic(token: str) -> bool:
     return any("\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u077f" for ch in token)
 
 
-class _FoldCache(dict[str, str]):
-    """Token -> its comparable form, folded on first sight; bounded (cleared when full)."""
-
-    limit = 200_000
-
-    def __missing__(self, token: str) -> str:
-        folded = "".join(_strip_marks(token).casefold().split())
-        if _has_arabic(folded):
-            folded = _fold_arabic(folded)
-        if len(self) >= self.limit:
-            self.clear()
-        self[token] = folded
-        return folded
+def _fold(token: str) -> str:
+    folded = "".join(_strip_marks(token).casefold().split())
+    return _fold_arabic(folded) if _has_arabic(folded) else folded
 
 
-_CACHE = _FoldCache()
+_CACHE = Memo(_fold)  # token -> its comparable form
 
 
 def normalize_token(token: str) -> str:

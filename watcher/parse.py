@@ -122,7 +122,15 @@ def article_key(*, feed_id: str, guid: str | None, link: str | None, title: str,
     (its summary when it has no title), scoped to the feed when it has no link; a hash of
     title and summary (scoped to the feed) when it has neither link nor guid. 32 hex
     characters."""
-    url = canonical_url(link) if link and is_http_url(link) else ""
+    return _key(feed_id, _canonical_link(link), guid, title, summary)
+
+
+def _canonical_link(link: str | None) -> str:
+    return canonical_url(link) if link and is_http_url(link) else ""
+
+
+def _key(feed_id: str, url: str, guid: str | None, title: str, summary: str) -> str:
+    """`article_key`, the link already made canonical ("" for none)."""
     guid = (guid or "").strip()
     if not url and not guid:
         return _digest(_text_identity(feed_id, title, summary))
@@ -261,18 +269,19 @@ def _outcome(read: tuple[list[_Entry], str | None, str | None, str | None], feed
     entries, feed_language, warning, error = read
     if error:
         return ParseOutcome(error=error)
-    names = [_entry_names(feed_id=feed_id, guid=e.guid, link=e.link) for e in entries]
+    links = [_canonical_link(e.link) for e in entries]
+    names = [_entry_names(feed_id=feed_id, guid=e.guid, url=url)
+             for e, url in zip(entries, links, strict=True)]
     # A name that several entries share names none of them; it never touches their keys.
     shared = {name for name, n in Counter(n for ns in names for n in ns).items() if n > 1}
     fallback = normalize_language(feed_language) or normalize_language(language)
     articles = []
-    for e, own in zip(entries, names, strict=True):
+    for e, own, link in zip(entries, names, links, strict=True):
         text = e.summary or e.content
-        key = article_key(feed_id=feed_id, guid=e.guid, link=e.link, title=e.title,
-                          summary=text)
+        key = _key(feed_id, link, e.guid, e.title, text)
         aliases = tuple(n for n in own if n not in shared) or (
             _digest(_text_identity(feed_id, e.title, text)),)
-        url = canonical_url(e.link) if e.link and is_http_url(e.link) else None
+        url = link or None
         if url is not None and e.guid and e.link and e.link.strip() == e.guid.strip():
             url = _keep_fragment(url, e.link)  # a permalink guid's "#anchor" names the post
         articles.append(Article(
@@ -333,11 +342,10 @@ def _bozo_text(parsed: Any) -> str:
     return text[:300]
 
 
-def _entry_names(*, feed_id: str, guid: str | None, link: str | None) -> tuple[str, ...]:
-    """An entry's names besides its key: its canonical link (unless it is a site's home
-    page) and its guid (scoped to the feed unless it is a URL), as digests."""
+def _entry_names(*, feed_id: str, guid: str | None, url: str) -> tuple[str, ...]:
+    """An entry's names besides its key: its canonical link `url` (unless it is a site's
+    home page) and its guid (scoped to the feed unless it is a URL), as digests."""
     names = []
-    url = canonical_url(link) if link and is_http_url(link) else ""
     if url and not _is_home_page(url):
         names.append(_digest(f"url\x1f{url}"))
     if guid and is_http_url(guid):

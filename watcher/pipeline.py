@@ -83,7 +83,8 @@ async def poll_feed(pipe: Pipeline, feed: FeedConfig, *, force: bool = False) ->
     own problems: they are recorded in its health and reported.
 
     A scheduled poll first leases the feed in the store, so that of several replicas only
-    one polls it per interval; a forced one (`watcher once`) polls regardless."""
+    one polls it per interval; a forced one polls regardless: `watcher once`, or a feed that
+    a batch claim (scheduler.FeedClaimer) has already leased to this replica and releases."""
     if force:
         return await _poll_leased(pipe, feed, force=True)
     interval = pipe.config.feed_interval(feed)
@@ -95,12 +96,6 @@ async def poll_feed(pipe: Pipeline, feed: FeedConfig, *, force: bool = False) ->
         return await _poll_leased(pipe, feed, force=False)
     finally:
         await pipe.store.release_feed(feed.id, pipe.replica_id)
-
-
-async def poll_claimed(pipe: Pipeline, feed: FeedConfig) -> PollReport:
-    """Poll a feed that a batch claim (scheduler.FeedClaimer) has leased to this replica and
-    found due; the claimer releases it."""
-    return await _poll_leased(pipe, feed, force=True)
 
 
 def feed_lease_seconds(config: Config) -> float:

@@ -26,7 +26,7 @@ looked at once per article (one set comparison).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,14 +105,14 @@ class RuleIndex:
                 by_term.setdefault(term_id, []).append(rule)
         return {term_id: tuple(rules) for term_id, rules in by_term.items()}
 
-    def candidates(self, found: Collection[int]) -> list[int]:
+    def candidates(self, found: Mapping[int, object]) -> list[int]:
         """Rules indexed under a found term whose required leaves all have a term found
         (and, for "at least N of these leaves", N of them do), in rule order. A leaf's
         fields are not checked here (`holds` does): its terms are enough to rule most
         candidates out, each leaf looked at once per article."""
         by_term, leaf_terms, needs, counted = (self.by_term, self.leaf_terms, self.needs,
                                                self.counted)
-        present = found.keys() if isinstance(found, dict) else set(found)
+        present = found.keys()
         known: dict[int, bool] = {}  # leaf -> has a term found (the loops are inlined: hot)
         chosen = []
         for rule in {r for t in found for r in by_term.get(t, ())}:
@@ -137,9 +137,9 @@ class RuleIndex:
         chosen.sort()
         return chosen
 
-    def learn(self, found: Collection[int]) -> None:
+    def learn(self, found: Mapping[int, object]) -> None:
         """Count the terms of one more article; re-index when it is time."""
-        self.found_in.update(iter(found))  # counts the terms (a dict's keys), once each
+        self.found_in.update(found.keys())
         self.seen += 1
         if self.seen >= self.next_review:
             self.review()

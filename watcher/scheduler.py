@@ -22,7 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from .config import Config, FeedConfig
 from .errors import StoreError
-from .pipeline import Pipeline, feed_lease_seconds, poll_claimed, poll_feed
+from .pipeline import Pipeline, feed_lease_seconds, poll_feed
 
 log = logging.getLogger("watcher.scheduler")
 
@@ -124,6 +124,7 @@ class FeedClaimer:
                  tick: float = CLAIM_TICK) -> None:
         self.pipe, self.store, self.tick = pipe, store, tick
         self.feeds = {f.id: f for f in feeds}
+        self._feed_ids = list(self.feeds)  # what each claim offers
         self.capacity = pipe.config.fetch.concurrency
         self.in_flight: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
@@ -152,7 +153,7 @@ class FeedClaimer:
         if free <= 0 or self._stopping:
             return []
         claimed = await self.store.claim_due_feeds(
-            list(self.feeds), self.pipe.replica_id, self.pipe.clock(), free,
+            self._feed_ids, self.pipe.replica_id, self.pipe.clock(), free,
             feed_lease_seconds(self.pipe.config))
         for feed_id in claimed:
             self.in_flight[feed_id] = asyncio.create_task(
@@ -196,7 +197,7 @@ class FeedClaimer:
 
     async def _poll(self, feed: FeedConfig) -> None:
         try:
-            await poll_claimed(self.pipe, feed)
+            await poll_feed(self.pipe, feed, force=True)  # leased by the claim
         except Exception:
             log.exception("feed %s: poll failed", feed.id, extra={"feed": feed.id})
         finally:

@@ -246,7 +246,7 @@ class Gazetteer:
                 for hit in world.scan(tokens, index, claimed)]
         if not hits:
             return []
-        return world.mentions(hits, taken, countries, hidden, claimed)
+        return world.mentions(hits, taken, countries, hidden)
 
     def group(self, name: str) -> Group:
         return Group(name=self.groups[name].name)

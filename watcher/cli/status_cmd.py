@@ -148,7 +148,7 @@ async def read_status(config: Config, label: str, now: datetime) -> Status:
         await store.close()
     live = status.live()
     if live:  # what the service runs, not what the files on disk say now
-        freshest = min(live, key=lambda r: r.heartbeat_age)
+        freshest = live[0]  # replicas are sorted live first, freshest heartbeat first
         status.rules_source = "service"
         status.rules_loaded = freshest.rules_loaded
         status.rule_problems = list(freshest.rules.get("problems", []))
@@ -174,7 +174,7 @@ async def _read_store(store: Store, config: Config, status: Status, now: datetim
         if feed.enabled:
             state = await store.load_feed_state(feed.id)
             status.feeds.append(feed_health(feed, state, config.feed_interval(feed), now))
-    status.outbox = await store.outbox_counts()
+    status.outbox = dict(status.cluster.outbox)  # read with the cluster view
     status.oldest_pending = status.cluster.oldest_pending = _iso(await store.oldest_pending())
     last = await store.list_alerts("delivered", 1)
     if last:

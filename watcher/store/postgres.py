@@ -226,9 +226,9 @@ class PostgresStore:
         unique = sorted({a.key: a for a in reversed(articles)}.values(), key=lambda a: a.key)
         queued = sorted({(d.alert.alert_id, d.sink): d for d in reversed(deliveries)}.items())
         stories = sorted({(k, d.alert.article.key) for _, d in queued for k in d.story_keys})
-        aliases = sorted({alias: a.key for a in reversed(unique) for alias in a.aliases}.items())
         if not unique:
             return 0
+        aliases = sorted({alias: a.key for a in reversed(unique) for alias in a.aliases}.items())
         rows = await self._fetch(_RECORD_ARTICLES, {
             "now": now,
             "keys": [a.key for a in unique],
