@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -112,3 +114,21 @@ def test_since_and_input_exclude_each_other(capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit):
         main(["match", "--rules", "r", "--since", "soon"])
     assert "not a duration" in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_early_ends_it_quietly(tmp_path: Path) -> None:
+    # `watcher match ... | head`: once the reader has gone, no traceback, the pipe's status.
+    (tmp_path / "rules.yaml").write_text(RULES)
+    articles = tmp_path / "in.jsonl"
+    articles.write_text("".join(json.dumps({"key": str(i), "title": f"Convoy number {i}"})
+                                + "\n" for i in range(2000)))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "match", "--rules", str(tmp_path / "rules.yaml"),
+         "--input", str(articles)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.read(200).startswith(b'{"schema":"watcher.alert/v1"')
+    process.stdout.close()
+    with process.stderr:
+        errors = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141
+    assert "Traceback" not in errors
