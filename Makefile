@@ -27,7 +27,8 @@ test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check watcher tests bench
+	$(BIN)/ruff check watcher tests bench tools
+	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 
 format: $(STAMP)

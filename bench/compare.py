@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import shutil
 import statistics
 import sys
@@ -34,10 +35,31 @@ from bench.match import load_articles, synthesise  # noqa: E402
 Signature = list[list[tuple[str, list[tuple[str, str, int, int]]]]]
 
 
+def _module(package: str, *names: str) -> Any:
+    """The first of `names` that `package` has: the layout of issue 13, then the flat one."""
+    for name in names:
+        try:
+            return importlib.import_module(f"{package}.{name}")
+        except ModuleNotFoundError:
+            continue
+    raise ModuleNotFoundError(f"{package} has none of {names}")
+
+
+def copy_package(source: Path, target: Path) -> None:
+    """`source` copied as package `target.name`, its absolute `watcher` imports renamed."""
+    shutil.copytree(source, target)
+    for path in target.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        renamed = re.sub(r"^(\s*)(from|import) watcher\b", rf"\1\2 {target.name}", text,
+                         flags=re.MULTILINE)
+        if renamed != text:
+            path.write_text(renamed, encoding="utf-8")
+
+
 def prepare(package: str, size: int) -> tuple[Callable[[], object], Signature]:
     """A function matching every article once with `package`'s matcher, and what fired."""
-    rules = importlib.import_module(f"{package}.rules")
-    match = importlib.import_module(f"{package}.match")
+    rules = _module(package, "rules.load", "rules")
+    match = _module(package, "matching.matcher", "match")
     models = importlib.import_module(f"{package}.models")
     articles, _ = load_articles(None)
     lists = ROOT / "rules" / "lists"
@@ -58,7 +80,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=25)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        shutil.copytree(args.other / "watcher", Path(tmp) / "watcher_other")
+        copy_package(args.other / "watcher", Path(tmp) / "watcher_other")
         sys.path.insert(0, tmp)
         this, this_fired = prepare("watcher", args.rules)
         other, other_fired = prepare("watcher_other", args.rules)

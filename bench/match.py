@@ -54,9 +54,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from watcher.match import Matcher, compile_rules, match_article  # noqa: E402
+from watcher.matching.matcher import Matcher, compile_rules, match_article  # noqa: E402
 from watcher.models import Article  # noqa: E402
-from watcher.rules import RuleSet, load_rules  # noqa: E402
+from watcher.rules.load import RuleSet, load_rules  # noqa: E402
 
 FIGURES = "figures: "  # a size's figures, from its process to the parent
 CORPUS = ROOT.parent / "shared" / "data" / "corpus" / "FA-KES-Dataset.csv"

@@ -93,12 +93,12 @@ def feed_url(port: int, hosts: int, n: int) -> str:
 # One measured pass (a child process).
 
 async def pipeline_pass(port: int, hosts: int, size: int, changed_every: int) -> dict[str, Any]:
-    from watcher.config import Config
-    from watcher.fetch import make_client
-    from watcher.match import compile_rules
+    from watcher.config.settings import Config
+    from watcher.feeds.fetch import make_client
+    from watcher.matching.matcher import compile_rules
     from watcher.models import FeedState
     from watcher.pipeline import Pipeline, poll_feed
-    from watcher.rules import load_rules
+    from watcher.rules.load import load_rules
     from watcher.store import open_store
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -128,8 +128,8 @@ async def pipeline_pass(port: int, hosts: int, size: int, changed_every: int) ->
 async def baseline_pass(port: int, hosts: int, size: int, changed_every: int) -> dict[str, Any]:
     import httpx
 
-    from watcher.config import FetchSettings
-    from watcher.fetch import make_client
+    from watcher.config.settings import FetchSettings
+    from watcher.feeds.fetch import make_client
 
     settings = FetchSettings.model_validate({"allow_private_addresses": True})
     slots = asyncio.Semaphore(settings.concurrency)

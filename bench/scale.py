@@ -31,9 +31,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests import pgtest
-from watcher.config import load_config
-from watcher.scheduler import CLAIM_TICK, FeedClaimer, SharedFeeds
-from watcher.service import open_runtime
+from watcher.config.settings import load_config
+from watcher.service.runner import open_runtime
+from watcher.service.scheduler import CLAIM_TICK, FeedClaimer, SharedFeeds
 
 STARTUP_TIMEOUT = 90.0
 SETTLE = 3.0

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from watcher.alerts import alert_id, build_alerts
+from watcher.matching.alerts import alert_id, build_alerts
 from watcher.models import (
     Article,
     ArticleMatch,

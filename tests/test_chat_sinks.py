@@ -12,12 +12,12 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.alertfactory import make_alert
-from watcher.config import SlackSink, TeamsSink
+from watcher.config.settings import SlackSink, TeamsSink
+from watcher.delivery.grouping import Batch
+from watcher.delivery.sinks import SlackPoster, TeamsPoster
+from watcher.delivery.sinks.slack import escape_mrkdwn, slack_message
+from watcher.delivery.sinks.teams import escape_markdown, teams_message
 from watcher.errors import PermanentSinkError, RecoverableSinkError
-from watcher.grouping import Batch
-from watcher.sinks import SlackPoster, TeamsPoster
-from watcher.sinks.slack import escape_mrkdwn, slack_message
-from watcher.sinks.teams import escape_markdown, teams_message
 
 HOSTILE = "<!channel> @here *bold* & <https://evil.example|click> [x](https://evil.example)"
 

@@ -15,15 +15,15 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.alertfactory import make_alert
-from watcher.config import Config, SlackSink, TeamsSink
+from watcher.config.settings import Config, SlackSink, TeamsSink
+from watcher.delivery.grouping import Batch
+from watcher.delivery.sinks import DigestSender, SlackPoster, TeamsPoster, build_sinks
+from watcher.delivery.sinks.batch_render import slack_batch_message, teams_batch_message
+from watcher.delivery.sinks.slack import slack_message
+from watcher.delivery.sinks.teams import teams_message
+from watcher.delivery.sinks.templates import CompiledChatTemplates
 from watcher.errors import ConfigError, PermanentSinkError
-from watcher.grouping import Batch
 from watcher.models import Alert
-from watcher.sinks import DigestSender, SlackPoster, TeamsPoster, build_sinks
-from watcher.sinks.batch_render import slack_batch_message, teams_batch_message
-from watcher.sinks.slack import slack_message
-from watcher.sinks.teams import teams_message
-from watcher.sinks.templates import CompiledChatTemplates
 
 HOSTILE = "<!channel> @here *bold* & <https://evil.example|click> [x](https://evil.example)"
 EXCERPT = ("{% for t, hit in excerpt.parts %}{% if hit %}*{{ t }}*{% else %}{{ t }}{% endif %}"
@@ -153,7 +153,7 @@ async def test_an_unknown_attribute_unsafe_access_or_blank_body_makes_the_delive
 
 
 def test_the_config_checks_that_chat_template_files_exist(tmp_path: Path) -> None:
-    from watcher.config import load_config
+    from watcher.config.settings import load_config
 
     path = tmp_path / "watcher.yaml"
     path.write_text("sinks:\n  - type: teams\n    url: https://example.org/x\n"
@@ -309,7 +309,7 @@ async def test_a_digest_sink_renders_with_its_targets_digest_templates(
 
 
 def test_the_config_checks_that_digest_template_files_exist(tmp_path: Path) -> None:
-    from watcher.config import load_config
+    from watcher.config.settings import load_config
 
     path = tmp_path / "watcher.yaml"
     path.write_text("sinks:\n  - type: digest\n    every: 1h\n    target:\n      type: slack\n"

@@ -119,8 +119,8 @@ def test_seed_article_through_match_says_exactly_why() -> None:
     for expected in ("raqqa", "deir ezzor", "mayadin", "tabqa", "isil", "daesh", "sdf",
                      "defected", "convoy"):
         assert expected in texts, (expected, sorted(found))
+    from watcher.feeds.parse import article_from_record
     from watcher.models import ArticleIn
-    from watcher.parse import article_from_record
     plain = article_from_record(ArticleIn.model_validate(article))
     for alert in alerts:
         for m in alert.matched:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from watcher.config import Config, config_path, load_config, parse_duration
-from watcher.configdoc import SECTIONS, config_reference
+from watcher.config.reference import SECTIONS, config_reference
+from watcher.config.settings import Config, config_path, load_config, parse_duration
 from watcher.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,4 +131,4 @@ def test_every_setting_has_help_text() -> None:
 def test_readme_configuration_reference_is_current() -> None:
     readme = (ROOT / "README.md").read_text()
     assert config_reference() in readme, (
-        "README's configuration reference is stale: paste `python -m watcher.configdoc`")
+        "README's configuration reference is stale: paste `python -m watcher.config.reference`")

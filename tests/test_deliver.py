@@ -15,11 +15,11 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.alertfactory import START, Clock, make_alert, make_article
-from watcher.config import Config, DeliverySettings, JsonlSink, WebhookSink
-from watcher.deliver import backoff_delay, deliver_due, drain_outbox
-from watcher.grouping import batch_policies
+from watcher.config.settings import Config, DeliverySettings, JsonlSink, WebhookSink
+from watcher.delivery.grouping import batch_policies
+from watcher.delivery.sinks import JsonlWriter, Sink, WebhookPoster
+from watcher.delivery.worker import backoff_delay, deliver_due, drain_outbox
 from watcher.models import Alert, Delivery
-from watcher.sinks import JsonlWriter, Sink, WebhookPoster
 from watcher.store import SqliteStore, open_store
 
 SETTINGS = DeliverySettings(max_attempts=5, initial_backoff=10, max_backoff=300, max_age=86400)
@@ -176,7 +176,7 @@ async def test_unknown_sink_is_dead(store: SqliteStore, clock: Clock) -> None:
 async def test_a_sink_that_is_down_holds_its_batch_and_spares_the_others(
         store: SqliteStore, httpserver: HTTPServer, client: httpx.AsyncClient, clock: Clock,
         tmp_path: Path) -> None:
-    from watcher.config import Config
+    from watcher.config.settings import Config
     httpserver.expect_request("/hook").respond_with_data("down", status=503)
     archive = JsonlWriter(JsonlSink(type="jsonl", name="archive", path="a.jsonl"),
                           Config.model_validate({"base_dir": tmp_path}))

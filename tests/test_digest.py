@@ -14,13 +14,13 @@ from pytest_httpserver import HTTPServer
 
 from tests.alertfactory import make_alert, make_article
 from tests.conftest import MailBox
-from watcher.config import Config, DeliverySettings, load_config
-from watcher.deliver import DeliveryReport, deliver_due
+from watcher.config.settings import Config, DeliverySettings, load_config
+from watcher.delivery.grouping import Batch, DigestSchedule, batch_policies
+from watcher.delivery.sinks import DigestSender, build_sinks
+from watcher.delivery.sinks.batch_render import slack_batch_message, teams_batch_message
+from watcher.delivery.worker import DeliveryReport, deliver_due
 from watcher.errors import ConfigError
-from watcher.grouping import Batch, DigestSchedule, batch_policies
 from watcher.models import Delivery
-from watcher.sinks import DigestSender, build_sinks
-from watcher.sinks.batch_render import slack_batch_message, teams_batch_message
 from watcher.store import Store, open_store
 
 START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -10,14 +10,14 @@ import pytest
 
 from tests.alertfactory import TITLE, make_alert
 from tests.conftest import SMTP_LOGIN, MailBox, TlsMail
-from watcher.config import Config, EmailSink, load_config
+from watcher.config.settings import Config, EmailSink, load_config
+from watcher.delivery.grouping import Batch
+from watcher.delivery.sinks import EmailSender
+from watcher.delivery.sinks.batch_render import batch_html, batch_text
+from watcher.delivery.sinks.email import message_id
+from watcher.delivery.sinks.render import batch_title
 from watcher.errors import ConfigError, PermanentSinkError
-from watcher.grouping import Batch
 from watcher.models import Alert
-from watcher.sinks import EmailSender
-from watcher.sinks.batch_render import batch_html, batch_text
-from watcher.sinks.email import message_id
-from watcher.sinks.render import batch_title
 
 
 def tls_mailer(port: int, security: str, ca_file: Path | None, **extra: Any) -> EmailSender:

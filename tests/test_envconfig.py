@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from watcher.config import load_config
-from watcher.configdoc import SECTIONS, config_reference
-from watcher.configview import MASK, mask_url_password, secret_values, shown_config
+from watcher.config.masked import MASK, mask_url_password, secret_values, shown_config
+from watcher.config.reference import SECTIONS, config_reference
+from watcher.config.settings import load_config
 from watcher.errors import ConfigError
 
 FILE = """\

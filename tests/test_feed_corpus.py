@@ -16,12 +16,12 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.conftest import SHARED_DATA, require_shared_data
-from watcher.config import Config, FeedConfig, FetchSettings
-from watcher.fetch import fetch_feed, make_client
-from watcher.match import Matcher, compile_rules
-from watcher.parse import MAX_FIELD_CHARS, MAX_TITLE_CHARS, parse_feed
+from watcher.config.settings import Config, FeedConfig, FetchSettings
+from watcher.feeds.fetch import fetch_feed, make_client
+from watcher.feeds.parse import MAX_FIELD_CHARS, MAX_TITLE_CHARS, parse_feed
+from watcher.matching.matcher import Matcher, compile_rules
 from watcher.pipeline import Pipeline, poll_feed
-from watcher.rules import RuleSet
+from watcher.rules.load import RuleSet
 from watcher.store import open_store
 
 CORPUS = ("feeds/news", "feeds/wild")

@@ -24,10 +24,11 @@ from aiohttp import web
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from watcher import fetch
-from watcher.config import FetchSettings
+from watcher.config.settings import FetchSettings
 from watcher.errors import FetchError
-from watcher.fetch import (
+from watcher.feeds import fetch
+from watcher.feeds.addressguard import GuardedBackend, IPAddress, address_problem
+from watcher.feeds.fetch import (
     FetchLimits,
     GuardedTransport,
     fetch_feed,
@@ -36,7 +37,6 @@ from watcher.fetch import (
     parse_retry_after,
 )
 from watcher.models import FetchResult
-from watcher.netguard import GuardedBackend, IPAddress, address_problem
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 

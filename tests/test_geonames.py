@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from watcher.match import Matcher, compile_rules, match_article
+from watcher.matching.matcher import Matcher, compile_rules, match_article
 from watcher.models import Article
-from watcher.rules import RuleSet, load_rules
+from watcher.rules.load import RuleSet, load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 RULE = """\

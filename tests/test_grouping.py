@@ -1,4 +1,4 @@
-"""Grouping and the hourly cap (grouping.py, batch_send.py): a real store file, a real local
+"""Grouping and the hourly cap (delivery.grouping, .batch_send): a real store file, a real local
 HTTP receiver, and a fake clock driven forward instead of sleeping."""
 
 from __future__ import annotations
@@ -12,12 +12,18 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.alertfactory import START, Clock, make_alert, make_article
-from watcher.config import Config, DeliverySettings, WebhookSink
-from watcher.deliver import DeliveryReport, deliver_due
-from watcher.grouping import BatchPolicy, DigestSchedule, batch_policies, cap_free_at, lane_for
+from watcher.config.settings import Config, DeliverySettings, WebhookSink
+from watcher.delivery.grouping import (
+    BatchPolicy,
+    DigestSchedule,
+    batch_policies,
+    cap_free_at,
+    lane_for,
+)
+from watcher.delivery.route import route_alert
+from watcher.delivery.sinks import WebhookPoster
+from watcher.delivery.worker import DeliveryReport, deliver_due
 from watcher.models import Alert, Delivery, Lane
-from watcher.route import route_alert
-from watcher.sinks import WebhookPoster
 from watcher.store import Store, open_store
 
 SETTINGS = DeliverySettings(max_attempts=5, initial_backoff=10, max_backoff=300)
@@ -53,7 +59,7 @@ async def queue(store: Store, alerts: Sequence[Alert], now: datetime) -> None:
 
 async def queue_routed(store: Store, alerts: Sequence[Alert], config: Config,
                        now: datetime) -> None:
-    """Queue as the pipeline does: each sink with the route that chose it (route.py)."""
+    """Queue as the pipeline does: each sink with the route that chose it (delivery/route.py)."""
     await store.record_articles(
         [make_article(a.article.key) for a in alerts],
         [Delivery(a, sink, route=route) for a in alerts

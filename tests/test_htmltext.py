@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from watcher.htmltext import html_to_text
+from watcher.feeds.htmltext import html_to_text
 
 
 @pytest.mark.parametrize(("markup", "text"), [
@@ -54,7 +54,7 @@ def test_large_document_is_fast() -> None:
     "<!-- c --><h1>T</h1>body&nbsp;text",
 ])
 def test_flat_stripper_agrees_with_the_parser(markup: str) -> None:
-    from watcher.htmltext import _flat_text
+    from watcher.feeds.htmltext import _flat_text
     assert _flat_text(markup) == html_to_text(markup)
 
 

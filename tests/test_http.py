@@ -12,11 +12,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.alertfactory import make_alert, make_article
-from watcher.config import HttpSettings
+from watcher.config.settings import HttpSettings
 from watcher.errors import WatcherError
-from watcher.httpapi import HttpServer, Readiness, serve_ops, split_listen, start_http
 from watcher.metrics import Metrics
 from watcher.models import Delivery
+from watcher.service.httpapi import HttpServer, Readiness, serve_ops, split_listen, start_http
 from watcher.store import SqliteStore, open_store
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

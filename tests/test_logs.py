@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from watcher.logs import setup_logging
+from watcher.service.logs import setup_logging
 
 SECRET = "https://hooks.example/T0KEN-abc123"
 

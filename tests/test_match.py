@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from watcher.match import Matcher, compile_rules, match_article
+from watcher.matching.matcher import Matcher, compile_rules, match_article
 from watcher.models import Article, ArticleMatch
-from watcher.rules import load_rules
+from watcher.rules.load import load_rules
 
 GAZETTEER = """\
 lists:

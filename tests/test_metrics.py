@@ -15,8 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import free_port
 from tests.localsite import CONVOY, FAIR, RULES, LocalSite, local_site
-from watcher.config import load_config
-from watcher.service import run_service
+from watcher.config.settings import load_config
+from watcher.service.runner import run_service
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watcher.normalize import (
+from watcher.text.normalize import (
     case_form,
     language_code,
     name_stem_languages,

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from watcher.models import ArticleIn
-from watcher.parse import (
+from watcher.feeds.parse import (
     MAX_FIELD_CHARS,
     MAX_TITLE_CHARS,
     article_from_record,
@@ -20,6 +19,7 @@ from watcher.parse import (
     normalize_language,
     parse_feed,
 )
+from watcher.models import ArticleIn
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 FEED_URL = "https://feeds.example.org/x/feed"

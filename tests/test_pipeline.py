@@ -20,13 +20,13 @@ from werkzeug import Response
 
 from tests import pgtest
 from tests.localsite import RULES
-from watcher.config import Config, FeedConfig
-from watcher.feedhealth import feed_health, is_due, next_poll_after_success
-from watcher.fetch import make_client
-from watcher.match import compile_rules
+from watcher.config.settings import Config, FeedConfig
+from watcher.feeds.fetch import make_client
+from watcher.feeds.health import feed_health, is_due, next_poll_after_success
+from watcher.matching.matcher import compile_rules
 from watcher.models import Article, FeedState
 from watcher.pipeline import Pipeline, failure_backoff, poll_feed, queue_articles
-from watcher.rules import load_rules
+from watcher.rules.load import load_rules
 from watcher.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent

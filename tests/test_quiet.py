@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from watcher.config import Config
-from watcher.fetch import make_client
-from watcher.match import compile_rules
+from watcher.config.settings import Config
+from watcher.delivery.quiet import story_keys
+from watcher.feeds.fetch import make_client
+from watcher.matching.matcher import compile_rules
 from watcher.models import Article
 from watcher.pipeline import Pipeline, queue_articles
-from watcher.quiet import story_keys
-from watcher.rules import load_rules
+from watcher.rules.load import load_rules
 from watcher.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent

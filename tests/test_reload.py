@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from watcher.config import load_config
-from watcher.match import Matcher, match_article
+from watcher.config.settings import load_config
+from watcher.matching.matcher import Matcher, match_article
 from watcher.models import Article
-from watcher.reload import RuleReloader, RulesStatus
-from watcher.service import run_service
+from watcher.service.reload import RuleReloader, RulesStatus
+from watcher.service.runner import run_service
 
 
 def rule(rule_id: str, word: str) -> str:

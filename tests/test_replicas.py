@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from watcher.alerts import alert_id
-from watcher.feedhealth import DUE_SLACK
+from watcher.feeds.health import DUE_SLACK
+from watcher.matching.alerts import alert_id
 
 FEEDS = 200
 REPLICAS = 3

@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 
-from watcher.config import Config, load_config
+from watcher.config.settings import Config, load_config
+from watcher.delivery.route import route_alert
 from watcher.errors import ConfigError
 from watcher.models import RuleRef, Severity
-from watcher.route import route_alert
 
 SINKS = [{"type": "console", "name": "desk"}, {"type": "jsonl", "name": "archive", "path": "a"},
          {"type": "console", "name": "pager"}, {"type": "console", "name": "ukraine"}]

@@ -3,10 +3,10 @@ at, never which rules fire."""
 
 from __future__ import annotations
 
-from watcher.match import Matcher, compile_rules, match_article
+from watcher.matching.index import FIRST_REVIEW, LONGEST_WAIT
+from watcher.matching.matcher import Matcher, compile_rules, match_article
 from watcher.models import Article
-from watcher.ruleindex import FIRST_REVIEW, LONGEST_WAIT
-from watcher.rules import load_rules
+from watcher.rules.load import load_rules
 
 GAZETTEER = """\
 places:

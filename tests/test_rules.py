@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from watcher.rules import Branch, Leaf, RuleFile, load_rules
+from watcher.rules.load import Branch, Leaf, RuleFile, load_rules
 
 GOOD = """\
 rules:

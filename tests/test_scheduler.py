@@ -16,12 +16,12 @@ import pytest
 
 from tests import pgtest
 from tests.localsite import RULES, rss
-from watcher.config import Config
-from watcher.fetch import make_client
-from watcher.match import compile_rules
+from watcher.config.settings import Config
+from watcher.feeds.fetch import make_client
+from watcher.matching.matcher import compile_rules
 from watcher.pipeline import Pipeline
-from watcher.rules import load_rules
-from watcher.scheduler import FeedClaimer, FeedTimers, SharedFeeds, start_polling
+from watcher.rules.load import load_rules
+from watcher.service.scheduler import FeedClaimer, FeedTimers, SharedFeeds, start_polling
 from watcher.store import open_store
 
 INTERVAL = 3600.0  # one poll per feed in a test

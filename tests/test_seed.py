@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_shared_data
-from watcher.match import compile_rules, match_article
+from watcher.matching.matcher import compile_rules, match_article
 from watcher.models import Article
-from watcher.rules import load_rules
+from watcher.rules.load import load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_shared_data
-from watcher.match import Matcher, compile_rules, match_article
+from watcher.matching.examples import run_examples
+from watcher.matching.matcher import Matcher, compile_rules, match_article
 from watcher.models import Article
-from watcher.rules import RuleSet, load_rules
-from watcher.ruletest import run_examples
+from watcher.rules.load import RuleSet, load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 # FA-KES labels places in lower case with its own spellings; map them to our names.

@@ -16,9 +16,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from tests.alertfactory import make_alert
-from watcher.config import WebhookSink, load_config
-from watcher.signing import signature, verify_signature
-from watcher.sinks import WebhookPoster
+from watcher.config.settings import WebhookSink, load_config
+from watcher.delivery.signing import signature, verify_signature
+from watcher.delivery.sinks import WebhookPoster
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "whsec-test-4f1c"

@@ -14,17 +14,17 @@ from pytest_httpserver import HTTPServer
 
 from tests.alertfactory import make_alert
 from tests.conftest import MailBox, free_port
-from watcher.config import Config, ConsoleSink, EmailSink, JsonlSink, WebhookSink
-from watcher.errors import PermanentSinkError, RecoverableSinkError
-from watcher.sinks import (
+from watcher.config.settings import Config, ConsoleSink, EmailSink, JsonlSink, WebhookSink
+from watcher.delivery.sinks import (
     ConsolePrinter,
     EmailSender,
     JsonlWriter,
     WebhookPoster,
     build_sinks,
 )
-from watcher.sinks.render import render_html, render_text
-from watcher.sinks.webhook import retry_after_seconds
+from watcher.delivery.sinks.render import render_html, render_text
+from watcher.delivery.sinks.webhook import retry_after_seconds
+from watcher.errors import PermanentSinkError, RecoverableSinkError
 
 SECRET_PATH = "/hook/T0P-SECRET"
 

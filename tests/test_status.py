@@ -27,9 +27,9 @@ from watcher.cli.status_cmd import (
     render_status,
     replica_status,
 )
-from watcher.config import FeedConfig
-from watcher.heartbeat import LIVE_WITHIN
+from watcher.config.settings import FeedConfig
 from watcher.models import FeedState
+from watcher.service.heartbeat import LIVE_WITHIN
 from watcher.store import ReplicaRecord, Store, open_store
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -423,7 +423,7 @@ async def test_feed_health_fields_and_story_marks_round_trip(store: Store) -> No
     assert await store.recent_stories(["url:x"], NOW + timedelta(seconds=1)) == set()
 
 
-# Routes and lanes (grouping.py), both backends
+# Routes and lanes (delivery/grouping.py), both backends
 
 async def test_rows_remember_the_route_that_chose_their_sink(store: Store) -> None:
     alert = make_alert("k1")

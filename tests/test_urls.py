@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watcher.urls import canonical_url, is_http_url
+from watcher.feeds.urls import canonical_url, is_http_url
 
 
 @pytest.mark.parametrize(("url", "canonical"), [

@@ -1,4 +1,4 @@
-"""Build watcher/data/geonames.tsv.gz, the world layer of the gazetteer, from GeoNames.
+"""Build watcher/gazetteer/data/geonames.tsv.gz, the world layer of the gazetteer, from GeoNames.
 
     .venv/bin/python tools/build_geonames.py [--check]
 
@@ -25,7 +25,7 @@ rule authors):
   found in every article only to be dropped for want of context.
 - A city whose own name is three letters or fewer, a common word, or shared with a city of
   another country at least a tenth its size, is marked ambiguous: the matcher counts it only
-  with its country in the article (terms.py). A common word does not make a city of a
+  with its country in the article (rules/terms.py). A common word does not make a city of a
   million or more ambiguous: such names are frequent because of the city (Paris, Kyiv).
 """
 
@@ -44,10 +44,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from watcher.normalize import case_form, term_spellings, term_variants  # noqa: E402
+from watcher.text.normalize import case_form, term_spellings, term_variants  # noqa: E402
 
-OUTPUT = ROOT / "watcher" / "data" / "geonames.tsv.gz"
-COUNTRIES_OUTPUT = ROOT / "watcher" / "data" / "countries.tsv"
+OUTPUT = ROOT / "watcher" / "gazetteer" / "data" / "geonames.tsv.gz"
+COUNTRIES_OUTPUT = ROOT / "watcher" / "gazetteer" / "data" / "countries.tsv"
 COMMON_ZIPF = 3.5  # wordfreq Zipf frequency from which a name counts as a common word
 BIG_CITY = 1_000_000  # from this population a frequent name is frequent because of the city
 DOMINANT = 10  # a shared name stays unambiguous for a city this many times bigger than the rest
@@ -211,7 +211,7 @@ def decide(cities: list[City]) -> None:
 def match_keys(city: City) -> tuple[list[str], list[str]]:
     """The normalised token sequences the matcher looks for (so that the service need not
     normalise 170,000 spellings at start), and for an ambiguous city the case forms each
-    one must have in the text. A change to normalize.py makes the committed table stale:
+    one must have in the text. A change to text/normalize.py makes the committed table stale:
     the test that compares it with a fresh build says so."""
     keys: dict[str, str] = {}
     for spelling in [city.name, *city.aliases]:

@@ -15,9 +15,9 @@ from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from . import __version__
-from .models import ArticleMatch, FetchResult
-from .store.cluster import ClusterView
+from watcher import __version__
+from watcher.models import ArticleMatch, FetchResult
+from watcher.store.cluster import ClusterView
 
 # Fetches over a slow link take seconds; matching one article takes microseconds to
 # milliseconds; an alert reaches its receiver in seconds, or hours when a sink is down.

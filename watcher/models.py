@@ -44,7 +44,7 @@ class Article(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     key: str
-    # Other names it may have been seen under (parse.py): it is seen if its key or any
+    # Other names it may have been seen under (feeds/parse.py): it is seen if its key or any
     # alias was. Kept out of its JSON: the store records them apart.
     aliases: tuple[str, ...] = Field(default=(), exclude=True)
     url: str | None = None
@@ -200,13 +200,13 @@ class OutboxItem:
     attempts: int
     created_at: datetime
     queued_at: datetime | None = None  # when last re-queued by hand; max_age counts from it
-    held: bool = False  # held over its lane's max_per_hour: goes out in a summary (grouping.py)
+    held: bool = False  # held over its lane's max_per_hour: sent in a summary (delivery.grouping)
     route: str = ""  # the route that chose the sink; '' for notify or default_sinks
 
 
 @dataclass(frozen=True)
 class Lane:
-    """Outbox rows of one sink that are grouped and capped together (grouping.py): the rows a
+    """Outbox rows of one sink that are grouped and capped together (delivery.grouping): the rows a
     route with its own group_wait or max_per_hour chose (`route`), or, with route '', all the
     sink's other rows, i.e. those whose route is none of `apart`."""
 
@@ -226,8 +226,8 @@ class Delivery:
 
     alert: Alert
     sink: str
-    story_keys: tuple[str, ...] = ()  # remembered with the row, for quiet repeats (quiet.py)
-    route: str = ""  # the route that chose the sink (route.py); '' for notify or default_sinks
+    story_keys: tuple[str, ...] = ()  # remembered with the row, for quiet repeats (delivery.quiet)
+    route: str = ""  # the route that chose the sink (delivery.route); '' by notify or default_sinks
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
     fetch ─▶ parse ─▶ dedupe ─▶ match ─▶ route ─▶ outbox
 
-Delivery from the outbox is the delivery worker's job (deliver.py); a poll only writes alerts
+Delivery from the outbox is the delivery worker's job (delivery.worker); a poll only writes alerts
 to the store, in the same transaction that records their articles as seen, so a crash at any
 point means a retry, never a lost or a repeated alert.
 """
@@ -19,23 +19,23 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from .alerts import build_alerts
-from .config import Config, FeedConfig, default_replica_id
-from .feedhealth import (
+from watcher.config.settings import Config, FeedConfig, default_replica_id
+from watcher.delivery.quiet import RepeatFilter
+from watcher.delivery.route import route_alert
+from watcher.feeds.fetch import FetchLimits, fetch_feed
+from watcher.feeds.health import (
     DUE_SLACK,
     failure_backoff,
     is_due,
     is_flagged,
     next_poll_after_success,
 )
-from .fetch import FetchLimits, fetch_feed
-from .match import Matcher, match_article
-from .metrics import Metrics
-from .models import Article, Delivery, FeedState, FetchResult
-from .parse import parse_feed
-from .quiet import RepeatFilter
-from .route import route_alert
-from .store import Store
+from watcher.feeds.parse import parse_feed
+from watcher.matching.alerts import build_alerts
+from watcher.matching.matcher import Matcher, match_article
+from watcher.metrics import Metrics
+from watcher.models import Article, Delivery, FeedState, FetchResult
+from watcher.store import Store
 
 log = logging.getLogger("watcher.pipeline")
 
@@ -166,7 +166,7 @@ class QueueReport:
 async def queue_articles(pipe: Pipeline, articles: Iterable[Article], now: datetime) -> QueueReport:
     """Dedupe, match and route articles; write the new ones and their alerts in one go."""
     unique = list({a.key: a for a in articles}.values())
-    # Seen under its key or any alias (parse.py): a story re-published under a new guid or
+    # Seen under its key or any alias (feeds/parse.py): a story re-published under a new guid or
     # through a tracking link has a new key but keeps a name it was seen under.
     unseen = await pipe.store.unseen_keys([k for a in unique for k in (a.key, *a.aliases)])
     fresh = [a for a in unique if unseen.issuperset((a.key, *a.aliases))]

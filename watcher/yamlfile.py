@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .errors import Problem
+from watcher.errors import Problem
 
 MAX_YAML_BYTES = 2_000_000
 

@@ -12,9 +12,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
-from ..errors import SourceError, WatcherError
-from . import (
+from watcher import __version__
+from watcher.cli import (
     alerts_cmd,
     config_cmd,
     feeds_cmd,
@@ -24,7 +23,8 @@ from . import (
     service_cmd,
     status_cmd,
 )
-from .common import EXIT_FAIL
+from watcher.cli.common import EXIT_FAIL
+from watcher.errors import SourceError, WatcherError
 
 COMMANDS = (service_cmd, rules_cmd, match_cmd, schema_cmd, config_cmd, status_cmd, alerts_cmd,
             feeds_cmd)

@@ -17,9 +17,9 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from ..config import Config
-from ..store import OUTBOX_STATUSES, OutboxRecord, Store, open_store
-from .common import CONFIG_HELP, EXIT_FAIL, EXIT_OK, EXIT_USAGE, add_config_option, load
+from watcher.cli.common import CONFIG_HELP, EXIT_FAIL, EXIT_OK, EXIT_USAGE, add_config_option, load
+from watcher.config.settings import Config
+from watcher.store import OUTBOX_STATUSES, OutboxRecord, Store, open_store
 
 ERROR_WIDTH = 60
 TITLE_WIDTH = 50

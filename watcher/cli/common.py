@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..config import Config, config_path, load_config
-from ..configview import secret_values
-from ..logs import setup_logging
-from ..rules import RuleSet
+from watcher.config.masked import secret_values
+from watcher.config.settings import Config, config_path, load_config
+from watcher.rules.load import RuleSet
+from watcher.service.logs import setup_logging
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import yaml
 
-from ..config import Config, config_path, load_config
-from ..configview import shown_config
-from ..envconfig import env_overrides
-from .common import EXIT_FAIL, EXIT_OK, add_config_option, quiet_logging
+from watcher.cli.common import EXIT_FAIL, EXIT_OK, add_config_option, quiet_logging
+from watcher.config.environment import env_overrides
+from watcher.config.masked import shown_config
+from watcher.config.settings import Config, config_path, load_config
 
 
 def register(sub: Any) -> None:

@@ -16,12 +16,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..config import Config, config_path, load_config
-from ..configview import mask_secrets, mask_url_password, secret_values
-from ..feedhealth import feed_health
-from ..models import FeedState
-from ..store import open_store
-from .common import EXIT_OK, add_config_option, quiet_logging
+from watcher.cli.common import EXIT_OK, add_config_option, quiet_logging
+from watcher.config.masked import mask_secrets, mask_url_password, secret_values
+from watcher.config.settings import Config, config_path, load_config
+from watcher.feeds.health import feed_health
+from watcher.models import FeedState
+from watcher.store import open_store
 
 COLUMNS = ("feed", "health", "http", "fails", "last success", "next poll", "entries", "note")
 NOTE_CHARS = 80

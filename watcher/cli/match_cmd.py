@@ -18,14 +18,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..alerts import build_alerts
-from ..config import Config, config_path, load_config, parse_duration
-from ..inputs import read_articles
-from ..match import Matcher, compile_rules, match_article
-from ..models import Article
-from ..rules import load_rules
-from ..store import open_store
-from .common import CONFIG_HELP, EXIT_OK, EXIT_USAGE, print_problems, quiet_logging
+from watcher.cli.common import CONFIG_HELP, EXIT_OK, EXIT_USAGE, print_problems, quiet_logging
+from watcher.config.settings import Config, config_path, load_config, parse_duration
+from watcher.feeds.inputs import read_articles
+from watcher.matching.alerts import build_alerts
+from watcher.matching.matcher import Matcher, compile_rules, match_article
+from watcher.models import Article
+from watcher.rules.load import load_rules
+from watcher.store import open_store
 
 
 def register(sub: Any) -> None:

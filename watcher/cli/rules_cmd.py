@@ -7,10 +7,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..match import compile_rules
-from ..rules import load_rules
-from ..ruletest import run_examples
-from .common import EXIT_FAIL, EXIT_OK, add_config_option, load, print_problems, quiet_logging
+from watcher.cli.common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    add_config_option,
+    load,
+    print_problems,
+    quiet_logging,
+)
+from watcher.matching.examples import run_examples
+from watcher.matching.matcher import compile_rules
+from watcher.rules.load import load_rules
 
 
 def register(sub: Any) -> None:

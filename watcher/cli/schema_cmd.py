@@ -7,10 +7,10 @@ import json
 import sys
 from typing import Any
 
-from ..config import Config
-from ..models import Alert
-from ..rules import RuleFile
-from .common import EXIT_OK
+from watcher.cli.common import EXIT_OK
+from watcher.config.settings import Config
+from watcher.models import Alert
+from watcher.rules.load import RuleFile
 
 
 def register(sub: Any) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import sys
 from typing import Any
 
-from .common import EXIT_FAIL, EXIT_OK, add_config_option, load
+from watcher.cli.common import EXIT_FAIL, EXIT_OK, add_config_option, load
 
 
 def register(sub: Any) -> None:
@@ -25,13 +25,13 @@ def register(sub: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ..service import run_service
+    from watcher.service.runner import run_service
     asyncio.run(run_service(load(args)))
     return EXIT_OK
 
 
 def cmd_once(args: argparse.Namespace) -> int:
-    from ..service import run_once
+    from watcher.service.runner import run_once
     report = asyncio.run(run_once(load(args)))
     failed = report.failed_feeds
     for poll in failed:

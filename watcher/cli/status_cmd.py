@@ -1,6 +1,6 @@
 """`watcher status`: one screen for ops, read from the store.
 
-The running replicas (what each wrote of itself, heartbeat.py: version, heartbeat, the rules
+The running replicas (what each wrote of itself, service/heartbeat.py: version, heartbeat, the rules
 it has loaded and the problems of its rule files, including a broken file whose last good
 version it keeps running), the cluster (feeds per replica, deliveries in flight), feeds
 healthy or failing (from what the service recorded of each poll), the outbox (waiting, dead,
@@ -18,13 +18,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..config import Config, FeedConfig, config_path, load_config
-from ..configview import mask_url_password
-from ..heartbeat import FORGET_AFTER, LIVE_WITHIN
-from ..models import FeedState
-from ..rules import load_rules
-from ..store import ReplicaRecord, Store, open_store
-from .common import EXIT_OK, add_config_option, quiet_logging
+from watcher.cli.common import EXIT_OK, add_config_option, quiet_logging
+from watcher.config.masked import mask_url_password
+from watcher.config.settings import Config, FeedConfig, config_path, load_config
+from watcher.models import FeedState
+from watcher.rules.load import load_rules
+from watcher.service.heartbeat import FORGET_AFTER, LIVE_WITHIN
+from watcher.store import ReplicaRecord, Store, open_store
 
 STALE_INTERVALS = 3  # a healthy feed not tried for this many intervals: is the service up?
 SHOWN_PROBLEMS = 10
@@ -51,7 +51,7 @@ class FeedStatus:
 
 @dataclass
 class ReplicaStatus:
-    """A replica as it last recorded itself (heartbeat.py)."""
+    """A replica as it last recorded itself (service/heartbeat.py)."""
 
     replica_id: str
     state: str  # live | stopped | silent (no heartbeat for LIVE_WITHIN seconds)

@@ -18,11 +18,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from ..models import Article, Delivery, FeedState, Lane, OutboxItem
-from .cluster import ClusterView, ReplicaRecord, ReplicaView
-from .records import OUTBOX_STATUSES, OutboxRecord, OutboxStatus
-from .sqlite import SqliteStore
-from .sqlite import open_store as open_sqlite
+from watcher.models import Article, Delivery, FeedState, Lane, OutboxItem
+from watcher.store.cluster import ClusterView, ReplicaRecord, ReplicaView
+from watcher.store.records import OUTBOX_STATUSES, OutboxRecord, OutboxStatus
+from watcher.store.sqlite import SqliteStore
+from watcher.store.sqlite import open_store as open_sqlite
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -43,7 +43,7 @@ class Store(Protocol):
     async def release(self, item_id: int, next_attempt: datetime) -> None: ...
     async def extend_leases(self, item_ids: Sequence[int], until: datetime) -> int: ...
     async def mark_dead(self, item_id: int, error: str, now: datetime) -> None: ...
-    # Batches (grouping.py): a lane's held rows claimed, and marked delivered, together.
+    # Batches (delivery/grouping.py): a lane's held rows claimed, and marked delivered, together.
     async def claim_batch(self, lane: Lane, created_before: datetime, now: datetime,
                           limit: int, lease_seconds: float) -> list[OutboxItem]: ...
     async def mark_batch_delivered(self, item_ids: Sequence[int], now: datetime) -> None: ...
@@ -60,7 +60,7 @@ class Store(Protocol):
                          lease_seconds: float, due_within: float = 0.0) -> bool: ...
     async def release_feed(self, feed_id: str, replica_id: str) -> None: ...
     async def cluster_view(self, now: datetime) -> ClusterView: ...
-    # Running services (heartbeat.py): what each replica has loaded, for `watcher status`.
+    # Running services (service/heartbeat.py): what each replica has loaded, for `watcher status`.
     async def save_replica(self, record: ReplicaRecord) -> None: ...
     async def stop_replica(self, replica_id: str, now: datetime) -> None: ...
     async def list_replicas(self, since: datetime) -> list[ReplicaRecord]: ...
@@ -75,7 +75,9 @@ async def open_store(location: Path | str) -> Store:
     """Open the store named by the `state` setting: a `postgresql://` URL, else a SQLite
     file (a path or a `sqlite:///` URL), bringing its schema up to date."""
     if is_postgres_url(location):
-        from .postgres import open_postgres  # psycopg is loaded only by those who use it
+        from watcher.store.postgres import (
+            open_postgres,  # psycopg is loaded only by those who use it
+        )
 
         return await open_postgres(str(location))
     return await open_sqlite(Path(str(location).removeprefix("sqlite:///")))

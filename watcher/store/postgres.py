@@ -25,12 +25,12 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
-from ..configview import mask_url_password, url_password
-from ..errors import StoreError
-from ..models import Alert, Article, Delivery, FeedState, Lane, OutboxItem
-from .cluster import ClusterView, ReplicaRecord, ReplicaView
-from .pg_schema import migrate
-from .records import OUTBOX_STATUSES, OutboxRecord
+from watcher.config.masked import mask_url_password, url_password
+from watcher.errors import StoreError
+from watcher.models import Alert, Article, Delivery, FeedState, Lane, OutboxItem
+from watcher.store.cluster import ClusterView, ReplicaRecord, ReplicaView
+from watcher.store.pg_schema import migrate
+from watcher.store.records import OUTBOX_STATUSES, OutboxRecord
 
 Conn = psycopg.AsyncConnection[TupleRow]
 
@@ -182,7 +182,7 @@ class PostgresStore:
                 in_flight += leased if status == "pending" else 0
         return ClusterView(replicas, counts, in_flight)
 
-    # running services (heartbeat.py)
+    # running services (service/heartbeat.py)
 
     async def save_replica(self, record: ReplicaRecord) -> None:
         """Write what this replica runs now (inserted on its first call, replaced after)."""
@@ -321,7 +321,7 @@ class PostgresStore:
             "last_error = coalesce(%s, last_error), finished_at = %s "
             "WHERE id = %s AND status = 'pending'", (status, error, now, item_id))
 
-    # batches (grouping.py)
+    # batches (delivery/grouping.py)
 
     async def claim_batch(self, lane: Lane, created_before: datetime, now: datetime,
                           limit: int, lease_seconds: float) -> list[OutboxItem]:
@@ -524,7 +524,7 @@ WHERE id IN (
 RETURNING id, alert_json, sink, attempts, created_at, requeued_at, next_attempt, held, route
 """
 
-# The rows of a lane (grouping.py): one route's, or the sink's rows of no route in `apart`.
+# The rows of a lane (delivery/grouping.py): one route's, or the sink's rows of no route in `apart`.
 _IN_LANE = ("sink = %(sink)s AND (route = %(route)s "
             "OR (%(route)s::text = '' AND route <> ALL(%(apart)s::text[])))")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from ..models import Alert
+from watcher.models import Alert
 
 OutboxStatus = Literal["pending", "delivered", "dead"]
 OUTBOX_STATUSES: tuple[OutboxStatus, ...] = ("pending", "delivered", "dead")

@@ -17,14 +17,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import StoreError
-from ..models import Article, Delivery, FeedState, Lane, OutboxItem
-from . import sqlite_leases as leases
-from . import sqlite_outbox as outbox
-from . import sqlite_replicas as replicas
-from .cluster import ClusterView, ReplicaRecord
-from .records import OUTBOX_STATUSES, OutboxRecord
-from .sqlite_conn import connect, from_text, in_chunks, to_text, transaction
+from watcher.errors import StoreError
+from watcher.models import Article, Delivery, FeedState, Lane, OutboxItem
+from watcher.store import sqlite_leases as leases
+from watcher.store import sqlite_outbox as outbox
+from watcher.store import sqlite_replicas as replicas
+from watcher.store.cluster import ClusterView, ReplicaRecord
+from watcher.store.records import OUTBOX_STATUSES, OutboxRecord
+from watcher.store.sqlite_conn import connect, from_text, in_chunks, to_text, transaction
 
 T = TypeVar("T")
 
@@ -96,7 +96,7 @@ class SqliteStore:
         """Feeds leased and last polled per replica, and the outbox."""
         return await self._run(leases.cluster_view, to_text(now))
 
-    # running services (heartbeat.py)
+    # running services (service/heartbeat.py)
 
     async def save_replica(self, record: ReplicaRecord) -> None:
         """Write what this replica runs now (inserted on its first call, replaced after)."""
@@ -161,7 +161,7 @@ class SqliteStore:
         """Keep rows a worker is still sending leased until `until`; returns rows extended."""
         return await self._run(outbox.extend_leases, list(item_ids), until)
 
-    # batches (grouping.py)
+    # batches (delivery/grouping.py)
 
     async def claim_batch(self, lane: Lane, created_before: datetime, now: datetime,
                           limit: int, lease_seconds: float) -> list[OutboxItem]:

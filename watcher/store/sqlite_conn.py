@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from .schema import MIGRATIONS, SCHEMA_VERSION_TABLE
+from watcher.store.schema import MIGRATIONS, SCHEMA_VERSION_TABLE
 
 T = TypeVar("T")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
-from .cluster import ClusterView, ReplicaView
-from .records import OUTBOX_STATUSES
+from watcher.store.cluster import ClusterView, ReplicaView
+from watcher.store.records import OUTBOX_STATUSES
 
 # The conflict branch is taken only when the WHERE holds: due, and not leased by another
 # replica whose lease is still running.

@@ -4,7 +4,7 @@
                                                  ├▶ reschedule: retry, release, hold
                                                  └▶ lease expires: pending again
 
-Batch statements take a `Lane` (grouping.py): a route with its own group_wait or
+Batch statements take a `Lane` (delivery/grouping.py): a route with its own group_wait or
 max_per_hour has its rows claimed and its messages counted apart from the sink's others.
 """
 
@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..models import Alert, Lane, OutboxItem
-from .records import OUTBOX_STATUSES, OutboxRecord
-from .sqlite_conn import as_time, from_text, in_chunks, to_text, transaction
+from watcher.models import Alert, Lane, OutboxItem
+from watcher.store.records import OUTBOX_STATUSES, OutboxRecord
+from watcher.store.sqlite_conn import as_time, from_text, in_chunks, to_text, transaction
 
 
 def claim_due(conn: sqlite3.Connection, now: datetime, limit: int,

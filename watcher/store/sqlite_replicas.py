@@ -1,4 +1,4 @@
-"""The `replicas` table on SQLite: what each running service wrote of itself (heartbeat.py).
+"""The `replicas` table on SQLite: what each running service wrote of itself (service/heartbeat.py).
 
 The statements `SqliteStore` runs for it; times are the store's ISO text (sqlite_conn).
 """
@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from .cluster import ReplicaRecord
-from .sqlite_conn import as_time, from_text, to_text
+from watcher.store.cluster import ReplicaRecord
+from watcher.store.sqlite_conn import as_time, from_text, to_text
 
 _SAVE = """
 INSERT INTO replicas (replica_id, version, started_at, heartbeat_at, stopped_at, rules_loaded,

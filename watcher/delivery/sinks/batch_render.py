@@ -1,0 +1,255 @@
+"""Several alerts in one message (grouping.py): a digest shows each alert, a summary of alerts
+held over a sink's cap shows counts by severity and rule, and the titles.
+
+    webhook  {"schema": "watcher.digest/v1", "alerts": [alert JSON, ...]}
+             {"schema": "watcher.summary/v1", "by_severity", "by_rule", "alerts": [short]}
+    slack    Block Kit: a header with the counts, then a section per alert (or per rule)
+    teams    an Adaptive Card with the same content
+    email    plain text and HTML, the counts in the subject
+
+Feed text is escaped exactly as in the one-alert formats. A chat sink's `digest_title` and
+`digest_text` templates replace the title and everything under it (email: batch_mail.py).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import jinja2
+
+from watcher.delivery.grouping import Batch, Summary, summarise
+from watcher.delivery.sinks import slack, teams
+from watcher.delivery.sinks.render import (
+    batch_title,
+    format_time,
+    one_line,
+    render_html,
+    render_text,
+    safe_url,
+)
+from watcher.delivery.sinks.slack import SEVERITY_ICONS, escape_mrkdwn
+from watcher.delivery.sinks.teams import (
+    CARD_SCHEMA,
+    CARD_VERSION,
+    SEVERITY_COLOURS,
+    escape_markdown,
+)
+from watcher.delivery.sinks.templates import (
+    CompiledChatTemplates,
+    Link,
+    Verbatim,
+    render_batch_template,
+)
+from watcher.models import Alert
+
+TEXT_LIMIT = 2900  # under Slack's 3000 for a section's text
+MAX_BLOCKS = 50  # Slack's limit for one message
+MAX_TITLES = 40  # a summary lists this many titles in chat formats, then "and N more"
+
+
+def _short(alert: Alert) -> dict[str, Any]:
+    return {"alert_id": alert.alert_id, "rule": alert.rule.id, "severity": alert.rule.severity,
+            "title": alert.article.title, "url": alert.article.url,
+            "source": alert.article.source}
+
+
+def webhook_document(batch: Batch) -> dict[str, Any]:
+    """The JSON body of a digest or summary POST."""
+    summary = summarise(batch.alerts)
+    doc: dict[str, Any] = {"schema": batch.schema, "batch_id": batch.key, "sink": batch.sink,
+                           "count": summary.total, "by_severity": dict(summary.by_severity)}
+    if batch.kind == "digest":
+        doc["alerts"] = [a.to_dict() for a in batch.alerts]
+    else:
+        doc["by_rule"] = [{"id": r.rule_id, "title": r.title, "severity": r.severity,
+                           "count": r.count} for r in summary.by_rule]
+        doc["alerts"] = [_short(a) for a in batch.alerts]
+    return doc
+
+
+def _rule_lines(summary: Summary) -> list[str]:
+    return [f"{r.count} × {r.severity.upper()} {one_line(r.title)} ({one_line(r.rule_id)})"
+            for r in summary.by_rule]
+
+
+def _sections(lines: list[str]) -> list[str]:
+    """Lines packed into as few texts under TEXT_LIMIT as possible."""
+    texts: list[str] = []
+    for line in lines:
+        line = line[:TEXT_LIMIT]
+        if texts and len(texts[-1]) + 1 + len(line) <= TEXT_LIMIT:
+            texts[-1] += "\n" + line
+        else:
+            texts.append(line)
+    return texts
+
+
+def _listed(alerts: tuple[Alert, ...]) -> tuple[tuple[Alert, ...], int]:
+    return alerts[:MAX_TITLES], max(0, len(alerts) - MAX_TITLES)
+
+
+def _slack_link(alert: Alert) -> str:
+    title = escape_mrkdwn(one_line(alert.article.title, 300))
+    link = safe_url(alert.article.url)
+    if not link:
+        return title
+    return f"<{slack.link_target(link)}|{title}>"
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
+
+
+def _slack_link_value(url: str) -> Verbatim:
+    return Verbatim(slack.link_target(url))
+
+
+def _teams_link_value(url: str) -> Verbatim:
+    return Verbatim(teams.link_target(url))
+
+
+def _rendered(template: jinja2.Template, batch: Batch, part: str,
+              link: Link | None = None) -> str:
+    """A digest template's output, stripped; rendering nothing is an error, not a blank
+    message."""
+    text = render_batch_template(template, batch, link).strip()
+    if not text:
+        raise jinja2.TemplateError(f"the {part} template rendered nothing")
+    return text
+
+
+def slack_batch_message(batch: Batch, templates: CompiledChatTemplates | None = None
+                        ) -> dict[str, Any]:
+    """The JSON body of a digest or summary for a Slack incoming webhook."""
+    message = _default_slack_message(batch)
+    if templates is not None and templates.digest_title:
+        title = one_line(_rendered(templates.digest_title, batch, "digest_title"))
+        message["blocks"][0]["text"]["text"] = one_line(title, 150)
+        message["text"] = escape_mrkdwn(title)
+    if templates is not None and templates.digest_text:
+        text = _rendered(templates.digest_text, batch, "digest_text", _slack_link_value)
+        sections = _sections(text.splitlines())
+        if len(sections) > MAX_BLOCKS - 1:
+            sections = [*sections[:MAX_BLOCKS - 2], "…(cut at Slack's limit of 50 blocks)"]
+        message["blocks"][1:] = [_section(t) for t in sections]
+    return message
+
+
+def _default_slack_message(batch: Batch) -> dict[str, Any]:
+    esc = escape_mrkdwn
+    section = _section
+    summary = summarise(batch.alerts)
+    title = batch_title(batch, summary)
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": {
+        "type": "plain_text", "text": one_line(title, 150), "emoji": True}}]
+
+    if batch.kind == "digest":
+        for a in batch.alerts:
+            where = ", ".join(one_line(p.name) for p in a.places)
+            blocks.append(section(
+                f"{SEVERITY_ICONS[a.rule.severity]} *{esc(one_line(a.rule.title, 200))}*\n"
+                f"{_slack_link(a)}\n{esc(one_line(a.article.source) or 'unknown')} · "
+                f"{esc(format_time(a.article.published))}"
+                + (f" · {esc(where)}" if where else "")))
+        more = 0
+    else:
+        blocks += [section(esc(t)) for t in _sections(_rule_lines(summary))]
+        shown, more = _listed(batch.alerts)
+        blocks += [section(t) for t in _sections(
+            [f"• {SEVERITY_ICONS[a.rule.severity]} {_slack_link(a)}" for a in shown])]
+    if more:
+        blocks.append(section(f"…and {more} more (`watcher alerts`)"))
+    return {"text": esc(one_line(title)), "blocks": blocks, "unfurl_links": False,
+            "unfurl_media": False}
+
+
+def _teams_link(alert: Alert) -> str:
+    title = escape_markdown(one_line(alert.article.title, 300))
+    link = safe_url(alert.article.url)
+    return f"[{title}]({link.replace(')', '%29')})" if link else title
+
+
+def teams_batch_message(batch: Batch, templates: CompiledChatTemplates | None = None
+                        ) -> dict[str, Any]:
+    """The JSON body of a digest or summary for a Teams Workflows webhook."""
+    card = _default_card(batch)
+    link = _teams_link_value
+    if templates is not None and templates.digest_title:
+        card["body"][0]["text"] = one_line(_rendered(templates.digest_title, batch,
+                                                     "digest_title", link))
+    if templates is not None and templates.digest_text:
+        card["body"][1:] = [{"type": "TextBlock", "wrap": True, "text": _rendered(
+            templates.digest_text, batch, "digest_text", link)}]
+    return {"type": "message", "attachments": [{
+        "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None,
+        "content": card}]}
+
+
+def _default_card(batch: Batch) -> dict[str, Any]:
+    esc = escape_markdown
+    summary = summarise(batch.alerts)
+
+    def text(value: str, **style: Any) -> dict[str, Any]:
+        return {"type": "TextBlock", "text": value, "wrap": True, **style}
+
+    body: list[dict[str, Any]] = [text(esc(batch_title(batch, summary)), weight="Bolder",
+                                       size="Medium")]
+    if batch.kind == "digest":
+        for a in batch.alerts:
+            body.append(text(f"{a.rule.severity.upper()} · {esc(one_line(a.rule.title))}",
+                             weight="Bolder", color=SEVERITY_COLOURS[a.rule.severity],
+                             separator=True))
+            body.append(text(_teams_link(a)))
+            body.append(text(f"{esc(one_line(a.article.source) or 'unknown')} · "
+                             f"{esc(format_time(a.article.published))}", isSubtle=True,
+                             size="Small"))
+    else:
+        body += [text(esc(line)) for line in _rule_lines(summary)]
+        shown, more = _listed(batch.alerts)
+        body += [text(f"{a.rule.severity.upper()} · {_teams_link(a)}", separator=i == 0)
+                 for i, a in enumerate(shown)]
+        if more:
+            body.append(text(f"…and {more} more (watcher alerts)", isSubtle=True))
+    return {"$schema": CARD_SCHEMA, "type": "AdaptiveCard", "version": CARD_VERSION,
+            "msteams": {"width": "Full"}, "body": body}
+
+
+def batch_text(batch: Batch) -> str:
+    """The plain-text part of a digest or summary email."""
+    summary = summarise(batch.alerts)
+    lines = [batch_title(batch, summary), ""]
+    if batch.kind == "digest":
+        return "\n".join(lines) + "\n".join(render_text(a) for a in batch.alerts)
+    lines += [f"  {line}" for line in _rule_lines(summary)] + ["", "Held alerts:"]
+    lines += [f"  - [{a.rule.severity.upper()}] {one_line(a.article.title)}"
+              + (f" <{link}>" if (link := safe_url(a.article.url)) else "")
+              for a in batch.alerts]
+    return "\n".join(lines) + "\n"
+
+
+def batch_html(batch: Batch) -> str:
+    """The HTML part of a digest or summary email; all feed text escaped."""
+    esc = html.escape
+    summary = summarise(batch.alerts)
+    title = esc(batch_title(batch, summary))
+    if batch.kind == "digest":
+        parts = [_body(render_html(a)) for a in batch.alerts]
+        inner = "<hr>".join(parts)
+    else:
+        rules = "".join(f"<li>{esc(line)}</li>" for line in _rule_lines(summary))
+        items = []
+        for a in batch.alerts:
+            label = esc(one_line(a.article.title))
+            link = safe_url(a.article.url)
+            label = f'<a href="{esc(link)}">{label}</a>' if link else label
+            items.append(f"<li>{esc(a.rule.severity.upper())}: {label}</li>")
+        inner = f"<ul>{rules}</ul><p>Held alerts:</p><ul>{''.join(items)}</ul>"
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+            f"<body><h1>{title}</h1>{inner}</body></html>\n")
+
+
+def _body(document: str) -> str:
+    """The inside of one alert's <body>, to place several in one document."""
+    start = document.find("<body>") + len("<body>")
+    return document[start:document.rfind("</body>")]

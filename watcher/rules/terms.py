@@ -1,0 +1,276 @@
+"""Terms as rule authors write them, shared term lists, and the gazetteer of places and groups.
+
+A term is a string, or a mapping when it needs options:
+
+    convoy                       a word; matches its inflections (convoys) by stemming
+    "@movement"                  every term of the shared list `movement`
+    {term: convoy, exact: true}  this form only, no stemming
+    {term: IS, case: true}       case-sensitive (for acronyms that are also common words)
+
+A list file (by convention under `rules/lists/`) holds any of:
+
+    lists:                       named term lists, for any leaf
+      movement: [convoy, fled, withdrew]
+      aid-workers: {description: People delivering aid, terms: [aid worker, medic]}
+    places:                      the gazetteer: every alias of an entry finds the entry
+      - {name: Deir ez-Zor, country: SY, lat: 35.336, lon: 40.141,
+         aliases: [Deir Ezzor, Deir al-Zor, دير الزور]}
+      - {name: Batman, country: TR, lat: 37.887, lon: 41.132, ambiguous: true,
+         context: [Turkey, Turkish, Kurdish, PKK, Diyarbakir]}
+    groups:
+      - {name: ISIL, aliases: [ISIS, Daesh, {term: IS, case: true}]}
+
+A place whose name is also a common word or another well-known thing (Batman, Bar, Nice,
+Reading, Split, Mobile, Of) is marked `ambiguous: true`. Its spellings then match with their
+case as written, and it counts as mentioned only with supporting context in the same article:
+one of its `context` terms, or another (unambiguous) place of the same country. A rule that
+names it explicitly (`places: [Batman]`) matches it without that support.
+
+Beneath these curated entries lies the world layer (gazetteer/geonames.py): every GeoNames city of
+15,000 people or more. Curated entries win: a GeoNames city of the same country within
+30 km that shares a spelling with a curated entry is that entry and is never listed apart
+(its other names are not added: a capital has hundreds, and each would cost every compile),
+and a curated spelling never names a GeoNames city. A rule may name a
+GeoNames city ("Goma", or "Tripoli (LY)" to pick one of several); `*` means the curated
+places only, the ones a desk watches.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from watcher.errors import Problem
+from watcher.gazetteer.geonames import Occurrence, Variant, WorldLayer, WorldPlace
+from watcher.models import Group, Place
+from watcher.text.normalize import Tokens, term_variants
+
+LIST_PREFIX = "@"
+MERGE_KM = 30.0  # a GeoNames city this close to a curated entry of its name is that entry
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TermOptions(_Model):
+    """A term with options."""
+
+    term: NonEmpty = Field(description="The term as written.")
+    exact: bool = Field(False, description="Match this form only (words are stemmed by "
+                                           "default; places, groups and phrases never are).")
+    case: bool = Field(False, description="Case-sensitive, for acronyms such as IS.")
+
+
+TermSpec = NonEmpty | TermOptions
+
+
+class TermList(_Model):
+    """A named list of terms, used in a leaf as `@name`."""
+
+    description: str = Field("", description="What the list is for.")
+    terms: list[TermSpec] = Field(min_length=1, description="Terms (no `@` references).")
+
+
+class PlaceEntry(_Model):
+    """A place of the gazetteer. Rules name it by its name or any alias."""
+
+    name: NonEmpty = Field(description="Canonical name, reported in alerts.")
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code.")
+    lat: float = Field(ge=-90, le=90, description="Latitude, decimal degrees.")
+    lon: float = Field(ge=-180, le=180, description="Longitude, decimal degrees.")
+    kind: Literal["city", "town", "region", "country", "site", "area"] = Field(
+        "city", description="What sort of place it is.")
+    aliases: list[TermSpec] = Field(default_factory=list,
+                                    description="Other spellings and scripts.")
+    ambiguous: bool = Field(False, description="The name is also a common word or another "
+                                               "thing: match its case as written, and count "
+                                               "it only with supporting context.")
+    context: list[TermSpec] = Field(default_factory=list,
+                                    description="Terms that confirm an ambiguous place "
+                                                "(besides other places of its country).")
+
+
+class GroupEntry(_Model):
+    """An armed group (or force) of the gazetteer."""
+
+    name: NonEmpty = Field(description="Canonical name, reported in alerts.")
+    description: str = Field("", description="Who they are, in a line.")
+    aliases: list[TermSpec] = Field(default_factory=list,
+                                    description="Other names, acronyms and scripts.")
+
+
+@dataclass(frozen=True)
+class Term:
+    """A resolved term: what a leaf looks for. `entry` names the gazetteer entry, if any."""
+
+    text: str
+    exact: bool = False
+    case: bool = False
+    entry: str | None = None
+    explicit: bool = False  # a rule named this entry itself (not through "*")
+
+
+def term_from_spec(spec: str | TermOptions) -> Term:
+    if isinstance(spec, TermOptions):
+        return Term(spec.term, exact=spec.exact, case=spec.case)
+    return Term(spec)
+
+
+def is_list_ref(spec: str | TermOptions) -> bool:
+    return isinstance(spec, str) and spec.startswith(LIST_PREFIX)
+
+
+EntryKind = Literal["place", "group"]
+
+
+@dataclass
+class Gazetteer:
+    """Every known place and group, and an index from any spelling to the entry."""
+
+    places: dict[str, PlaceEntry] = field(default_factory=dict)
+    groups: dict[str, GroupEntry] = field(default_factory=dict)
+    world: WorldLayer | None = None
+    _index: dict[tuple[EntryKind, tuple[str, ...]], str] = field(default_factory=dict)
+    _hidden: set[str] = field(default_factory=set)  # GeoNames keys merged into curated
+    _claimed: set[Variant] = field(default_factory=set)  # spellings of curated entries
+    # The two above as the world layer numbers them (city indices, automaton values).
+    _world_filter: tuple[frozenset[int], frozenset[int]] | None = None
+    _listed: dict[str, Place] = field(default_factory=dict)  # see `place`
+
+    def add(self, kind: EntryKind, entry: PlaceEntry | GroupEntry) -> str | None:
+        """Add an entry; return a problem message if its name is taken (it is then skipped)."""
+        table: dict[str, PlaceEntry] | dict[str, GroupEntry] = (
+            self.places if kind == "place" else self.groups)
+        if entry.name in table:
+            return f"duplicate {kind} {entry.name!r} (the first one is kept)"
+        table[entry.name] = entry  # type: ignore[assignment]
+        for spec in [entry.name, *entry.aliases]:
+            for variant in term_variants(term_from_spec(spec).text):
+                self._index.setdefault((kind, variant), entry.name)
+        return None
+
+    def add_world(self, world: WorldLayer) -> None:
+        """Lay the GeoNames cities beneath the curated entries, once all are added."""
+        self.world = world
+        self._claimed = {variant for _, variant in self._index}
+        for entry in self.places.values():
+            for spec in [entry.name, *entry.aliases]:
+                for variant in term_variants(term_from_spec(spec).text):
+                    for key in world.cities_named(variant):
+                        city = world.places[key]
+                        if key not in self._hidden and city.country == entry.country and (
+                                _km(city.lat, city.lon, entry.lat, entry.lon) <= MERGE_KM):
+                            self._hidden.add(key)
+
+    def find(self, kind: EntryKind, text: str) -> str | None:
+        """Canonical name of the entry that `text` names, or None. Curated entries first,
+        then GeoNames cities (by key, "Tripoli (LY)", or by spelling: the most populous)."""
+        for variant in term_variants(text):
+            name = self._index.get((kind, variant))
+            if name is not None:
+                return name
+        if kind != "place" or self.world is None:
+            return None
+        if text.strip() in self.world.places:
+            return text.strip()
+        for variant in term_variants(text):
+            for key in self.world.cities_named(variant):
+                if key not in self._hidden:
+                    return key
+        return None
+
+    def _world_place(self, name: str) -> WorldPlace | None:
+        if name in self.places or self.world is None:
+            return None
+        return self.world.places.get(name)
+
+    def spellings(self, kind: EntryKind, name: str) -> list[Term]:
+        """Every spelling of an entry, as terms labelled with its canonical name."""
+        city = self._world_place(name) if kind == "place" else None
+        if city is not None:
+            return [Term(s, exact=True, case=city.ambiguous, entry=name)
+                    for s in city.spellings]
+        entry = self.places[name] if kind == "place" else self.groups[name]
+        ambiguous = isinstance(entry, PlaceEntry) and entry.ambiguous
+        terms = [Term(entry.name, exact=True, case=ambiguous, entry=name)]
+        for spec in entry.aliases:
+            t = term_from_spec(spec)
+            terms.append(Term(t.text, exact=True, case=t.case or ambiguous, entry=name))
+        return terms
+
+    def is_ambiguous(self, name: str) -> bool:
+        entry = self.places.get(name)
+        if entry is not None:
+            return entry.ambiguous
+        city = self._world_place(name)
+        return city is not None and city.ambiguous
+
+    def country(self, name: str) -> str | None:
+        """The country of a place, curated or GeoNames."""
+        entry = self.places.get(name)
+        city = self._world_place(name) if entry is None else None
+        return entry.country if entry is not None else city.country if city else None
+
+    def place(self, name: str) -> Place:
+        """The place an alert lists (one object per entry, made on first use)."""
+        place = self._listed.get(name)
+        if place is None:
+            city = self._world_place(name)
+            if city is not None:
+                place = Place(name=city.name, country=city.country, lat=city.lat, lon=city.lon)
+            else:
+                e = self.places[name]
+                place = Place(name=e.name, country=e.country, lat=e.lat, lon=e.lon)
+            self._listed[name] = place
+        return place
+
+    def world_mentions(self, tokenized: list[Tokens | None], taken: list[Occurrence],
+                       countries: set[str]) -> list[tuple[Occurrence, str]]:
+        """The GeoNames cities an article mentions (geonames.WorldLayer.mentions), beside the
+        places and groups the matcher found (`taken`) and those places' `countries`."""
+        if self.world is None:
+            return []
+        world = self.world
+        if self._world_filter is None:
+            hidden = frozenset(i for i, city in enumerate(world.cities) if city.key in self._hidden)
+            claimed = frozenset(value for variant in self._claimed
+                                if (value := world.value_of(variant)) is not None)
+            self._world_filter = (hidden, claimed)
+        hidden, claimed = self._world_filter
+        hits = [hit for index, tokens in enumerate(tokenized) if tokens is not None
+                for hit in world.scan(tokens, index, claimed)]
+        if not hits:
+            return []
+        return world.mentions(hits, taken, countries, hidden)
+
+    def group(self, name: str) -> Group:
+        return Group(name=self.groups[name].name)
+
+
+def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine), in kilometres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = (math.sin((p2 - p1) / 2) ** 2
+         + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2)
+    return 2 * 6371.0 * math.asin(math.sqrt(a))
+
+
+@dataclass
+class NamedList:
+    name: str
+    terms: tuple[Term, ...]
+    path: str
+    line: int
+    col: int
+
+
+def check_list(name: str, specs: list[str | TermOptions], where: Problem) -> list[Problem]:
+    """Lists hold terms, not references to other lists (so there are no cycles to chase)."""
+    return [Problem(where.path, where.line, where.col,
+                    f"list {name!r}: {s!r}: a list cannot refer to another list")
+            for s in specs if is_list_ref(s)]
