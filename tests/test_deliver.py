@@ -17,8 +17,9 @@ from pytest_httpserver import HTTPServer
 from tests.alertfactory import START, Clock, make_alert, make_article
 from watcher.config.settings import Config, DeliverySettings, JsonlSink, WebhookSink
 from watcher.delivery.grouping import batch_policies
+from watcher.delivery.sending import backoff_delay
 from watcher.delivery.sinks import JsonlWriter, Sink, WebhookPoster
-from watcher.delivery.worker import backoff_delay, deliver_due, drain_outbox
+from watcher.delivery.worker import deliver_due, drain_outbox
 from watcher.models import Alert, Delivery
 from watcher.store import SqliteStore, open_store
 

@@ -16,9 +16,10 @@ from tests.alertfactory import make_alert, make_article
 from tests.conftest import MailBox
 from watcher.config.settings import Config, DeliverySettings, load_config
 from watcher.delivery.grouping import Batch, DigestSchedule, batch_policies
+from watcher.delivery.sending import DeliveryReport
 from watcher.delivery.sinks import DigestSender, build_sinks
 from watcher.delivery.sinks.batch_render import slack_batch_message, teams_batch_message
-from watcher.delivery.worker import DeliveryReport, deliver_due
+from watcher.delivery.worker import deliver_due
 from watcher.errors import ConfigError
 from watcher.models import Delivery
 from watcher.store import Store, open_store

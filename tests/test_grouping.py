@@ -21,8 +21,9 @@ from watcher.delivery.grouping import (
     lane_for,
 )
 from watcher.delivery.route import route_alert
+from watcher.delivery.sending import DeliveryReport
 from watcher.delivery.sinks import WebhookPoster
-from watcher.delivery.worker import DeliveryReport, deliver_due
+from watcher.delivery.worker import deliver_due
 from watcher.models import Alert, Delivery, Lane
 from watcher.store import Store, open_store
 

@@ -8,7 +8,7 @@
 A lane is one sink's rows, or those that one route with settings of its own chose
 (grouping.py): its batches and its cap count hold only its rows. Rows wait in the outbox,
 pending, with `next_attempt` at their batch's due time, so a restart finds them. A message's
-rows are marked delivered together; a failed message retries its rows as deliver.py retries
+rows are marked delivered together; a failed message retries its rows as worker.py retries
 one (backoff, then dead), and they come back as one batch.
 """
 
@@ -17,22 +17,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from watcher.delivery.grouping import HOUR, Batch, BatchPolicy, cap_free_at, chunks
+from watcher.delivery.sending import LaneSender
 from watcher.delivery.sinks.digest import BatchSender
 from watcher.errors import SinkError
 from watcher.models import Lane, OutboxItem
-
-if TYPE_CHECKING:
-    from watcher.delivery.worker import _Worker
 
 log = logging.getLogger("watcher.deliver")
 
 BATCH_LIMIT = 1000  # rows claimed for one batch; more wait for the next pass
 
 
-async def deliver_with_policy(worker: _Worker, sink: BatchSender, lane: Lane,
+async def deliver_with_policy(worker: LaneSender, sink: BatchSender, lane: Lane,
                               items: Sequence[OutboxItem], policy: BatchPolicy) -> None:
     now = worker.now()
     rows = list(items)
@@ -80,7 +77,7 @@ async def deliver_with_policy(worker: _Worker, sink: BatchSender, lane: Lane,
             return
 
 
-async def _claim(worker: _Worker, lane: Lane, created_before: datetime,
+async def _claim(worker: LaneSender, lane: Lane, created_before: datetime,
                  now: datetime) -> list[OutboxItem]:
     more = await worker.store.claim_batch(lane, created_before, now, BATCH_LIMIT,
                                           worker.settings.lease)
@@ -88,7 +85,7 @@ async def _claim(worker: _Worker, lane: Lane, created_before: datetime,
     return more
 
 
-async def _hold(worker: _Worker, rows: Sequence[OutboxItem], due: datetime,
+async def _hold(worker: LaneSender, rows: Sequence[OutboxItem], due: datetime,
                 capped: bool) -> None:
     if not rows:
         return
@@ -97,7 +94,7 @@ async def _hold(worker: _Worker, rows: Sequence[OutboxItem], due: datetime,
         worker.report.outcomes[item.id] = "held"
 
 
-async def _send(worker: _Worker, sink: BatchSender, lane: Lane, batch: Batch,
+async def _send(worker: LaneSender, sink: BatchSender, lane: Lane, batch: Batch,
                 rows: Sequence[OutboxItem]) -> datetime | None:
     """Send one message for `rows`; None when it went out (or its rows are dead), else when
     to try again."""
@@ -113,7 +110,7 @@ async def _send(worker: _Worker, sink: BatchSender, lane: Lane, batch: Batch,
     return await _failed(worker, rows, error)
 
 
-async def _failed(worker: _Worker, rows: Sequence[OutboxItem],
+async def _failed(worker: LaneSender, rows: Sequence[OutboxItem],
                   error: SinkError) -> datetime | None:
     retry_at: datetime | None = None
     for item in rows:

@@ -15,8 +15,9 @@ import httpx
 
 from watcher.config.settings import Config
 from watcher.delivery.grouping import batch_policies
+from watcher.delivery.sending import DeliveryReport
 from watcher.delivery.sinks import Sink, build_sinks
-from watcher.delivery.worker import DeliveryReport, deliver_due, drain_outbox
+from watcher.delivery.worker import deliver_due, drain_outbox
 from watcher.feeds.fetch import make_client
 from watcher.matching.matcher import Matcher
 from watcher.pipeline import Pipeline, PollReport, poll_feed

@@ -11,7 +11,7 @@ from email.utils import format_datetime
 from watcher.config.settings import EmailSink
 from watcher.delivery.grouping import Batch, summarise
 from watcher.delivery.sinks.batch_render import batch_html, batch_text
-from watcher.delivery.sinks.email import SUBJECT_LIMIT, MessageTemplates, header_value
+from watcher.delivery.sinks.mail_parts import SUBJECT_LIMIT, MessageTemplates, header_value
 from watcher.delivery.sinks.render import batch_title
 from watcher.delivery.sinks.templates import render_batch_template
 

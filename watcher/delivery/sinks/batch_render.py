@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 
 from watcher.delivery.grouping import Batch, Summary, summarise
-from watcher.delivery.sinks import slack, teams
+from watcher.delivery.sinks import slack_markup, teams_markup
 from watcher.delivery.sinks.render import (
     batch_title,
     format_time,
@@ -28,8 +28,8 @@ from watcher.delivery.sinks.render import (
     render_text,
     safe_url,
 )
-from watcher.delivery.sinks.slack import SEVERITY_ICONS, escape_mrkdwn
-from watcher.delivery.sinks.teams import (
+from watcher.delivery.sinks.slack_markup import SEVERITY_ICONS, escape_mrkdwn
+from watcher.delivery.sinks.teams_markup import (
     CARD_SCHEMA,
     CARD_VERSION,
     SEVERITY_COLOURS,
@@ -94,7 +94,7 @@ def _slack_link(alert: Alert) -> str:
     link = safe_url(alert.article.url)
     if not link:
         return title
-    return f"<{slack.link_target(link)}|{title}>"
+    return f"<{slack_markup.link_target(link)}|{title}>"
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -102,11 +102,11 @@ def _section(text: str) -> dict[str, Any]:
 
 
 def _slack_link_value(url: str) -> Verbatim:
-    return Verbatim(slack.link_target(url))
+    return Verbatim(slack_markup.link_target(url))
 
 
 def _teams_link_value(url: str) -> Verbatim:
-    return Verbatim(teams.link_target(url))
+    return Verbatim(teams_markup.link_target(url))
 
 
 def _rendered(template: jinja2.Template, batch: Batch, part: str,

@@ -14,7 +14,6 @@ import contextlib
 import hashlib
 import logging
 import ssl
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -25,46 +24,16 @@ import jinja2
 
 from watcher.config.settings import Config, EmailSink
 from watcher.delivery.grouping import Batch
+from watcher.delivery.sinks.batch_mail import build_batch_message
+from watcher.delivery.sinks.mail_parts import SUBJECT_LIMIT, MessageTemplates, header_value
 from watcher.delivery.sinks.render import headline, one_line, render_html, render_text
 from watcher.delivery.sinks.templates import (
-    BATCH_CONTEXT_NAMES,
-    CONTEXT_NAMES,
-    load_template,
     render_template,
 )
 from watcher.errors import ConfigError, PermanentSinkError, Problem, RecoverableSinkError, SinkError
 from watcher.models import Alert
 
 log = logging.getLogger("watcher.sinks.email")
-
-SUBJECT_LIMIT = 200
-
-
-def header_value(text: str, limit: int | None = None) -> str:
-    return one_line(text, limit)
-
-
-@dataclass(frozen=True)
-class MessageTemplates:
-    """Compiled overrides of the default subject, text and HTML, for one alert and (`digest_*`)
-    for several; None keeps the default."""
-
-    subject: jinja2.Template | None = None
-    text: jinja2.Template | None = None
-    html: jinja2.Template | None = None
-    digest_subject: jinja2.Template | None = None
-    digest_text: jinja2.Template | None = None
-    digest_html: jinja2.Template | None = None
-
-    @classmethod
-    def load(cls, config: EmailSink, root: Config | None) -> MessageTemplates:
-        resolve = root.resolve if root is not None else Path
-        return cls(**{
-            part: load_template(resolve(path), html=part.endswith("html"),
-                                names=BATCH_CONTEXT_NAMES if part.startswith("digest_")
-                                else CONTEXT_NAMES)
-            for part, path in config.templates.model_dump().items() if path})
-
 
 def message_id(alert: Alert, domain: str) -> str:
     """The same for every delivery of one alert: a repeat is recognisably the same mail."""
@@ -123,10 +92,6 @@ class EmailSender:
         await self._submit(message, alert.alert_id)
 
     async def send_batch(self, batch: Batch) -> None:
-        from watcher.delivery.sinks.batch_mail import (
-            build_batch_message,  # it builds on this module
-        )
-
         try:
             message = build_batch_message(batch, self.config, datetime.now(UTC),
                                           self._templates)

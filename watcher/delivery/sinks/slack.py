@@ -18,7 +18,6 @@ escaped like the default's; the context line with the matched terms and ids stay
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import httpx
@@ -26,6 +25,7 @@ import jinja2
 
 from watcher.config.settings import Config, SlackSink
 from watcher.delivery.grouping import Batch
+from watcher.delivery.sinks.batch_render import slack_batch_message
 from watcher.delivery.sinks.http import JsonPoster
 from watcher.delivery.sinks.render import (
     describe_term,
@@ -35,6 +35,12 @@ from watcher.delivery.sinks.render import (
     one_line,
     safe_url,
 )
+from watcher.delivery.sinks.slack_markup import (
+    SEVERITY_ICONS,
+    escape_code,
+    escape_mrkdwn,
+    link_target,
+)
 from watcher.delivery.sinks.templates import CompiledChatTemplates, Verbatim, render_template
 from watcher.errors import PermanentSinkError
 from watcher.models import Alert
@@ -42,41 +48,6 @@ from watcher.models import Alert
 HEADER_LIMIT = 150  # Slack's limit for header blocks
 TEXT_LIMIT = 2900  # under Slack's 3000 for a section's text
 FIELD_LIMIT = 1900  # under Slack's 2000 for a field
-SEVERITY_ICONS = {"low": ":large_blue_circle:", "medium": ":large_yellow_circle:",
-                  "high": ":large_orange_circle:", "critical": ":red_circle:"}
-
-
-# The formatting characters (and their full-width forms, which Slack also reads) mapped to
-# look-alikes that are never delimiters; the choice of jsx-slack's <Escape>.
-_LOOKALIKES = str.maketrans({"*": "\u2217", "\uff0a": "\ufe61", "_": "\u02cd",
-                             "\uff3f": "\u2e0f", "~": "\u223c", "`": "\u02cb",
-                             "\uff40": "\u02cb"})
-_LEADING_QUOTE = re.compile(r"^(&gt;|\uff1e)", re.MULTILINE)
-
-
-def _entities(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def escape_mrkdwn(text: str) -> str:
-    """Feed text made inert in mrkdwn: no mention, link, bold, italic, strike, code or quote.
-    `&`, `<`, `>` become the entities Slack asks for; the formatting characters, which have
-    no escape, become look-alikes."""
-    return _LEADING_QUOTE.sub("\u00ad\\1", _entities(text).translate(_LOOKALIKES))
-
-
-def escape_code(text: str) -> str:
-    """Text for inside a `code` span, where nothing formats: entities, and no backtick that
-    would end the span early. Ids stay copyable as they are."""
-    return _entities(text).replace("`", "\u02cb")
-
-
-def link_target(url: str) -> str:
-    """A URL that cannot end `<url|label>` early."""
-    return (url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E")
-            .replace("|", "%7C"))
-
-
 def _mrkdwn(text: str, limit: int = TEXT_LIMIT) -> dict[str, Any]:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
@@ -163,10 +134,6 @@ class SlackPoster:
         await self._poster.post(body, {"X-Watcher-Alert-Id": alert.alert_id})
 
     async def send_batch(self, batch: Batch) -> None:
-        from watcher.delivery.sinks.batch_render import (
-            slack_batch_message,  # it builds on this module
-        )
-
         try:
             message = slack_batch_message(batch, self._templates)
         except jinja2.TemplateError as exc:

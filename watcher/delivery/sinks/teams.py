@@ -14,7 +14,6 @@ way; the matched terms, the ids and the "Open article" button stay. `digest_titl
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import httpx
@@ -22,33 +21,23 @@ import jinja2
 
 from watcher.config.settings import Config, TeamsSink
 from watcher.delivery.grouping import Batch
+from watcher.delivery.sinks.batch_render import teams_batch_message
 from watcher.delivery.sinks.http import JsonPoster
 from watcher.delivery.sinks.render import describe_term, excerpt, format_time, one_line, safe_url
+from watcher.delivery.sinks.teams_markup import (
+    CARD_SCHEMA,
+    CARD_VERSION,
+    SEVERITY_COLOURS,
+    escape_markdown,
+    link_target,
+)
 from watcher.delivery.sinks.templates import CompiledChatTemplates, Verbatim, render_template
 from watcher.errors import PermanentSinkError
 from watcher.models import Alert
 
-CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
-CARD_VERSION = "1.4"
-SEVERITY_COLOURS = {"low": "Default", "medium": "Warning", "high": "Attention",
-                    "critical": "Attention"}
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~])")
-
-
-def escape_markdown(text: str) -> str:
-    """Feed text made literal in an Adaptive Card TextBlock."""
-    return _MARKDOWN.sub(r"\\\1", text)
-
 
 def _text(text: str, **style: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
-
-
-def link_target(url: str) -> str:
-    """A URL that cannot end a Markdown link early or open a tag."""
-    for char, code in (("(", "%28"), (")", "%29"), ("<", "%3C"), (">", "%3E"), (" ", "%20")):
-        url = url.replace(char, code)
-    return url
 
 
 def _apply_templates(card: dict[str, Any], alert: Alert,
@@ -139,10 +128,6 @@ class TeamsPoster:
         await self._poster.post(body, {"X-Watcher-Alert-Id": alert.alert_id})
 
     async def send_batch(self, batch: Batch) -> None:
-        from watcher.delivery.sinks.batch_render import (
-            teams_batch_message,  # it builds on this module
-        )
-
         try:
             message = teams_batch_message(batch, self._templates)
         except jinja2.TemplateError as exc:
