@@ -103,7 +103,7 @@ def write_config(tmp_path: Path, feeds: dict[str, str], *, hook: str | None = No
         "state": "state/watcher.db",
         "rules": [str(rules or ROOT / "rules")],
         "jitter": 0,
-        "fetch": {"allow_private_addresses": True, "timeout": "10s"},
+        "fetch": {"allow_addresses": ["127.0.0.1/32", "::1/128"], "timeout": "10s"},
         "feeds": [{"id": fid, "url": url, "interval": interval} for fid, url in feeds.items()],
         "sinks": sinks,
         "delivery": {"poll_interval": "0.2s", "initial_backoff": "1s"},

@@ -111,7 +111,7 @@ async def test_served_feed_end_to_end(site: HTTPServer, name: str, content_type:
     body = read(name)
     site.expect_request(f"/{name}").respond_with_data(body, content_type=content_type,
                                                       headers={"ETag": '"c1"'})
-    settings = FetchSettings.model_validate({"allow_private_addresses": True})
+    settings = FetchSettings.model_validate({"allow_addresses": ["127.0.0.1/32", "::1/128"]})
     async with make_client(settings) as client:
         result = await fetch_feed(client, "served", site.url_for(f"/{name}"), etag=None,
                                   last_modified=None, settings=settings, base_dir=Path("."))
@@ -128,7 +128,7 @@ async def test_served_feed_end_to_end(site: HTTPServer, name: str, content_type:
 async def test_served_html_page_is_not_a_feed(site: HTTPServer) -> None:
     name = "feeds/wild/html-page-instead-of-feed_with-autodiscovery.html"
     site.expect_request("/page").respond_with_data(read(name), content_type="text/html")
-    settings = FetchSettings.model_validate({"allow_private_addresses": True})
+    settings = FetchSettings.model_validate({"allow_addresses": ["127.0.0.1/32", "::1/128"]})
     async with make_client(settings) as client:
         result = await fetch_feed(client, "page", site.url_for("/page"), etag=None,
                                   last_modified=None, settings=settings, base_dir=Path("."))
@@ -167,7 +167,7 @@ async def test_corpus_file_ingests_through_the_pipeline(
     content_type = CONTENT_TYPES.get(Path(name).suffix, "application/rss+xml")
     site.expect_request(f"/{name}").respond_with_data(body, content_type=content_type)
     config = Config.model_validate({"base_dir": tmp_path,
-                                    "fetch": {"allow_private_addresses": True}})
+                                    "fetch": {"allow_addresses": ["127.0.0.1/32", "::1/128"]}})
     store = await open_store(tmp_path / "w.db")
     try:
         async with make_client(config.fetch) as client:

@@ -64,8 +64,8 @@ def clear_server(server: HTTPServer) -> Iterator[None]:
 
 @pytest.fixture
 def settings() -> FetchSettings:
-    return fetch_settings(allow_private_addresses=True, timeout=5, max_bytes=4096,
-                         max_redirects=2)
+    return fetch_settings(allow_addresses=["127.0.0.1/32", "::1/128"], timeout=5,
+                          max_bytes=4096, max_redirects=2)
 
 
 @pytest.fixture
@@ -264,7 +264,7 @@ async def test_slow_drip_hits_the_total_timeout(server: HTTPServer) -> None:
 
     server.expect_request("/slow").respond_with_response(Response(drip()))
     # Each chunk arrives well within the read timeout; only the total deadline stops it.
-    settings = fetch_settings(allow_private_addresses=True, timeout=1)
+    settings = fetch_settings(allow_addresses=["127.0.0.1/32", "::1/128"], timeout=1)
     async with make_client(settings) as client:
         started = time.monotonic()
         result = await get(client, server.url_for("/slow"), settings)
@@ -290,7 +290,7 @@ async def test_guard_refuses_loopback_unless_allowed(server: HTTPServer, host: s
         result = await get(client, url, refused)
     assert result.error is not None and result.error.startswith("address not allowed")
     assert "loopback" in result.error and server.log == []
-    allowed = fetch_settings(allow_private_addresses=True)
+    allowed = fetch_settings(allow_addresses=["127.0.0.1/32", "::1/128"])
     async with make_client(allowed) as client:
         assert (await get(client, url, allowed)).ok
 
@@ -500,7 +500,8 @@ class SlowCounter:
 async def test_concurrency_is_limited_per_host_and_overall(server: HTTPServer) -> None:
     counter = SlowCounter(0.25)
     server.expect_request("/slow-feed").respond_with_handler(counter)
-    settings = fetch_settings(allow_private_addresses=True, concurrency=3, per_host=2)
+    settings = fetch_settings(allow_addresses=["127.0.0.1/32", "::1/128"], concurrency=3,
+                              per_host=2)
     limits = FetchLimits.from_settings(settings)
     urls = [f"http://{host}:{server.port}/slow-feed?n={n}"
             for n in range(5) for host in ("127.0.0.1", "localhost")]
@@ -517,7 +518,7 @@ async def test_waiting_for_a_slot_does_not_count_against_the_deadline(
         server: HTTPServer) -> None:
     counter = SlowCounter(0.3)
     server.expect_request("/slow-feed").respond_with_handler(counter)
-    settings = fetch_settings(allow_private_addresses=True, timeout=1, per_host=1)
+    settings = fetch_settings(allow_addresses=["127.0.0.1/32", "::1/128"], timeout=1, per_host=1)
     limits = FetchLimits.from_settings(settings)
     url = server.url_for("/slow-feed")
     async with make_client(settings) as client:

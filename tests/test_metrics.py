@@ -67,7 +67,7 @@ async def service(tmp_path: Path, site: LocalSite) -> AsyncIterator[Service]:
     port = free_port()
     config = {
         "state": "state/w.db", "rules": ["rules"], "jitter": 0, "replica_id": "metrics-1",
-        "fetch": {"allow_private_addresses": True, "timeout": "5s"},
+        "fetch": {"allow_addresses": ["127.0.0.1/32", "::1/128"], "timeout": "5s"},
         "feeds": [{"id": "desk", "interval": "1s",
                    "url": site.set_feed("desk.xml", [("a1", *CONVOY), ("a2", *FAIR)])},
                   {"id": "broken", "interval": "1h", "url": site.url("missing.xml")}],

@@ -33,7 +33,7 @@ def write_config(tmp_path: Path, site: LocalSite, *, hook: str, **extra: Any) ->
              ("a3", *FAIR)]
     config: dict[str, Any] = {
         "state": "state/w.db", "rules": ["rules"], "jitter": 0,
-        "fetch": {"allow_private_addresses": True, "timeout": "5s"},
+        "fetch": {"allow_addresses": ["127.0.0.1/32", "::1/128"], "timeout": "5s"},
         "feeds": [{"id": "desk", "interval": "1h", "url": site.set_feed("desk.xml", items)}],
         "sinks": [{"name": "hook", "type": "webhook", "url": hook}],
         "delivery": {"poll_interval": "0.1s", "initial_backoff": "1s"},

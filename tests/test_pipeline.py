@@ -56,7 +56,7 @@ def test_failure_backoff(interval: float, failures: int, retry_after: float | No
 @pytest.fixture
 async def pipe(tmp_path: Path) -> AsyncIterator[Pipeline]:
     config = Config.model_validate({
-        "base_dir": tmp_path, "fetch": {"allow_private_addresses": True},
+        "base_dir": tmp_path, "fetch": {"allow_addresses": ["127.0.0.1/32", "::1/128"]},
         "sinks": [{"type": "jsonl", "name": "archive", "path": "a.jsonl"}],
     })
     store = await open_store(tmp_path / "w.db")
@@ -342,7 +342,7 @@ def test_once_alerts_an_article_once_when_a_later_entry_shares_its_link_or_guid(
     config = tmp_path / "watcher.yaml"
     config.write_text(json.dumps({
         "state": "state/watcher.db", "rules": [str(tmp_path / "rules.yaml")],
-        "fetch": {"allow_private_addresses": True},
+        "fetch": {"allow_addresses": ["127.0.0.1/32", "::1/128"]},
         "feeds": [{"id": case, "url": httpserver.url_for(f"/{case}")} for case in SHARING],
         "sinks": [{"name": "archive", "type": "jsonl", "path": "alerts.jsonl"}]}))
 
@@ -361,7 +361,7 @@ async def any_pipe(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     if request.param == "postgres":
         state = pgtest.schema_url(request.getfixturevalue("pg_schema"))
     config = Config.model_validate({
-        "base_dir": tmp_path, "fetch": {"allow_private_addresses": True},
+        "base_dir": tmp_path, "fetch": {"allow_addresses": ["127.0.0.1/32", "::1/128"]},
         "sinks": [{"type": "jsonl", "name": "archive", "path": "a.jsonl"}],
     })
     store = await open_store(state)

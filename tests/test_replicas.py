@@ -185,7 +185,7 @@ def write_config(tmp_path: Path, pg_url: str, site_port: int, hook: str) -> Path
         "default_interval": INTERVAL, "jitter": 0.2, "log_level": "warning",
         "feeds": [{"id": f"f{i:03}", "url": f"http://127.0.0.1:{site_port}/feed/{i}.xml"}
                   for i in range(FEEDS)],
-        "fetch": {"allow_private_addresses": True, "timeout": FETCH_TIMEOUT,
+        "fetch": {"allow_addresses": ["127.0.0.1/32", "::1/128"], "timeout": FETCH_TIMEOUT,
                   "connect_timeout": CONNECT_TIMEOUT, "user_agent": "watcher-test ${REPLICA}"},
         "sinks": [{"type": "webhook", "name": "hook", "url": hook, "timeout": 5}],
         # Workers renew their delivery leases while sending; the lease only has to outlast

@@ -82,7 +82,7 @@ def make_config(tmp_path: Path, site: FeedSite, names: list[str], concurrency: i
         "base_dir": tmp_path, "rules": ["rules.yaml"], "jitter": 0,
         "default_interval": INTERVAL,
         "feeds": [{"id": n, "url": site.url(n)} for n in names],
-        "fetch": {"allow_private_addresses": True, "concurrency": concurrency,
+        "fetch": {"allow_addresses": ["127.0.0.1/32", "::1/128"], "concurrency": concurrency,
                   "timeout": 20},
     })
 

@@ -195,7 +195,7 @@ def write_config(tmp_path: Path, site: LocalSite, state: str, feeds: int) -> Pat
     (rules / "sieges.yaml").write_text(RULES.replace("convoy", "siege"))
     config = {
         "state": state, "rules": ["rules"], "jitter": 0,
-        "fetch": {"allow_private_addresses": True, "timeout": "5s"},
+        "fetch": {"allow_addresses": ["127.0.0.1/32", "::1/128"], "timeout": "5s"},
         "feeds": [{"id": f"f{i}", "interval": "1h",
                    "url": site.set_feed(f"f{i}.xml", [(f"a{i}", *CONVOY)])}
                   for i in range(feeds)],

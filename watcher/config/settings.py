@@ -23,6 +23,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     PrivateAttr,
     SecretStr,
     ValidationError,
@@ -86,8 +87,20 @@ class FetchSettings(_Model):
         3600.0, description="A feed failing for this long is flagged in `watcher feeds`.")
     user_agent: str = Field("watcher/0.1 (+https://github.com/watcher-news/watcher)",
                             description="User-Agent header; name a contact URL.")
-    allow_private_addresses: bool = Field(
-        False, description="Allow feed URLs on loopback/private networks (tests, intranets).")
+    allow_addresses: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Networks feeds may be fetched from although loopback or private, e.g. "
+                    "[10.20.0.0/16, 127.0.0.1/32] (intranets, tests); every other address is "
+                    "still refused, redirects and DNS answers included.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "allow_private_addresses" in data:
+            raise ValueError(
+                "allow_private_addresses is replaced by allow_addresses: list the networks "
+                "to fetch from, e.g. allow_addresses: [127.0.0.1/32, 10.20.0.0/16]")
+        return data
 
 
 class ConsoleSink(_Model):

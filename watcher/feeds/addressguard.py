@@ -13,6 +13,13 @@ addresses it checked. Every connection the HTTP client opens, for every redirect
 through it, and no second lookup happens, so a DNS server that answers differently the
 second time (DNS rebinding) cannot slip past. TLS is unaffected: httpcore still sends the
 host name for SNI and certificate checks, and the Host header comes from the URL.
+
+An intranet feed, or a test feed on 127.0.0.1, is reached by listing its networks in
+`fetch.allow_addresses` (`allowing`): an address inside one of them passes, every other
+address is judged as above. The list opens only those networks: a redirect or a DNS answer
+leading anywhere else (127.0.0.2, `2130706434`, `[::ffff:127.0.0.2]`, 169.254.169.254) is
+still refused, since every host is resolved (by the system's resolver, which reads decimal,
+octal and short forms the way a browser would) and each of its addresses checked.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import httpcore
 from watcher.errors import FetchError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 AddressPolicy = Callable[[IPAddress], "str | None"]
 
@@ -48,6 +56,23 @@ def address_problem(ip: IPAddress) -> str | None:
     if not ip.is_global:
         return "not globally routable"
     return None
+
+
+def allowing(networks: Iterable[IPNetwork]) -> AddressPolicy:
+    """`address_problem`, except that addresses inside `networks` pass. An IPv6 address
+    that embeds an IPv4 one (::ffff:10.0.0.1) passes when either form is listed."""
+    listed = tuple(networks)
+    if not listed:
+        return address_problem
+
+    def policy(ip: IPAddress) -> str | None:
+        forms = [ip]
+        if isinstance(ip, ipaddress.IPv6Address) and (embedded := _embedded_ipv4(ip)):
+            forms.append(embedded)
+        if any(form in net for form in forms for net in listed):
+            return None
+        return address_problem(ip)
+    return policy
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -90,7 +115,7 @@ async def public_addresses(host: str, port: int, resolve: Resolver = resolve_add
         if problem is not None:
             raise FetchError(
                 f"address not allowed: {host} resolves to {ip} ({problem}); "
-                "set fetch.allow_private_addresses to fetch from private networks")
+                "list its network in fetch.allow_addresses to fetch from it")
     return list(dict.fromkeys(addresses))  # getaddrinfo repeats an address per protocol
 
 

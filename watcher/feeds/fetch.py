@@ -45,7 +45,7 @@ import httpx
 
 from watcher.config.settings import FetchSettings
 from watcher.errors import FetchError
-from watcher.feeds.addressguard import GuardedBackend
+from watcher.feeds.addressguard import GuardedBackend, allowing
 from watcher.models import FetchResult
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
@@ -61,15 +61,15 @@ MAX_RETRY_AFTER = 86_400.0
 
 def make_client(settings: FetchSettings) -> httpx.AsyncClient:
     """The one client every feed fetch shares: timeouts, User-Agent, pool size, and the
-    address guard in its transport unless `allow_private_addresses`. Redirects are not
+    address guard in its transport (opened to `allow_addresses`). Redirects are not
     followed by httpx (fetch_feed follows them). Proxy variables in the environment are not
     used: a proxy would resolve feed hosts where the guard cannot see."""
     # FetchLimits bounds the fetches in flight; the pool may also keep idle connections to
     # a few more hosts than that, so an outlet polled again within seconds reuses one.
     pooled = settings.concurrency * IDLE_CONNECTIONS_PER_SLOT
     limits = httpx.Limits(max_connections=pooled, max_keepalive_connections=pooled)
-    transport = (httpx.AsyncHTTPTransport(limits=limits) if settings.allow_private_addresses
-                 else GuardedTransport(limits=limits))
+    backend = GuardedBackend(policy=allowing(settings.allow_addresses))
+    transport = GuardedTransport(limits=limits, backend=backend)
     return httpx.AsyncClient(
         timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
         headers={"User-Agent": settings.user_agent, "Accept": FEED_ACCEPT},
