@@ -103,7 +103,7 @@ async def pipeline_pass(port: int, hosts: int, size: int, changed_every: int) ->
 
     with tempfile.TemporaryDirectory() as tmp:
         config = Config.model_validate({
-            "base_dir": tmp, "fetch": {"allow_addresses": ["127.0.0.1/32", "::1/128"]},
+            "base_dir": tmp, "fetch": {"allow_addresses": ["127.0.0.0/8", "::1/128"]},
             "sinks": [{"type": "jsonl", "name": "archive", "path": "a.jsonl"}],
             "feeds": [{"id": f"f{n}", "url": feed_url(port, hosts, n)} for n in range(size)],
         })
@@ -131,7 +131,7 @@ async def baseline_pass(port: int, hosts: int, size: int, changed_every: int) ->
     from watcher.config.settings import FetchSettings
     from watcher.feeds.fetch import make_client
 
-    settings = FetchSettings.model_validate({"allow_addresses": ["127.0.0.1/32", "::1/128"]})
+    settings = FetchSettings.model_validate({"allow_addresses": ["127.0.0.0/8", "::1/128"]})
     slots = asyncio.Semaphore(settings.concurrency)
     statuses: list[int] = []
 

@@ -98,7 +98,7 @@ def write_config(folder: Path, url: str, port: int, feeds: int, interval: float 
         "default_interval": interval, "jitter": 0.5, "log_level": "error",
         "feeds": [{"id": f"f{i}", "url": f"http://127.0.0.1:{port}/{i}.xml"}
                   for i in range(feeds)],
-        "fetch": {"allow_addresses": ["127.0.0.1/32", "::1/128"], "user_agent": "bench ${REPLICA}"},
+        "fetch": {"allow_addresses": ["127.0.0.0/8", "::1/128"], "user_agent": "bench ${REPLICA}"},
         "sinks": [{"type": "webhook", "name": "hook", "url": f"http://127.0.0.1:{port}/hook"}],
         "delivery": {"poll_interval": 0.2},
     }))

@@ -3,7 +3,10 @@ holds for redirects, odd address spellings and DNS answers; decompression is bou
 
 from __future__ import annotations
 
+import gzip
 import ipaddress
+import tracemalloc
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -135,3 +138,67 @@ def test_the_old_switch_is_refused_naming_the_new_list(tmp_path: Path) -> None:
     text = str(caught.value)
     assert "allow_private_addresses is replaced by allow_addresses" in text
     assert f"{path}:3:" in text
+
+
+def zero_bomb(inflated: int, wbits: int = zlib.MAX_WBITS | 16) -> bytes:
+    """`inflated` zero bytes, compressed (gzip by default) without holding them."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    block = bytes(1 << 20)
+    parts = [packer.compress(block) for _ in range(inflated >> 20)]
+    return b"".join([*parts, packer.flush()])
+
+
+@pytest.mark.parametrize(("encoding", "wbits"), [("gzip", zlib.MAX_WBITS | 16),
+                                                 ("deflate", zlib.MAX_WBITS),
+                                                 ("deflate", -zlib.MAX_WBITS)])
+async def test_a_bomb_is_refused_within_the_cap_plus_a_step(
+        server: HTTPServer, encoding: str, wbits: int) -> None:
+    bomb = zero_bomb(256 << 20, wbits)  # 256 MB of zeros in a quarter of a megabyte
+    server.expect_request("/bomb").respond_with_data(bomb, headers={"Content-Encoding": encoding})
+    cap = 1 << 20
+    settings = settings_for(allow_addresses=ONLY_THIS_LOOPBACK, max_bytes=cap)
+    client = make_client(settings)
+    tracemalloc.start()
+    try:
+        result = await fetch(server.url_for("/bomb"), settings, client)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.error == f"body is over the limit of {cap} bytes"
+    # httpx inflated each network chunk whole: tens of megabytes at once.
+    assert peak < cap + 3 * len(bomb) + (2 << 20), peak
+
+
+@pytest.mark.parametrize(("encoding", "body"), [
+    ("gzip", gzip.compress(FEED)),
+    ("x-gzip", gzip.compress(FEED)),
+    ("gzip", gzip.compress(FEED[:40]) + gzip.compress(FEED[40:])),  # two members
+    ("deflate", zlib.compress(FEED)),
+    ("deflate", zlib.compress(FEED)[2:-4]),  # raw deflate, no zlib wrapper
+    ("gzip, gzip", gzip.compress(gzip.compress(FEED))),
+    ("deflate, gzip", gzip.compress(zlib.compress(FEED))),
+    ("identity", FEED),
+])
+async def test_encodings_are_undone(server: HTTPServer, encoding: str, body: bytes) -> None:
+    server.expect_request("/feed").respond_with_data(body,
+                                                     headers={"Content-Encoding": encoding})
+    result = await fetch(server.url_for("/feed"), settings_for(allow_addresses=ONLY_THIS_LOOPBACK))
+    assert result.body == FEED, result.error
+
+
+@pytest.mark.parametrize(("encoding", "body", "error"), [
+    ("br", b"\x0b\x02\x80hello\x03", "unsupported Content-Encoding 'br'"),
+    ("gzip", b"\x1f\x8b\x08\x00garbage" * 10, "cannot decode the body"),
+])
+async def test_undecodable_bodies_are_reported(server: HTTPServer, encoding: str, body: bytes,
+                                               error: str) -> None:
+    server.expect_request("/feed").respond_with_data(body,
+                                                     headers={"Content-Encoding": encoding})
+    result = await fetch(server.url_for("/feed"), settings_for(allow_addresses=ONLY_THIS_LOOPBACK))
+    assert result.body is None and result.error is not None and error in result.error
+
+
+async def test_only_gzip_and_deflate_are_asked_for(server: HTTPServer) -> None:
+    server.expect_request("/feed").respond_with_data(FEED)
+    await fetch(server.url_for("/feed"), settings_for(allow_addresses=ONLY_THIS_LOOPBACK))
+    assert server.log[0][0].headers["Accept-Encoding"] == "gzip, deflate"

@@ -15,8 +15,9 @@ HTTP:
 - `FetchLimits`: at most `concurrency` fetches at once, at most `per_host` to one host (so an
   outlet with many feeds is not hammered); waiting for a slot does not count against the
   fetch's deadline;
-- the body is streamed and refused as soon as it passes `max_bytes` (after decompression, so
-  a gzip bomb is refused too); one total deadline (`timeout`) covers the whole fetch,
+- the body is streamed and refused as soon as it passes `max_bytes` (after decompression,
+  which `inflate` does in bounded steps, so a gzip bomb is refused before it takes more
+  memory than the cap); one total deadline (`timeout`) covers the whole fetch,
   redirects and a slow-drip body included;
 - 429 and 503 carry Retry-After (seconds or an HTTP date) as seconds in `retry_after`,
   capped at MAX_RETRY_AFTER so a hostile server cannot silence a feed for ever.
@@ -46,6 +47,7 @@ import httpx
 from watcher.config.settings import FetchSettings
 from watcher.errors import FetchError
 from watcher.feeds.addressguard import GuardedBackend, allowing
+from watcher.feeds.inflate import ACCEPT_ENCODING, decoded_chunks
 from watcher.models import FetchResult
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
@@ -72,7 +74,8 @@ def make_client(settings: FetchSettings) -> httpx.AsyncClient:
     transport = GuardedTransport(limits=limits, backend=backend)
     return httpx.AsyncClient(
         timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
-        headers={"User-Agent": settings.user_agent, "Accept": FEED_ACCEPT},
+        headers={"User-Agent": settings.user_agent, "Accept": FEED_ACCEPT,
+                 "Accept-Encoding": ACCEPT_ENCODING},
         follow_redirects=False, transport=transport,
     )
 
@@ -258,7 +261,8 @@ async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
         raise FetchError(f"body of {int(declared)} bytes is over the limit of {max_bytes}",
                          status=response.status_code)
     body = bytearray()
-    async for chunk in response.aiter_bytes():
+    async for chunk in decoded_chunks(response.aiter_raw(),
+                                      response.headers.get("Content-Encoding")):
         body += chunk
         if len(body) > max_bytes:
             raise FetchError(f"body is over the limit of {max_bytes} bytes",
