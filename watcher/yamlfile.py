@@ -7,6 +7,7 @@ so a pydantic error location (`("rules", 2, "severity")`) maps back to a positio
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,27 @@ def _child(node: yaml.Node | None, part: int | str) -> yaml.Node | None:
 
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# What YAML may not hold (YAML 1.1, 5.1; PyYAML's Reader.NON_PRINTABLE): control characters
+# but tab and line breaks, and lone surrogates.
+_NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd"
+                            "\U00010000-\U0010ffff]")
+
+
+def line_col(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of the character at `index` of `text`."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
+def _unreadable(text: str, path: str) -> YamlProblem | None:
+    """The first character YAML may not hold, placed at its line and column."""
+    bad = _NOT_PRINTABLE.search(text)
+    if bad is None:
+        return None
+    line, col = line_col(text, bad.start())
+    code = ord(bad.group())
+    kind = "lone surrogate" if 0xD800 <= code <= 0xDFFF else "control character"
+    return YamlProblem(Problem(path, line, col, f"{kind} U+{code:04X} is not allowed"))
 
 
 def _first_alias(root: yaml.Node) -> yaml.Node | None:
@@ -81,7 +103,10 @@ def _first_alias(root: yaml.Node) -> yaml.Node | None:
 
 def parse_yaml(text: str, path: str) -> YamlDoc:
     """Parse YAML text once (C loader when available) into data plus its node tree; raise
-    `YamlProblem` with the position of a syntax error."""
+    `YamlProblem` with the position of a syntax error or of a character YAML may not
+    hold."""
+    if (problem := _unreadable(text, path)) is not None:
+        raise problem
     try:
         loader = _Loader(text)
         try:
@@ -124,7 +149,10 @@ def read_yaml(path: Path) -> YamlDoc:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        problem = Problem(name, 1, 1, f"not UTF-8: {exc.reason} at byte {exc.start}")
+        readable = raw[:exc.start].decode("utf-8-sig")  # valid: the error is past it
+        line, col = line_col(readable, len(readable))
+        byte = raw[exc.start]
+        problem = Problem(name, line, col, f"not UTF-8: {exc.reason} (byte 0x{byte:02x})")
         raise YamlProblem(problem) from None
     return parse_yaml(text, name)
 
