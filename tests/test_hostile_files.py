@@ -1,5 +1,5 @@
-"""Hostile rule and config files (issue 17): bytes that cannot be read are placed at their
-own line and column."""
+"""Hostile rule and config files (issue 17): duplicate keys are refused at the second
+occurrence; bytes that cannot be read are placed at their own line and column."""
 
 from __future__ import annotations
 
@@ -29,6 +29,35 @@ def config_error(tmp_path: Path, content: bytes) -> tuple[Path, str]:
     with pytest.raises(ConfigError) as caught:
         load_config(path, env={})
     return path, str(caught.value)
+
+
+@pytest.mark.parametrize(("text", "position", "key"), [
+    (RULE.replace("    title:", "    id: other\n    title:"), "3:5", "id"),
+    (RULE + "    severity: high\n", "6:5", "severity"),
+    (RULE.replace("{words: [convoy]}", "{words: [convoy], words: [tank]}"), "5:30", "words"),
+    ("rules: []\nrules:\n" + RULE[len("rules:\n"):], "2:1", "rules"),
+])
+def test_a_rule_key_written_twice_is_refused_at_the_second(tmp_path: Path, text: str,
+                                                           position: str, key: str) -> None:
+    path, errors = rule_errors(tmp_path, text.encode())
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"{path}:{position}: duplicate key {key!r} (first at line ")
+    assert errors[0].endswith("); each key may appear once")
+
+
+def test_the_first_occurrence_is_named(tmp_path: Path) -> None:
+    _, errors = rule_errors(tmp_path, RULE.replace("    title:", "    id: x\n    title:").encode())
+    assert "(first at line 2, column 5)" in errors[0]
+
+
+def test_a_config_key_written_twice_is_refused_at_the_second(tmp_path: Path) -> None:
+    path, error = config_error(tmp_path, b"state: a.db\nlog_level: info\nstate: b.db\n")
+    assert f"{path}:3:1: duplicate key 'state' (first at line 1, column 1)" in error
+
+
+def test_a_nested_config_key_written_twice_is_refused(tmp_path: Path) -> None:
+    path, error = config_error(tmp_path, b"fetch:\n  timeout: 5s\n  timeout: 50s\n")
+    assert f"{path}:3:3: duplicate key 'timeout'" in error
 
 
 @pytest.mark.parametrize(("content", "position", "fragment"), [

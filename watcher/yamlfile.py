@@ -83,6 +83,32 @@ def _unreadable(text: str, path: str) -> YamlProblem | None:
     return YamlProblem(Problem(path, line, col, f"{kind} U+{code:04X} is not allowed"))
 
 
+def _first_duplicate_key(root: yaml.Node, path: str) -> YamlProblem | None:
+    """A key written twice in one mapping: YAML would keep the last value silently."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[tuple[str, str], yaml.Node] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    first = seen.setdefault((key.tag, key.value), key)
+                    if first is not key:
+                        return _duplicate(key, first, path)
+                stack += (key, value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
+    return None
+
+
+def _duplicate(key: yaml.Node, first: yaml.Node, path: str) -> YamlProblem:
+    mark, earlier = key.start_mark, first.start_mark
+    return YamlProblem(Problem(
+        path, mark.line + 1, mark.column + 1,
+        f"duplicate key {key.value!r} (first at line {earlier.line + 1}, "
+        f"column {earlier.column + 1}); each key may appear once"))
+
+
 def _first_alias(root: yaml.Node) -> yaml.Node | None:
     """A node reached twice is an alias (*name). Refusing them keeps a billion-laughs file
     as small in memory as it is on disk."""
@@ -103,8 +129,8 @@ def _first_alias(root: yaml.Node) -> yaml.Node | None:
 
 def parse_yaml(text: str, path: str) -> YamlDoc:
     """Parse YAML text once (C loader when available) into data plus its node tree; raise
-    `YamlProblem` with the position of a syntax error or of a character YAML may not
-    hold."""
+    `YamlProblem` with the position of a syntax error, a duplicate key or a character YAML
+    may not hold."""
     if (problem := _unreadable(text, path)) is not None:
         raise problem
     try:
@@ -115,6 +141,8 @@ def parse_yaml(text: str, path: str) -> YamlDoc:
                 mark = alias.start_mark
                 raise YamlProblem(Problem(path, mark.line + 1, mark.column + 1,
                                           "aliases (*name) are not allowed in watcher files"))
+            if root is not None and (duplicate := _first_duplicate_key(root, path)) is not None:
+                raise duplicate
             data = loader.construct_document(root) if root is not None else None
         finally:
             loader.dispose()
