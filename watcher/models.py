@@ -88,8 +88,14 @@ class Group(BaseModel):
     name: str
 
 
+# Alert parts: every field is in every alert sent, defaults included, so the schema of what
+# is sent (`watcher schema alert`, serialization mode) marks them all required.
+_ALWAYS_SENT = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
 class RuleRef(BaseModel):
-    model_config = ConfigDict(frozen=True)  # one per compiled rule, shared by its alerts
+    # one per compiled rule, shared by its alerts
+    model_config = ConfigDict(frozen=True, **_ALWAYS_SENT)
 
     id: str
     title: str
@@ -98,6 +104,8 @@ class RuleRef(BaseModel):
 
 
 class ArticleRef(BaseModel):
+    model_config = _ALWAYS_SENT
+
     key: str
     url: str | None = None
     title: str
@@ -109,7 +117,7 @@ class ArticleRef(BaseModel):
 class Alert(BaseModel):
     """The alert contract of DESIGN.md: what `watcher match` prints and sinks send."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, **_ALWAYS_SENT)
 
     schema_: Literal["watcher.alert/v1"] = Field(default="watcher.alert/v1", alias="schema")
     alert_id: str

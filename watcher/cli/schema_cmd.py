@@ -27,7 +27,8 @@ def json_schema(document: str) -> dict[str, Any]:
         schema = Config.model_json_schema(by_alias=True)
         schema.get("properties", {}).pop("base_dir", None)
         return schema
-    return Alert.model_json_schema(by_alias=True)
+    # What is sent, not what is accepted: every field an alert always carries is required.
+    return Alert.model_json_schema(by_alias=True, mode="serialization")
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
