@@ -47,6 +47,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
+from watcher.feeds.charrefs import mend_char_refs, scrub_surrogates
 from watcher.feeds.htmltext import html_to_text
 from watcher.feeds.urls import canonical_url, is_http_url
 from watcher.models import Article, ArticleIn, ParseOutcome
@@ -178,7 +179,7 @@ def defuse_dtd(data: bytes) -> tuple[bytes, bool]:
 def _read_xml_feed(body: bytes, url: str, content_type: str | None
                    ) -> tuple[list[_Entry], str | None, str | None, str | None]:
     """(entries, feed language, warning, error) of an RSS/Atom document."""
-    data, defused = defuse_dtd(body)
+    data, defused = defuse_dtd(mend_char_refs(body))
     # Without a Content-Type, feedparser flags every document; application/xml lets the XML
     # declaration (or sniffing) pick the encoding, which is what an unlabelled file needs.
     headers = {"content-location": url, "content-type": content_type or "application/xml"}
@@ -229,7 +230,7 @@ def _read_json_feed(body: bytes, url: str
                     ) -> tuple[list[_Entry], str | None, str | None, str | None]:
     """(entries, feed language, warning, error) of a JSON Feed document."""
     try:
-        doc = json.loads(body.decode("utf-8-sig"))
+        doc = scrub_surrogates(json.loads(body.decode("utf-8-sig")))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         return [], None, None, f"invalid JSON: {exc}"
     if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith(
