@@ -134,7 +134,7 @@ def test_encoding_in_header_only_is_needed() -> None:
 
 
 @pytest.mark.parametrize(("items", "field", "expected"), [
-    ("<item><title>A &amp; B &lt;tag&gt;</title></item>", "title", "A & B <tag>"),
+    ("<item><title>A &amp; B &lt;tag&gt;</title></item>", "title", "A & B"),  # no markup
     ("<item><title><![CDATA[Raw <b>bold</b> & more]]></title></item>", "title",
      "Raw bold & more"),
     ("<item><title>Line\n   broken\ttitle</title></item>", "title", "Line broken title"),

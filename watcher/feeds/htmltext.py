@@ -18,6 +18,13 @@ minute), so such markup is reduced by a flat tag stripper that follows the same 
 
 Text without '<' is not parsed as HTML: without '&' it is returned unchanged (the fast path),
 with '&' only its entities are decoded, so plain text keeps its own line breaks.
+
+`plain_text` is what every text field of an article goes through, whatever the feed
+declared its type to be: feedparser calls a title plain text unless all its tags are on its
+safe list, so `Convoy <script>alert(1)</script> near Tabqa` would reach receivers as
+written. Text that still holds something tag-like (`<` then a letter, `/`, `!` or `?`) after
+its reduction, such as markup escaped twice, is reduced again; what remains after
+MAX_ROUNDS loses the `<` of each tag, so no field ever carries markup.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ NOT_NESTING = frozenset({"br", "img", "hr", "meta", "link", "input", "wbr", "sou
                          "col", "embed", "param", "track", "base", "p", "li", "td", "th",
                          "tr", "option", "dt", "dd"})
 MAX_DEPTH = 256
+MAX_ROUNDS = 3
 
 _PARAGRAPH = "\x00P"
 _LINE = "\x00L"
@@ -54,6 +62,19 @@ _TAG = re.compile(r"<!--.*?(?:-->|$)|<(/?)([A-Za-z][A-Za-z0-9:-]*)[^<>]*>", re.D
 _DROPPED_NAMES = "|".join(sorted(DROPPED))
 _DROPPED_ELEMENT = re.compile(rf"<({_DROPPED_NAMES})\b[^<>]*>.*?(?:</\1\s*>|$)",
                               re.DOTALL | re.IGNORECASE)
+
+
+_TAG_LIKE = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def plain_text(value: str, *, html: bool) -> str:
+    """Text without markup, from a field declared HTML (`html`) or plain (module docstring)."""
+    text = html_to_text(value) if html or _TAG_LIKE.search(value) else value
+    for _ in range(MAX_ROUNDS):
+        if _TAG_LIKE.search(text) is None:
+            return text
+        text = html_to_text(text)
+    return _TAG_LIKE.sub("", text)
 
 
 def html_to_text(markup: str) -> str:

@@ -48,7 +48,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from watcher.feeds.charrefs import mend_char_refs, scrub_surrogates
-from watcher.feeds.htmltext import html_to_text
+from watcher.feeds.htmltext import plain_text
 from watcher.feeds.urls import canonical_url, is_http_url
 from watcher.models import Article, ArticleIn, ParseOutcome
 
@@ -98,7 +98,7 @@ def article_from_record(record: ArticleIn, *, default_source: str = "") -> Artic
     title = _title_text(record.title, html=True)
     summary = _body_text(record.summary or "", html=True)
     content = _body_text(record.content or "", html=True)
-    url = canonical_url(record.url) if record.url else None
+    url = canonical_url(record.url) if record.url and is_http_url(record.url) else None
     if record.id:
         identity = f"url\x1f{canonical_url(record.id)}" if is_http_url(record.id) \
             else f"id\x1f{record.id}"
@@ -113,7 +113,8 @@ def article_from_record(record: ArticleIn, *, default_source: str = "") -> Artic
         published = published.replace(tzinfo=UTC) if published.tzinfo is None \
             else published.astimezone(UTC)
     return Article(key=key, url=url, title=title, summary=summary, content=content,
-                   source=record.source or default_source, published=published,
+                   source=_title_text(record.source or default_source, html=False),
+                   published=published,
                    language=normalize_language(record.language))
 
 
@@ -276,6 +277,7 @@ def _outcome(read: tuple[list[_Entry], str | None, str | None, str | None], feed
     # A name that several entries share names none of them; it never touches their keys.
     shared = {name for name, n in Counter(n for ns in names for n in ns).items() if n > 1}
     fallback = normalize_language(feed_language) or normalize_language(language)
+    source = _title_text(source, html=False)
     articles = []
     for e, own, link in zip(entries, names, links, strict=True):
         text = e.summary or e.content
@@ -297,12 +299,12 @@ def _is_html(detail: Any) -> bool:
 
 
 def _title_text(value: str, *, html: bool) -> str:
-    text = html_to_text(value[:MAX_HTML_CHARS]) if html else value[:MAX_HTML_CHARS]
+    text = plain_text(value[:MAX_HTML_CHARS], html=html)
     return _WHITESPACE.sub(" ", text).strip()[:MAX_TITLE_CHARS]
 
 
 def _body_text(value: str, *, html: bool) -> str:
-    text = html_to_text(value[:MAX_HTML_CHARS]) if html else value
+    text = plain_text(value[:MAX_HTML_CHARS], html=html)
     return text.strip()[:MAX_FIELD_CHARS]
 
 
