@@ -197,7 +197,10 @@ def test_nothing_found_in_empty_article(matcher: Matcher) -> None:
 
 def test_empty_ruleset_compiles_and_matches_nothing() -> None:
     matcher = compile_rules(load_rules([], {}))
-    assert run(matcher, "Convoy leaves Raqqa") == ArticleMatch()
+    found = run(matcher, "Convoy leaves Raqqa")
+    assert found.hits == () and found.groups == ()
+    # Asked for every entity, the GeoNames layer still names the city without any rule.
+    assert [p.name for p in found.places] == ["Ar Raqqah"]
 
 
 def test_cost_does_not_evaluate_unrelated_rules(matcher: Matcher) -> None:
@@ -278,5 +281,5 @@ def test_places_are_worked_out_only_when_a_rule_fires_unless_asked(matcher: Matc
     assert match_article(matcher, article) == ArticleMatch()
     found = match_article(matcher, article, all_entities=True)
     assert found.hits == ()
-    assert [p.name for p in found.places] == ["Raqqa"]
+    assert [p.name for p in found.places] == ["Ar Raqqah"]
     assert [g.name for g in found.groups] == ["Free Syrian Army"]
