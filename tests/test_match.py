@@ -197,7 +197,10 @@ def test_nothing_found_in_empty_article(matcher: Matcher) -> None:
 
 def test_empty_ruleset_compiles_and_matches_nothing() -> None:
     matcher = compile_rules(load_rules([], {}))
-    assert run(matcher, "Convoy leaves Raqqa") == ArticleMatch()
+    found = run(matcher, "Convoy leaves Raqqa")
+    assert found.hits == () and found.groups == ()
+    # Asked for every entity, the GeoNames layer still names the city without any rule.
+    assert [p.name for p in found.places] == ["Ar Raqqah"]
 
 
 def test_cost_does_not_evaluate_unrelated_rules(matcher: Matcher) -> None:

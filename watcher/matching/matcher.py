@@ -433,8 +433,15 @@ def match_article(matcher: Matcher, article: Article, *,
                                 matched=_matched_terms(matcher.terms, why, texts, said)))
     if not (hits or all_entities):
         return ArticleMatch()
-    places, groups = _entities(matcher, found, tokenized)
+    places, groups = _entities(matcher, found, _tokens_for_places(texts, tokenized))
     return ArticleMatch(hits=tuple(hits), places=places, groups=groups)
+
+
+def _tokens_for_places(texts: list[str], tokenized: list[Tokens | None]) -> list[Tokens | None]:
+    """Every field's tokens, for the GeoNames pass: a field the scan left untokenised (no
+    term to look for, as with a rules folder of only `pattern` rules) is tokenised now."""
+    return [tokenize(text) if tokens is None and text else tokens
+            for text, tokens in zip(texts, tokenized, strict=True)]
 
 
 def _drop_unsupported_places(ambiguous: tuple[AmbiguousPlace, ...],
