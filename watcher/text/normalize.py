@@ -4,8 +4,11 @@ Matching compares normalised tokens; alerts report offsets into the original tex
 tokenizer never rewrites the text: it finds token spans in the original, and folds each token
 on its own (cached, since news repeats its words):
 
+- look-alike letters of another script folded in mixed-script words ("cοnvoy" with a Greek
+  omicron is "convoy"), and a word under a right-to-left override read as shown
+  (confusables.py);
 - NFKD, combining marks dropped (Mayādīn = Mayadin), casefold, format characters (soft hyphen,
-  zero-width joiners, marks of direction) removed;
+  zero-width joiners, marks and controls of direction) removed;
 - Arabic script: harakat and tatweel dropped, alef forms (أ إ آ ٱ) to ا, ta marbuta to ه,
   alef maqsura to ي, Persian ک ی to ك ي, and attached prefixes (و ف ب ك ل and ال, in any
   stack such as وال بال لل) stripped while at least three letters remain. Term and text go
@@ -33,13 +36,15 @@ from typing import Any, TypeVar
 
 import Stemmer
 
+from watcher.text.confusables import BIDI_CONTROLS, display_order, fold_confusables
+
 _V = TypeVar("_V")
 
 # Letters and digits, plus the combining marks that may sit inside a word (Latin, Cyrillic,
 # Hebrew, Arabic) and the invisible characters that HTML text carries inside words.
 _IN_WORD = (r"\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u0640\u064b-\u065f"
             r"\u0670\u06d6-\u06ed\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-            r"\u00ad\u200b-\u200f\u2060")
+            r"\u00ad\u200b-\u200f\u2060" + BIDI_CONTROLS)
 _TOKEN = re.compile(rf"(?:[^\W_]|[{_IN_WORD}])+")
 # The same tokens, found by one character class (twice as fast on long texts): applied to
 # the text with "_" blanked out, \w is exactly [^\W_]. Blanking keeps every offset.
@@ -219,8 +224,12 @@ def _has_arabic(token: str) -> bool:
     return any("\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u077f" for ch in token)
 
 
+def _unspoof(token: str) -> str:
+    return fold_confusables(display_order(token))
+
+
 def _fold(token: str) -> str:
-    folded = "".join(_strip_marks(token).casefold().split())
+    folded = "".join(_strip_marks(_unspoof(token)).casefold().split())
     return _fold_arabic(folded) if _has_arabic(folded) else folded
 
 
@@ -234,7 +243,7 @@ def normalize_token(token: str) -> str:
 
 def case_form(token: str) -> str:
     """A token without diacritics but with its case kept: what case-sensitive terms compare."""
-    return "".join(_strip_marks(token).split())
+    return "".join(_strip_marks(_unspoof(token)).split())
 
 
 @dataclass(frozen=True)
