@@ -35,6 +35,7 @@ class CompiledLeaf:
 class CompiledNear:
     slots: tuple[CompiledLeaf, ...]
     within: int
+    across: bool = False  # may the terms be in different clauses (`Tokens.breaks`)?
 
 
 @dataclass(frozen=True)
@@ -171,10 +172,11 @@ def _leaf_holds(node: CompiledLeaf, scan: ArticleScan, why: Why | None) -> bool:
 
 
 def _near_holds(node: CompiledNear, scan: ArticleScan, why: Why | None) -> bool:
-    """Sweep each field's occurrences in token order. At each start, the best choice for
-    every slot is its occurrence (started so far) that ends last; the words between the
-    earliest such end and this start are the gap to beat."""
-    per_field: dict[int, list[tuple[int, int, int, int, Occurrence]]] = {}
+    """Sweep each field's occurrences in token order (each clause's, unless `across`: a
+    sentence end, comma, semicolon or line break parts them). At each start, the best
+    choice for every slot is its occurrence (started so far) that ends last; the words
+    between the earliest such end and this start are the gap to beat."""
+    per_field: dict[tuple[int, int], list[tuple[int, int, int, int, Occurrence]]] = {}
     found = scan.found
     for slot_index, slot in enumerate(node.slots):
         for term_id in slot.term_ids:
@@ -182,7 +184,9 @@ def _near_holds(node: CompiledNear, scan: ArticleScan, why: Why | None) -> bool:
                 continue
             for field_index, first, last, occ in scan.positions(term_id):
                 if field_index in slot.fields:
-                    per_field.setdefault(field_index, []).append(
+                    tokens = scan.tokens[field_index]
+                    clause = 0 if node.across or tokens is None else tokens.clause(first)
+                    per_field.setdefault((field_index, clause), []).append(
                         (first, last, slot_index, term_id, occ))
     count = len(node.slots)
     for items in per_field.values():
@@ -220,6 +224,27 @@ def required_leaves(node: CompiledNode) -> list[CompiledLeaf]:
     if node.op != "all":
         return []
     return [leaf for child in node.children for leaf in required_leaves(child)]
+
+
+def decided_terms(node: CompiledNode) -> frozenset[int] | None:
+    """The terms of a condition that holds whenever each of its leaves has a term found
+    anywhere in the article, else None: a leaf of terms over every field, or `all` of
+    such leaves. The rule index makes such a rule a candidate only then (index.py: every
+    leaf a rule requires has a term found), so it need not be evaluated."""
+    if not _only_leaves(node):
+        return None
+    leaves = required_leaves(node)
+    if any(leaf.patterns or len(leaf.fields) != ALL_FIELDS for leaf in leaves):
+        return None
+    return frozenset().union(*(leaf.term_ids for leaf in leaves))
+
+
+def _only_leaves(node: CompiledNode) -> bool:
+    """Whether `node` is a leaf, or `all` of nodes made of leaves and `all` alone."""
+    if isinstance(node, CompiledLeaf):
+        return True
+    return (isinstance(node, CompiledBranch) and node.op == "all"
+            and all(_only_leaves(c) for c in node.children))
 
 
 def counted_leaves(node: CompiledNode) -> tuple[list[CompiledLeaf], int]:

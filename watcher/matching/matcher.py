@@ -9,7 +9,9 @@ Russian and Ukrainian articles, which decline). Stem keys are nearly all one tok
 stems are looked up token by token in a dict instead (`StemKeys`), and the automaton of the
 few longer ones runs only when one of their first tokens occurs. A hit maps back through
 token indices to character offsets in the original field text. A case-sensitive acronym is
-not counted inside a run of capitals (`_among_capitals`).
+not counted inside a run of capitals (`_among_capitals`). A key of several tokens does not
+match over a sentence end, comma, semicolon or line break between them (`Tokens.breaks`),
+unless its term is written with such punctuation itself ("St. Petersburg": `loose`).
 
 Only rules with a term found are evaluated: index.py says which, from an index of
 terms to rules that learns which terms are rare in the news.
@@ -44,16 +46,16 @@ from watcher.matching.evaluate import (
     CompiledNode,
     Occurrence,
     cost_rank,
+    decided_terms,
     holds,
 )
+from watcher.matching.explain import Explainer, TermInfo
 from watcher.matching.index import RuleIndex
 from watcher.models import (
     FIELDS,
     Article,
     ArticleMatch,
-    FieldName,
     Group,
-    MatchedTerm,
     Place,
     RuleHit,
     RuleRef,
@@ -61,6 +63,7 @@ from watcher.models import (
 from watcher.rules.load import Leaf, NearLeaf, Node, Rule, RuleSet
 from watcher.rules.terms import Gazetteer, Term, term_from_spec
 from watcher.text.normalize import (
+    BREAK,
     STEMMERS,
     Memo,
     Tokens,
@@ -78,20 +81,11 @@ from watcher.text.normalize import (
 from watcher.text.patterns import PatternSet, compile_pattern
 
 Stream = Literal[0, 1]
-_KEY_LENGTH = itemgetter(0)  # an automaton value (key length, tokens, term ids, checked)
+# An automaton value: key length, tokens, term ids, case-sensitive entries, loose (may run
+# over punctuation).
+_KEY_LENGTH = itemgetter(0)
 PLAIN: Stream = 0
 STEMMED: Stream = 1
-TermKind = Literal["place", "group", "word", "pattern"]
-
-
-@dataclass(frozen=True)
-class TermInfo:
-    """What a hit on a term reports: `label` is the rule's term or the entry's name."""
-
-    kind: TermKind
-    label: str
-    entry: str | None = None
-
 
 @dataclass(frozen=True)
 class _Entry:
@@ -103,6 +97,7 @@ class _Entry:
     # A word's key as written, when its stems are keys too: for an article in that
     # language the stems find every occurrence, so the key as written is left out.
     stemmed_in: str | None = None
+    loose: bool = False  # written with a break (`BREAK`) itself: may match over one
 
 
 @dataclass(frozen=True)
@@ -128,9 +123,13 @@ class CompiledRule:
     feeds: frozenset[str] | None = None  # None: every feed
     languages: frozenset[str] | None = None  # None: every language
     ref: RuleRef = field(init=False)  # what its alerts say of it
+    # The terms of a rule that fires whenever the rule index makes it a candidate (see
+    # `decided_terms`), else None: it is not evaluated, its explanation is these terms.
+    decided: frozenset[int] | None = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ref", self.rule.ref())
+        object.__setattr__(self, "decided", decided_terms(self.condition))
 
     def in_scope(self, feed: str, language: str) -> bool:
         return ((self.feeds is None or feed in self.feeds)
@@ -197,23 +196,26 @@ class _Builder:
         for spelling in term_spellings(text):
             norms = [normalize_token(t) for t in spelling]
             stemmed_in = language if not case else None
-            self._key(norms, _plain_entry(term_id, spelling, case, stemmed_in))
+            loose = BREAK.search(text) is not None
+            self._key(norms, _plain_entry(term_id, spelling, case, stemmed_in, loose))
             if language is not None and not case:
                 self.languages.add(language)
                 self.word_languages.add(language)
-                self._key(stem_tokens(norms, language), _Entry(STEMMED, language, term_id, None))
+                self._key(stem_tokens(norms, language),
+                          _Entry(STEMMED, language, term_id, None, loose=loose))
 
     def _add_name_keys(self, term_id: int, text: str, case: bool) -> None:
         """Keys for a place or group spelling: as written, and for a Cyrillic one (not
         case-sensitive) its stems in Russian and Ukrainian, so that "у Ракки" finds Ракка."""
         for spelling in term_spellings(text):
             norms = [normalize_token(t) for t in spelling]
-            self._key(norms, _plain_entry(term_id, spelling, case))
+            loose = BREAK.search(text) is not None
+            self._key(norms, _plain_entry(term_id, spelling, case, loose=loose))
             for language in () if case else name_stem_languages(text):
                 stems = name_stems(norms, language)
                 if stems is not None:
                     self.languages.add(language)
-                    self._key(stems, _Entry(STEMMED, language, term_id, None))
+                    self._key(stems, _Entry(STEMMED, language, term_id, None, loose=loose))
 
     def _key(self, tokens: list[str], entry: _Entry) -> None:
         key = " " + " ".join(tokens) + " "
@@ -257,7 +259,8 @@ class _Builder:
         if isinstance(node, Leaf):
             return self.leaf(node, language)
         if isinstance(node, NearLeaf):
-            return CompiledNear(tuple(self.leaf(s, language) for s in node.slots), node.within)
+            return CompiledNear(tuple(self.leaf(s, language) for s in node.slots), node.within,
+                                node.across)
         children = sorted((self.node(c, language) for c in node.children), key=cost_rank)
         return CompiledBranch(node.op, tuple(children), node.min)
 
@@ -292,7 +295,8 @@ class _Builder:
                 # case-sensitive ones are checked hit by hit.
                 plain = tuple(sorted({e.term_id for e in own if e.case is None}))
                 checked = tuple(e for e in own if e.case is not None)
-                automaton.add_word(key, (len(key), ntok, plain, checked))
+                loose = ntok == 1 or any(e.loose for e in own)
+                automaton.add_word(key, (len(key), ntok, plain, checked, loose))
         if not len(automaton):
             return None
         automaton.make_automaton()
@@ -306,15 +310,16 @@ class _Builder:
         multi = ahocorasick.Automaton()
         firsts: set[str] = set()
         for key, entries in self.keys.items():
-            ids = tuple(sorted({e.term_id for _, e in entries
-                                if _belongs(e, STEMMED, language)}))
+            own = [e for _, e in entries if _belongs(e, STEMMED, language)]
+            ids = tuple(sorted({e.term_id for e in own}))
             if not ids:
                 continue
             tokens = key.split()
             if len(tokens) == 1:
                 single[tokens[0]] = ids
             else:
-                multi.add_word(key, (len(key), len(tokens), ids, ()))
+                multi.add_word(key, (len(key), len(tokens), ids, (),
+                                     any(e.loose for e in own)))
                 firsts.add(tokens[0])
         if not single and not len(multi):
             return None
@@ -337,11 +342,11 @@ def _belongs(entry: _Entry, stream: Stream, language: str | None) -> bool:
 
 
 def _plain_entry(term_id: int, spelling: tuple[str, ...], case: bool,
-                 stemmed_in: str | None = None) -> _Entry:
+                 stemmed_in: str | None = None, loose: bool = False) -> _Entry:
     if not case:
-        return _Entry(PLAIN, None, term_id, None, stemmed_in=stemmed_in)
+        return _Entry(PLAIN, None, term_id, None, stemmed_in=stemmed_in, loose=loose)
     forms = tuple(case_form(t) for t in spelling)
-    return _Entry(PLAIN, None, term_id, forms, capitals="".join(forms).isupper())
+    return _Entry(PLAIN, None, term_id, forms, capitals="".join(forms).isupper(), loose=loose)
 
 
 def compile_rules(ruleset: RuleSet, include_disabled: bool = False,
@@ -418,19 +423,23 @@ def match_article(matcher: Matcher, article: Article, *,
     if matcher.eager:
         scan.run_patterns(matcher.eager)
     hits = []
-    said: dict[tuple[int, Occurrence], MatchedTerm] = {}  # shared by the article's hits
+    explain = Explainer(matcher.terms, found, texts)  # each matched term made once
     candidates = matcher.index.candidates(found)
     matcher.index.learn(found)
     for index in candidates:
         compiled = matcher.rules[index]
         if not compiled.in_scope(article.feed, language):
             continue
+        if compiled.decided is not None:  # a candidate is a hit: nothing to evaluate
+            hits.append(RuleHit(rule=compiled.ref, notify=compiled.rule.notify,
+                                matched=explain.of_terms(compiled.decided)))
+            continue
         if not holds(compiled.condition, scan, None):  # most candidates: stop early
             continue
         why: list[tuple[int, Occurrence]] = []
         if holds(compiled.condition, scan, why):  # again, collecting every occurrence
             hits.append(RuleHit(rule=compiled.ref, notify=compiled.rule.notify,
-                                matched=_matched_terms(matcher.terms, why, texts, said)))
+                                matched=explain.of_why(why)))
     if not (hits or all_entities):
         return ArticleMatch()
     places, groups = _entities(matcher, found, _tokens_for_places(texts, tokenized))
@@ -454,7 +463,9 @@ def _drop_unsupported_places(ambiguous: tuple[AmbiguousPlace, ...],
 def _scan(automaton: ahocorasick.Automaton, tokens: Tokens, stream: list[str],
           field_index: int, found: dict[int, set[Occurrence]]) -> None:
     spans = tokens.spans
-    for first, (_, ntok, ids, checked) in token_hits(automaton, stream, _KEY_LENGTH):
+    for first, (_, ntok, ids, checked, loose) in token_hits(automaton, stream, _KEY_LENGTH):
+        if not loose and tokens.broken(first, first + ntok - 1):
+            continue  # a phrase does not run over a sentence end, comma...
         span = (field_index, spans[first][0], spans[first + ntok - 1][1])
         for term_id in ids:
             occurrences = found.get(term_id)
@@ -477,11 +488,9 @@ def _scan(automaton: ahocorasick.Automaton, tokens: Tokens, stream: list[str],
 def _scan_stems(keys: StemKeys, tokens: Tokens, language: str, field_index: int,
                 found: dict[int, set[Occurrence]]) -> None:
     looked_up = list(map(keys.by_token.__getitem__, tokens.norms))  # term ids, or None
-    spans = tokens.spans
-    for i in compress(range(len(looked_up)), looked_up):
-        start, end = spans[i]
+    for ids, (start, end) in compress(zip(looked_up, tokens.spans, strict=True), looked_up):
         span = (field_index, start, end)
-        for term_id in looked_up[i] or ():
+        for term_id in ids:  # type: ignore[union-attr]  # compress left out the None
             occurrences = found.get(term_id)
             if occurrences is None:
                 found[term_id] = {span}
@@ -524,24 +533,6 @@ def _drop_nested_entities(entities: frozenset[int], found: dict[int, set[Occurre
             cover_start, cover_end = start, end
     for term_id in [t for t in named if not found[t]]:
         del found[term_id]
-
-
-def _matched_terms(terms: list[TermInfo], why: list[tuple[int, Occurrence]],
-                   texts: list[str], said: dict[tuple[int, Occurrence], MatchedTerm]
-                   ) -> tuple[MatchedTerm, ...]:
-    """The terms that made a rule fire, in order of place in the article; each made once
-    per article (`said`)."""
-    result = []
-    for occurrence, label, term_id in sorted({(occ, terms[t].label, t) for t, occ in why}):
-        matched = said.get((term_id, occurrence))
-        if matched is None:
-            fi, start, end = occurrence
-            name: FieldName = FIELDS[fi]
-            matched = said[term_id, occurrence] = MatchedTerm(
-                term=label, kind=terms[term_id].kind, text=texts[fi][start:end], field=name,
-                start=start, end=end)
-        result.append(matched)
-    return tuple(result)
 
 
 def _entities(matcher: Matcher, found: dict[int, set[Occurrence]],

@@ -329,7 +329,7 @@ def _resolve_near(near: Near, loc: Loc, fields: tuple[FieldName, ...],
         key = next(k for k in TERM_LEAVES if getattr(slot, k) is not None)
         slots.append(_resolve_leaf(_LEAF_KIND[key], getattr(slot, key),
                                    (*loc, "of", i, key), fields, res))
-    return NearLeaf(tuple(slots), near.within)
+    return NearLeaf(tuple(slots), near.within, near.across_punctuation)
 
 
 def _resolve_term(kind: LeafKind, term: Term, loc: Loc, res: _Resolution) -> Term:

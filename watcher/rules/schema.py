@@ -103,6 +103,10 @@ class Near(_Model):
     of: list[NearTerms] = Field(min_length=2, max_length=5,
                                 description="Two to five leaves; one term of each must "
                                             "occur, all within `within` words.")
+    across_punctuation: bool = Field(
+        False, description="Also count terms on either side of a sentence end, comma, "
+                           "semicolon or line break (by default they must be in one "
+                           "sentence or clause).")
 
 
 class Condition(_Model):

@@ -36,10 +36,12 @@ class Branch:
 
 @dataclass(frozen=True)
 class NearLeaf:
-    """Holds when one term of each slot occurs in one field, at most `within` words apart."""
+    """Holds when one term of each slot occurs in one field, at most `within` words apart,
+    with no sentence end, comma, semicolon or line break between them unless `across`."""
 
     slots: tuple[Leaf, ...]
     within: int
+    across: bool = False
 
 
 Node = Leaf | NearLeaf | Branch

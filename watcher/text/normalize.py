@@ -21,17 +21,20 @@ Snowball's Russian stemmer, and for Ukrainian, which Snowball lacks, `stem_ukrai
 Everything that is not a letter, digit or combining mark separates tokens: hyphens,
 apostrophes and quotes of every kind included, so "Deir ez-Zor", "Deir ez Zor" and
 "Deir-ez-Zor" give the same tokens. Terms written with a hyphen or apostrophe also get a
-joined variant ("Deir ezzor"); see `term_variants`.
+joined variant ("Deir ezzor"); see `term_variants`. Some separators also end a phrase
+(`BREAK`): a sentence end, a comma, a semicolon, a line break (`Tokens.breaks`).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
-from itertools import accumulate
+from functools import cached_property, lru_cache
+from itertools import accumulate, compress, count
+from operator import add, itemgetter
 from typing import Any, TypeVar
 
 import Stemmer
@@ -39,6 +42,7 @@ import Stemmer
 from watcher.text.confusables import BIDI_CONTROLS, display_order, fold_confusables
 
 _V = TypeVar("_V")
+_START = itemgetter(0)
 
 # Letters and digits, plus the combining marks that may sit inside a word (Latin, Cyrillic,
 # Hebrew, Arabic) and the invisible characters that HTML text carries inside words.
@@ -49,6 +53,10 @@ _TOKEN = re.compile(rf"(?:[^\W_]|[{_IN_WORD}])+")
 # The same tokens, found by one character class (twice as fast on long texts): applied to
 # the text with "_" blanked out, \w is exactly [^\W_]. Blanking keeps every offset.
 _TOKEN_SPLIT = re.compile(rf"([\w{_IN_WORD}]+)")
+# Between two tokens, what ends a phrase: a sentence end (. ! ? … and the Arabic, Urdu and
+# CJK full stops and question marks), a comma or semicolon (Latin, Arabic, CJK), a line break.
+BREAK = re.compile(r"[.!?,;\n\r\v\f\x85\u2026\u2028\u2029\u060c\u061b\u061f\u06d4"
+                   r"\u3001\u3002\uff01\uff0c\uff1b\uff1f]")
 # Characters inside a written term that mark "these tokens may also be written joined".
 _JOINERS = re.compile(r"[-\u2010-\u2015\u2212'\u2018\u2019\u201b`\u00b4\u02bc\u02bb\u02be\u02bf]")
 
@@ -258,9 +266,52 @@ class Tokens:
         start, end = self.spans[i]
         return self.text[start:end]
 
+    @cached_property
+    def breaks(self) -> list[int]:
+        """The tokens followed by a break (`BREAK`) before the next token, in order: a
+        phrase whose tokens i and i + 1 are both in it does not run over such an i. Worked
+        out on first use (a phrase of several tokens found, or a `near`)."""
+        found: list[int] = []
+        spans, last = self.spans, len(self.spans) - 1
+        for match in BREAK.finditer(self.text):
+            i = bisect_right(spans, match.start(), key=_START) - 1  # the token before it
+            if 0 <= i < last and spans[i][1] <= match.start() and (not found or found[-1] != i):
+                found.append(i)
+        return found
+
+    def broken(self, first: int, last: int) -> bool:
+        """Whether a break lies between tokens `first` and `last` (first <= last)."""
+        breaks = self.breaks
+        i = bisect_left(breaks, first)
+        return i < len(breaks) and breaks[i] < last
+
+    def clause(self, i: int) -> int:
+        """How many breaks come before token `i`: tokens of one clause share this number."""
+        return bisect_left(self.breaks, i)
+
+
+def _separators_to_spaces() -> dict[int, str]:
+    """Every character below U+3000 that is not part of a token, mapped to a space."""
+    return {code: " " for code in range(0x3000)
+            if code != 0x20 and not _TOKEN.fullmatch(chr(code))}
+
+
+_SPACES = _separators_to_spaces()
+
 
 def tokenize(text: str) -> Tokens:
     """Find the tokens of `text`, keeping each one's span in the original."""
+    # Most news is in ASCII letters once its punctuation (curly quotes and dashes included)
+    # is blanked out: its tokens are then the runs between spaces, and their folded form is
+    # their lower case, all found by C loops (split, map, accumulate, compress).
+    blanked = text.translate(_SPACES)
+    if blanked.isascii():
+        parts = blanked.split(" ")
+        originals = list(filter(None, parts))
+        starts = list(compress(map(add, accumulate(map(len, parts), initial=0), count()),
+                               parts))
+        spans = list(zip(starts, map(add, starts, map(len, originals)), strict=True))
+        return Tokens(text, spans, list(filter(None, blanked.lower().split(" "))))
     # split() with a capturing group alternates separator, token, separator...: one C call;
     # the rest are C loops too (map, accumulate, zip), since news articles are long.
     parts = _TOKEN_SPLIT.split(text.replace("_", " "))

@@ -1,0 +1,102 @@
+"""Why a rule fired: the matched terms of the rules that fire on one article. Pure.
+
+Explanations are made only for rules that fire, and each matched term once per article
+(`Explainer`): a term occurrence that several rules report is one shared `MatchedTerm`. Its
+values come from the matcher, already of the right types (a label, a kind, a slice of the
+field, the field's name, offsets), so it is made without pydantic's validation
+(`matched_term`), at a fraction of the cost: when many rules fire, hundreds are made per
+article. A matched term so made equals, hashes and serialises as a validated one
+(tests/test_match.py checks it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
+
+from watcher.matching.evaluate import Occurrence, Why
+from watcher.models import FIELDS, FieldName, MatchedTerm, TermKind
+
+_new = object.__new__
+_set_attribute = object.__setattr__
+# Every field given, none left to defaults. One set for all: a frozen model never adds to it.
+_ALL_SET = set(MatchedTerm.model_fields)
+_ORDER = itemgetter(0)  # (occurrence, label, term id): place in the article, then label
+_MATCHED = itemgetter(1)
+
+
+@dataclass(frozen=True)
+class TermInfo:
+    """What a hit on a term reports: `label` is the rule's term or the entry's name."""
+
+    kind: TermKind
+    label: str
+    entry: str | None = None
+
+
+def matched_term(term: str, kind: TermKind, text: str, field: FieldName, start: int,
+                 end: int) -> MatchedTerm:
+    """A `MatchedTerm` from values known to be valid, as `model_construct` would make it."""
+    made = _new(MatchedTerm)
+    _set_attribute(made, "__dict__", {"term": term, "kind": kind, "text": text,
+                                      "field": field, "start": start, "end": end})
+    _set_attribute(made, "__pydantic_fields_set__", _ALL_SET)
+    _set_attribute(made, "__pydantic_extra__", None)
+    _set_attribute(made, "__pydantic_private__", None)
+    return made
+
+
+Said = tuple[tuple[Occurrence, str, int], MatchedTerm]
+
+
+class Explainer:
+    """The matched terms of one article's firing rules, each made once."""
+
+    def __init__(self, terms: list[TermInfo], found: dict[int, set[Occurrence]],
+                 texts: list[str]) -> None:
+        self.terms = terms
+        self.found = found
+        self.texts = texts
+        self._said: dict[tuple[int, Occurrence], MatchedTerm] = {}
+        self._every: dict[int, list[Said]] = {}
+
+    def _said_once(self, term_id: int, occurrence: Occurrence) -> MatchedTerm:
+        matched = self._said.get((term_id, occurrence))
+        if matched is None:
+            info = self.terms[term_id]
+            fi, start, end = occurrence
+            matched = self._said[term_id, occurrence] = matched_term(
+                info.label, info.kind, self.texts[fi][start:end], FIELDS[fi], start, end)
+        return matched
+
+    def every(self, term_id: int) -> list[Said]:
+        """Every occurrence of a found term, in order, with its sort key."""
+        made = self._every.get(term_id)
+        if made is None:
+            info = self.terms[term_id]
+            label, kind, texts, said = info.label, info.kind, self.texts, self._said
+            made = self._every[term_id] = []
+            for occ in sorted(self.found[term_id]):
+                matched = said.get((term_id, occ))
+                if matched is None:
+                    fi, start, end = occ
+                    matched = said[term_id, occ] = matched_term(
+                        label, kind, texts[fi][start:end], FIELDS[fi], start, end)
+                made.append(((occ, label, term_id), matched))
+        return made
+
+    def of_terms(self, term_ids: Iterable[int]) -> tuple[MatchedTerm, ...]:
+        """A rule that fires whenever its terms are found: every occurrence of each."""
+        found = [t for t in term_ids if t in self.found]
+        every = (self.every(found[0]) if len(found) == 1 else
+                 sorted(chain.from_iterable(map(self.every, found)), key=_ORDER))
+        return tuple(map(_MATCHED, every))
+
+    def of_why(self, why: Why) -> tuple[MatchedTerm, ...]:
+        """The terms that made a rule fire (`holds` collected them), in order of place in
+        the article, then of label."""
+        terms = self.terms
+        return tuple(self._said_once(term_id, occurrence) for occurrence, _, term_id in
+                     sorted({(occ, terms[t].label, t) for t, occ in why}))
