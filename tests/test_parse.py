@@ -18,6 +18,7 @@ from watcher.feeds.parse import (
     defuse_dtd,
     normalize_language,
     parse_feed,
+    read_feed,
 )
 from watcher.models import ArticleIn
 
@@ -433,3 +434,19 @@ def test_html_entities_undeclared_in_xml_are_decoded_with_a_warning() -> None:
     outcome = parse(body)
     assert outcome.error is None and outcome.warning
     assert outcome.articles[0].title == "Café bombing — 3 dead"
+
+
+def test_entries_are_keyed_before_their_html_is_reduced_and_seen_ones_never_are() -> None:
+    body = rss("".join(
+        f"<item><guid>g{n}</guid><title>Story {n}</title>"
+        f"<link>https://news.example.org/{n}</link>"
+        f"<description>&lt;p&gt;Body &lt;b&gt;{n}&lt;/b&gt;&lt;/p&gt;</description></item>"
+        for n in range(3))).encode()
+    parsed = read_feed(body, feed_id="fx", source="Fixture", url=FEED_URL)
+    whole = parse(body).articles
+    assert [k for k, _, _ in parsed.entries] == [a.key for a in whole]
+    assert not any("summary" in vars(entry) for _, _, entry in parsed.entries)  # not yet
+    wanted = {whole[1].key, *whole[1].aliases}
+    assert parsed.articles(wanted) == [whole[1]]
+    reduced = ["summary" in vars(entry) for _, _, entry in parsed.entries]
+    assert reduced == [False, True, False]
