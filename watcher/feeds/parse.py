@@ -48,6 +48,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
+from watcher.feeds.fastparse import PlainRss, read_plain_rss
 from watcher.feeds.htmltext import html_to_text
 from watcher.feeds.urls import canonical_url, is_http_url
 from watcher.models import Article, ArticleIn, ParseOutcome
@@ -133,12 +134,36 @@ def parse_feed(body: bytes, *, feed_id: str, source: str, url: str,
 
 
 def read_feed(body: bytes, *, feed_id: str, source: str, url: str,
-              content_type: str | None = None, language: str | None = None) -> ParsedFeed:
+              content_type: str | None = None, language: str | None = None,
+              fast: bool = True) -> ParsedFeed:
     """`parse_feed` up to the entries' keys: the pipeline drops entries already seen before
-    their HTML is reduced to text."""
+    their HTML is reduced to text. Plain RSS 2.0 is read by the fast path (fastparse.py)
+    unless `fast` is False; the articles are the same either way."""
     if body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
         return _keyed(_read_json_feed(body, url), feed_id, source, language)
+    plain = read_plain_rss(body, url, content_type) if fast else None
+    if plain is not None:
+        return _keyed(_plain_entries(plain, url), feed_id, source, language)
     return _keyed(_read_xml_feed(body, url, content_type), feed_id, source, language)
+
+
+def _plain_entries(plain: PlainRss, url: str
+                   ) -> tuple[list[_Entry], str | None, str | None, str | None]:
+    """(entries, feed language, warning, error) of a document the fast path read, as
+    `_read_xml_feed` makes them of feedparser's entries."""
+    entries = []
+    for item in plain.items:
+        guid = item.guid or None
+        link = _resolve(item.link or "", url)
+        if not link and guid and is_http_url(guid):
+            link = guid
+        entries.append(_Entry(
+            guid=guid, link=link or None, title=_title_text(item.title, html=item.title_is_html),
+            raw_summary=item.summary, summary_is_html=True, raw_content=item.content or "",
+            content_is_html=True,
+            published=_struct_time(item.published) or _struct_time(item.updated),
+            language=plain.language, content_repeats_summary=True))
+    return entries, plain.language, None, None
 
 
 def article_from_record(record: ArticleIn, *, default_source: str = "") -> Article:
@@ -374,13 +399,19 @@ def _entry_time(entry: Any) -> datetime | None:
     for name in ("published_parsed", "updated_parsed", "created_parsed"):
         # dict.get: FeedParserDict.get("updated_parsed") falls back to published_parsed
         # with a DeprecationWarning.
-        parsed = dict.get(entry, name)
-        if parsed:
-            try:
-                return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
-            except (TypeError, ValueError, OverflowError, OSError):
-                continue
+        when = _struct_time(dict.get(entry, name))
+        if when is not None:
+            return when
     return None
+
+
+def _struct_time(parsed: Any) -> datetime | None:
+    if not parsed:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 def _iso_time(value: str) -> datetime | None:
