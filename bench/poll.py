@@ -1,6 +1,14 @@
 """Polling throughput: N feeds through the real pipeline vs. raw HTTP GETs of the same URLs.
 
     .venv/bin/python bench/poll.py [--sizes 1000,10000] [--runs 3] [--changed 0.05]
+    .venv/bin/python bench/poll.py --workload first-start [--sizes 1000,10000]
+        [--concurrency 64] [--per-host 64] [--code OTHER_CHECKOUT]
+
+`--workload first-start` is issue 19's workload (bench/poll_workload.py): real-sized feeds on
+one host with 50 ms of latency, four polls (first, unchanged, 5 new items per feed,
+unchanged) in one process, alerts delivered vs. expected, raw httpx alongside. `--code` runs
+the pipeline of another checkout (e.g. `git worktree add /tmp/base main`) in the same run.
+The rest of this docstring is the default workload.
 
 A local aiohttp server (its own process) plays `--hosts` outlets on 127.0.0.1, 127.0.0.2, …
 (every 127/8 address is loopback on Linux). Feeds are spread evenly over them. It answers
@@ -23,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -34,6 +43,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+if os.environ.get("PYTHONPATH"):  # --code: that checkout's watcher comes first
+    sys.path.insert(0, os.environ["PYTHONPATH"].split(os.pathsep)[0])
 
 ITEMS = 10
 
@@ -185,6 +197,73 @@ def report(size: int, runs: list[dict[str, Any]], base: list[dict[str, Any]]) ->
                                         if last["first_error"] else ""))
 
 
+def first_start_child(mode: str, port: int, size: int, concurrency: int, per_host: int) -> None:
+    import poll_workload
+
+    run = poll_workload.pipeline_run if mode == "pipeline" else poll_workload.baseline_run
+    result = asyncio.run(run(port, size, concurrency, per_host, ROOT))
+    print(json.dumps(result))
+
+
+def first_start(args: argparse.Namespace) -> None:
+    import poll_workload
+
+    server = subprocess.Popen([sys.executable, __file__, "--serve-first-start"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        print(f"first-start workload: one host, {poll_workload.LATENCY * 1000:.0f} ms latency, "
+              f"{poll_workload.ITEMS} items of {poll_workload.WORDS} words per feed, "
+              f"concurrency {args.concurrency}, per host {args.per_host}")
+        kinds = [("raw httpx", "baseline", None), ("watcher", "pipeline", None)]
+        if args.code:
+            kinds.append((f"watcher at {args.code}", "pipeline", args.code))
+        for size in (int(s) for s in args.sizes.split(",")):
+            first, third = poll_workload.expected_alerts(size, ROOT)
+            print(f"\nN = {size}: document {len(poll_workload.feed_document(0, 0)) / 1024:.0f} KB;"
+                  f" alerts expected: first {first}, news {third}")
+            for label, mode, code in kinds:
+                env = dict(os.environ)
+                if code:
+                    env["PYTHONPATH"] = str(Path(code).resolve())
+                out = subprocess.run(
+                    [sys.executable, __file__, "--first-start-child", mode, "--port", str(port),
+                     "--size", str(size), "--concurrency", str(args.concurrency),
+                     "--per-host", str(args.per_host)],
+                    capture_output=True, text=True, env=env, check=False)
+                if out.returncode:
+                    print(f"  {label}: failed\n{out.stderr[-2000:]}")
+                    continue
+                result = json.loads(out.stdout.strip().splitlines()[-1])
+                report_first_start(label, result, {0: first, 2: third})
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def report_first_start(label: str, result: dict[str, Any], expected: dict[int, int]) -> None:
+    if result["loaded_mb"]:
+        print(f"  {label}: start {result['load_seconds']:.1f} s, RSS after imports "
+              f"{result['imported_mb']:.0f} MB, after rules and gazetteer "
+              f"{result['loaded_mb']:.0f} MB")
+    else:
+        print(f"  {label}:")
+    delivered = 0
+    for n, row in enumerate(result["polls"]):
+        alerts = row["alerts_total"] - delivered
+        delivered = row["alerts_total"]
+        per_304 = ""
+        if row["not_modified"] and row["new_articles"] == 0:
+            per_304 = f", CPU per 304 {row['cpu'] / row['not_modified'] * 1000:.2f} ms"
+        alerts_text = f", alerts {alerts}/{expected.get(n, 0)}" if result["loaded_mb"] else ""
+        errors = f", {row['errors']} errors ({row['first_error']})" if row["errors"] else ""
+        print(f"    {row['label']:<15} wall {row['seconds']:6.1f} s "
+              f"(polls {row['poll_seconds']:5.1f} s), CPU {row['cpu']:6.1f} s, "
+              f"peak RSS {row['rss_mb']:4.0f} MB, {row['not_modified']} x 304, "
+              f"{row['new_articles']} new{alerts_text}{per_304}{errors}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000")
@@ -192,12 +271,31 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=20)
     parser.add_argument("--changed", type=float, default=0.05,
                         help="share of feeds with new entries on every poll")
+    parser.add_argument("--workload", choices=["default", "first-start"], default="default")
+    parser.add_argument("--concurrency", type=int, default=64, help="first-start only")
+    parser.add_argument("--per-host", type=int, default=64, help="first-start only")
+    parser.add_argument("--code", help="first-start only: also run this checkout's pipeline")
+    parser.add_argument("--serve-first-start", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--first-start-child", choices=["pipeline", "baseline"],
+                        help=argparse.SUPPRESS)
     parser.add_argument("--child", choices=["pipeline", "baseline"], help=argparse.SUPPRESS)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--changed-every", type=int, default=20, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_first_start:
+        import poll_workload
+
+        poll_workload.serve()
+        return
+    if args.first_start_child:
+        first_start_child(args.first_start_child, args.port, args.size, args.concurrency,
+                          args.per_host)
+        return
+    if args.workload == "first-start":
+        first_start(args)
+        return
     if args.serve:
         serve(args.hosts, args.changed_every)
         return

@@ -10,6 +10,7 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
@@ -17,9 +18,11 @@ from pytest_httpserver import HTTPServer
 
 from tests.conftest import SHARED_DATA, require_shared_data
 from watcher.config.settings import Config, FeedConfig, FetchSettings
+from watcher.feeds.fastparse import read_plain_rss
 from watcher.feeds.fetch import fetch_feed, make_client
-from watcher.feeds.parse import MAX_FIELD_CHARS, MAX_TITLE_CHARS, parse_feed
+from watcher.feeds.parse import MAX_FIELD_CHARS, MAX_TITLE_CHARS, parse_feed, read_feed
 from watcher.matching.matcher import Matcher, compile_rules
+from watcher.models import Article
 from watcher.pipeline import Pipeline, poll_feed
 from watcher.rules.load import RuleSet
 from watcher.store import open_store
@@ -43,6 +46,41 @@ def read(name: str) -> bytes:
 def feedparser_entries(body: bytes) -> int:
     """Entries feedparser itself finds (cached: two tests ask, and it is the slow part)."""
     return len(feedparser.parse(io.BytesIO(body)).entries)
+
+
+FAST_PATH_FILES = 15  # plain RSS 2.0 files of the corpus the fast path reads (fastparse.py)
+
+
+def both_paths(name: str, url: str, content_type: str | None) -> tuple[Any, Any, bool]:
+    body = read(name)
+    slow = read_feed(body, feed_id="corpus", source="Corpus", url=url,
+                     content_type=content_type, fast=False)
+    fast = read_feed(body, feed_id="corpus", source="Corpus", url=url,
+                     content_type=content_type)
+    return slow, fast, read_plain_rss(body, url, content_type) is not None
+
+
+@pytest.mark.parametrize(("url", "content_type"), [
+    ("https://feeds.example.org/x/feed", None),
+    ("http://feeds.example.org/deep/path/feed.xml", "application/rss+xml; charset=utf-8"),
+])
+@pytest.mark.parametrize("name", corpus_files())
+def test_fast_path_articles_are_feedparsers_field_by_field(name: str, url: str,
+                                                           content_type: str | None) -> None:
+    slow, fast, _ = both_paths(name, url, content_type)
+    assert (fast.error, fast.warning) == (slow.error, slow.warning)
+    slow_articles, fast_articles = slow.articles(), fast.articles()
+    assert len(fast_articles) == len(slow_articles)
+    for mine, theirs in zip(fast_articles, slow_articles, strict=True):
+        for field in Article.model_fields:
+            assert getattr(mine, field) == getattr(theirs, field), (name, field)
+
+
+def test_the_fast_path_reads_the_plain_rss_of_the_corpus() -> None:
+    """So the comparison above compares something: the plain RSS 2.0 feeds take it."""
+    taken = [name for name in corpus_files()
+             if read_plain_rss(read(name), "https://feeds.example.org/x/feed", None)]
+    assert len(taken) >= FAST_PATH_FILES, taken
 
 
 @pytest.mark.parametrize("name", corpus_files())

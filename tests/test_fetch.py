@@ -514,6 +514,22 @@ async def test_concurrency_is_limited_per_host_and_overall(server: HTTPServer) -
     assert limits._hosts == {}  # idle hosts are forgotten
 
 
+async def test_a_host_of_its_own_limit_gets_it_and_others_keep_per_host(
+        server: HTTPServer) -> None:
+    counter = SlowCounter(0.25)
+    server.expect_request("/slow-feed").respond_with_handler(counter)
+    settings = fetch_settings(allow_private_addresses=True, concurrency=10, per_host=1,
+                              hosts={"LOCALHOST.": 4})
+    limits = FetchLimits.from_settings(settings)
+    urls = [f"http://{host}:{server.port}/slow-feed?n={n}"
+            for n in range(4) for host in ("127.0.0.1", "localhost")]
+    async with make_client(settings) as client:
+        results = await asyncio.gather(*(get(client, u, settings, limits=limits)
+                                         for u in urls))
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert (counter.peak["localhost"], counter.peak["127.0.0.1"]) == (4, 1)
+
+
 async def test_waiting_for_a_slot_does_not_count_against_the_deadline(
         server: HTTPServer) -> None:
     counter = SlowCounter(0.3)

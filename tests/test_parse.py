@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from watcher.feeds.fastparse import read_plain_rss
 from watcher.feeds.parse import (
     MAX_FIELD_CHARS,
     MAX_TITLE_CHARS,
@@ -18,6 +19,7 @@ from watcher.feeds.parse import (
     defuse_dtd,
     normalize_language,
     parse_feed,
+    read_feed,
 )
 from watcher.models import ArticleIn
 
@@ -433,3 +435,61 @@ def test_html_entities_undeclared_in_xml_are_decoded_with_a_warning() -> None:
     outcome = parse(body)
     assert outcome.error is None and outcome.warning
     assert outcome.articles[0].title == "Café bombing — 3 dead"
+
+
+def test_entries_are_keyed_before_their_html_is_reduced_and_seen_ones_never_are() -> None:
+    body = rss("".join(
+        f"<item><guid>g{n}</guid><title>Story {n}</title>"
+        f"<link>https://news.example.org/{n}</link>"
+        f"<description>&lt;p&gt;Body &lt;b&gt;{n}&lt;/b&gt;&lt;/p&gt;</description></item>"
+        for n in range(3))).encode()
+    parsed = read_feed(body, feed_id="fx", source="Fixture", url=FEED_URL)
+    whole = parse(body).articles
+    assert [k for k, _, _ in parsed.entries] == [a.key for a in whole]
+    assert not any("summary" in vars(entry) for _, _, entry in parsed.entries)  # not yet
+    wanted = {whole[1].key, *whole[1].aliases}
+    assert parsed.articles(wanted) == [whole[1]]
+    reduced = ["summary" in vars(entry) for _, _, entry in parsed.entries]
+    assert reduced == [False, True, False]
+
+
+PLAIN_ITEMS = (
+    "<item><guid>https://news.example.org/p1</guid><title>A &amp; B: talks &lt;b&gt;resume"
+    "&lt;/b&gt;</title><description><![CDATA[<p>Convoy <script>x()</script>waits.</p>]]>"
+    "</description><pubDate>Wed, 25 Nov 2026 10:00:00 GMT</pubDate></item>"
+    "<item><guid isPermaLink='false'>g2</guid><title>Caf\u00c3\u00a9 \u0080 price</title>"
+    "<link>https://news.example.org/p2?a=1&amp;amp;b=2</link>"
+    "<content:encoded>&lt;p&gt;Full text&lt;/p&gt;</content:encoded>"
+    "<dc:date>2026-11-25T09:00:00Z</dc:date></item>"
+    "<item><title>No link, no guid</title><description>Plain words</description></item>"
+    "<item><guid>relative/3</guid><link>/p3</link><title/><description/></item>")
+PLAIN = ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
+         'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+         'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>T</title>'
+         f'<language>en-GB</language>{PLAIN_ITEMS}</channel></rss>')
+
+
+@pytest.mark.parametrize(("body", "fast"), [
+    (PLAIN, True),
+    (PLAIN.replace("<channel>", '<channel xml:lang="fr">'), False),
+    (PLAIN.replace("<rss ", '<!DOCTYPE rss [<!ENTITY a "b">]><rss '), False),
+    (PLAIN.replace("Plain words", "Plain &nbsp; words"), False),  # undefined entity
+    (PLAIN.replace('version="2.0"', 'version="0.91"'), False),
+    (PLAIN.replace("<title/>", "<title type='html'/>"), False),
+    (PLAIN.replace("<title/>", "<title/><media:title xmlns:media='http://search.yahoo.com/mrss/'"
+                               ">M</media:title>"), False),
+    (PLAIN.replace("<title/>", "<title/><title>twice</title>"), False),
+    (PLAIN.replace('encoding="UTF-8"', 'encoding="iso-8859-1"'), False),
+])
+@pytest.mark.parametrize("content_type", [None, "application/rss+xml", "text/xml"])
+def test_fast_path_reads_plain_rss_as_feedparser_and_leaves_the_rest(
+        body: str, fast: bool, content_type: str | None) -> None:
+    data = body.encode("utf-8")
+    taken = read_plain_rss(data, FEED_URL, content_type) is not None
+    assert taken == (fast and content_type != "text/xml")
+    quick = read_feed(data, feed_id="fx", source="S", url=FEED_URL, content_type=content_type)
+    slow = read_feed(data, feed_id="fx", source="S", url=FEED_URL, content_type=content_type,
+                     fast=False)
+    assert (quick.error, quick.warning) == (slow.error, slow.warning)
+    assert quick.articles() == slow.articles()
+    assert len(slow.articles()) == 4

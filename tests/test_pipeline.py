@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -105,6 +106,37 @@ async def test_not_modified_keeps_validators(pipe: Pipeline, httpserver: HTTPSer
     assert report.status == 304
     state = await pipe.store.load_feed_state("f")
     assert state is not None and state.etag == '"v1"'
+
+
+async def test_the_same_body_again_is_not_parsed(pipe: Pipeline, httpserver: HTTPServer) -> None:
+    """A server that ignores conditional requests: the digest of the body stands in."""
+    bodies = [FEED, FEED, FEED.replace("x2", "x3")]
+    httpserver.expect_request("/f.xml").respond_with_handler(
+        lambda request: Response(bodies.pop(0), content_type="application/rss+xml"))
+    feed = FeedConfig(id="f", url=httpserver.url_for("/f.xml"))
+    first = await poll_feed(pipe, feed, force=True)
+    assert (first.status, first.articles, first.new_articles) == (200, 2, 2)
+    same = await poll_feed(pipe, feed, force=True)
+    assert (same.status, same.articles, same.new_articles) == (200, 0, 0)  # not parsed
+    changed = await poll_feed(pipe, feed, force=True)
+    assert (changed.articles, changed.new_articles) == (2, 1)
+    state = await pipe.store.load_feed_state("f")
+    assert state is not None and state.entries_seen == 3 and state.body_hash
+
+
+async def test_many_unchanged_feeds_are_written_in_few_transactions(
+        pipe: Pipeline, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/f.xml", headers={"If-None-Match": '"v1"'}).respond_with_data(
+        "", status=304)
+    feeds = [FeedConfig(id=f"f{n}", url=httpserver.url_for("/f.xml")) for n in range(20)]
+    for feed in feeds:
+        await pipe.store.save_feed_state(FeedState(feed.id, feed.url, etag='"v1"'))
+    pipe.writer.linger = 1.0  # generous, so the test does not depend on the machine's speed
+    reports = await asyncio.gather(*(poll_feed(pipe, f, force=True) for f in feeds))
+    assert {r.status for r in reports} == {304}
+    assert pipe.writer.batches < len(feeds) / 2
+    state = await pipe.store.load_feed_state("f19")
+    assert state is not None and state.last_success == NOW and state.last_status == 304
 
 
 async def test_failing_feed_backs_off_and_recovers(pipe: Pipeline,

@@ -17,7 +17,7 @@ from tests import pgtest
 from tests.alertfactory import make_alert, make_article
 from watcher.errors import StoreError
 from watcher.models import Delivery, FeedState, Lane
-from watcher.store import Store, open_store
+from watcher.store import PollRecord, Store, open_store
 from watcher.store.pg_schema import MIGRATIONS as PG_MIGRATIONS
 from watcher.store.pg_schema import SCHEMA_VERSION_TABLE as PG_SCHEMA_VERSION_TABLE
 from watcher.store.postgres import PostgresStore
@@ -273,6 +273,34 @@ async def test_claim_feed_only_when_due_and_not_leased_by_another(store: Store) 
     assert await store.claim_feed("f", "r2", NOW + timedelta(seconds=30), LEASE)
     state = await store.load_feed_state("f")  # the lease leaves the feed's state alone
     assert state is not None and (state.url, state.last_attempt) == ("u", NOW)
+
+
+async def test_record_polls_writes_many_feeds_in_one_call_and_ends_their_leases(
+        store: Store) -> None:
+    for feed in ("a", "b", "c"):
+        assert await store.claim_feed(feed, "r1", NOW, LEASE)
+    shared = make_article("k-shared")  # the same story in two feeds of one batch
+    polls = [
+        PollRecord(FeedState(feed_id="a", url="ua", etag='"a1"', entries_seen=5,
+                             body_hash="h", next_poll=NOW + timedelta(seconds=30))),
+        PollRecord(FeedState(feed_id="b", url="ub", entries_seen=1),
+                   [make_article("k1"), shared],
+                   [Delivery(make_alert("k1"), "hook"), Delivery(make_alert("k-shared"), "hook")],
+                   NOW),
+        PollRecord(FeedState(feed_id="c", url="uc"), [shared],
+                   [Delivery(make_alert("k-shared"), "mail")], NOW),
+    ]
+    assert await store.record_polls(polls, "r1") == [0, 2, 0]
+    a, b, c = [await store.load_feed_state(f) for f in ("a", "b", "c")]
+    assert a is not None and (a.etag, a.body_hash, a.entries_seen) == ('"a1"', "h", 5)
+    assert b is not None and b.entries_seen == 3  # the store adds what it recorded as new
+    assert c is not None and c.entries_seen == 0
+    # Only b's alerts are queued: c's article was not new to the store when c wrote it.
+    assert sorted(r.sink for r in await store.list_alerts(None, 10)) == ["hook", "hook"]
+    assert await store.unseen_keys(["k1", "k-shared", "k2"]) == {"k2"}
+    # The leases ended with the write: another replica may claim a due feed at once.
+    assert await store.claim_feed("b", "r2", NOW + timedelta(seconds=1), LEASE)
+    assert not await store.claim_feed("a", "r2", NOW + timedelta(seconds=1), LEASE)  # not due
 
 
 async def test_a_dead_replicas_feed_lease_expires(store: Store) -> None:

@@ -196,6 +196,7 @@ class FeedState:
     moved_to: str | None = None  # the feed's new URL after a permanent redirect; polled instead
     last_warning: str | None = None  # a recovered problem (malformed XML), kept apart from errors
     failing_since: datetime | None = None  # first failure of the current run of failures
+    body_hash: str | None = None  # digest of the last body parsed: the same body is not re-read
 
 
 @dataclass(frozen=True)

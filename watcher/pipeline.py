@@ -1,15 +1,26 @@
 """One poll of one feed, stage by stage: the only module that knows their order.
 
-    fetch ─▶ parse ─▶ dedupe ─▶ match ─▶ route ─▶ outbox
+    fetch ─▶ parse ─▶ dedupe ─▶ text ─▶ match ─▶ route ─▶ outbox
 
 Delivery from the outbox is the delivery worker's job (delivery.worker); a poll only writes alerts
 to the store, in the same transaction that records their articles as seen, so a crash at any
 point means a retry, never a lost or a repeated alert.
+
+What a poll costs is what it finds new:
+- a 304, or a body whose digest is the one last read, is not parsed;
+- entries are keyed before their HTML is reduced to text, and entries already seen never are;
+- the feed's state, articles and alerts are written with other polls' in one transaction
+  (store.batching.PollWriter), the feed's articles and alerts atomic within it.
+
+Memory is bounded by the work in flight, not by the number of feeds or articles: a fetched
+body waits for one of WORK_SLOTS parse-and-match slots while still holding its fetch slot, so
+at most `fetch.concurrency + WORK_SLOTS` bodies, and the articles of WORK_SLOTS feeds, are held.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import time
@@ -30,17 +41,20 @@ from watcher.feeds.health import (
     is_flagged,
     next_poll_after_success,
 )
-from watcher.feeds.parse import parse_feed
+from watcher.feeds.parse import ParsedFeed, read_feed
 from watcher.matching.alerts import build_alerts
 from watcher.matching.matcher import Matcher, match_article
 from watcher.metrics import Metrics
 from watcher.models import Article, Delivery, FeedState, FetchResult
-from watcher.store import Store
+from watcher.store import PollRecord, Store
+from watcher.store.batching import PollWriter
 
 log = logging.getLogger("watcher.pipeline")
 
 __all__ = ["Pipeline", "PollReport", "QueueReport", "failure_backoff", "poll_feed",
            "queue_articles"]
+
+WORK_SLOTS = 4  # feeds parsed and matched at once (CPU-bound: a few per core is plenty)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -60,10 +74,13 @@ class Pipeline:
     rng: random.Random = field(default_factory=random.Random)
     fetch_limits: FetchLimits | None = None  # built from config.fetch when not given
     replica_id: str = field(default_factory=default_replica_id)  # who holds feed leases
+    work_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(WORK_SLOTS))
+    writer: PollWriter = field(init=False)
 
     def __post_init__(self) -> None:
         if self.fetch_limits is None:
             self.fetch_limits = FetchLimits.from_settings(self.config.fetch)
+        self.writer = PollWriter(self.store, self.replica_id)
 
 
 @dataclass(frozen=True)
@@ -93,9 +110,13 @@ async def poll_feed(pipe: Pipeline, feed: FeedConfig, *, force: bool = False) ->
                                        due_within=interval * DUE_SLACK):  # as is_due
         return PollReport(feed.id, skipped=True)
     try:
-        return await _poll_leased(pipe, feed, force=False)
-    finally:
+        report = await _poll_leased(pipe, feed, force=False)
+    except BaseException:
         await pipe.store.release_feed(feed.id, pipe.replica_id)
+        raise
+    if report.skipped:  # else the lease ended with the write of the feed's state
+        await pipe.store.release_feed(feed.id, pipe.replica_id)
+    return report
 
 
 def feed_lease_seconds(config: Config) -> float:
@@ -112,48 +133,77 @@ async def _poll_leased(pipe: Pipeline, feed: FeedConfig, *, force: bool) -> Poll
     if not force and not is_due(state, now, pipe.config.feed_interval(feed)):
         return PollReport(feed.id, skipped=True)
     previous_attempt, state.last_attempt = state.last_attempt, now
+    assert pipe.fetch_limits is not None
+    url = state.moved_to or feed.url
     started = time.perf_counter()
-    result = await fetch_feed(
-        pipe.client, feed.id, state.moved_to or feed.url, etag=state.etag,
-        last_modified=state.last_modified, settings=pipe.config.fetch,
-        base_dir=pipe.config.base_dir, limits=pipe.fetch_limits,
-    )
+    async with pipe.fetch_limits.slot_for(url):
+        result = await fetch_feed(
+            pipe.client, feed.id, url, etag=state.etag, last_modified=state.last_modified,
+            settings=pipe.config.fetch, base_dir=pipe.config.base_dir)
+        if result.ok:  # the body waits for a work slot in its fetch slot: memory is bounded
+            await pipe.work_slots.acquire()
     pipe.metrics.record_fetch(feed.id, result, time.perf_counter() - started)
     state.last_status = result.status
     if result.not_modified:
         _record_success(pipe, feed, state, result, now)
-        await pipe.store.save_feed_state(state)
+        await pipe.writer.write(PollRecord(state))
         log.debug("feed %s: not modified", feed.id, extra={"feed": feed.id})
         return PollReport(feed.id, status=304)
     if not result.ok or result.body is None:
         return await _record_failure(pipe, feed, state, result.error or "empty response",
                                      result.retry_after, now, result.status,
                                      previous_attempt)
+    try:
+        return await _read_body(pipe, feed, state, result, now, previous_attempt)
+    finally:
+        pipe.work_slots.release()
+
+
+async def _read_body(pipe: Pipeline, feed: FeedConfig, state: FeedState, result: FetchResult,
+                     now: datetime, previous_attempt: datetime | None) -> PollReport:
+    assert result.body is not None
+    digest = hashlib.blake2b(result.body, digest_size=16).hexdigest()
+    if digest == state.body_hash:  # the same document again: a 304 the server did not say
+        _record_success(pipe, feed, state, result, now)
+        await pipe.writer.write(PollRecord(state))
+        log.debug("feed %s: unchanged body", feed.id, extra={"feed": feed.id})
+        return PollReport(feed.id, status=result.status)
     # Parsing a large feed takes CPU seconds: keep the event loop (other polls, deliveries)
     # responsive by running it in a worker thread.
-    outcome = await asyncio.to_thread(
-        parse_feed, result.body, feed_id=feed.id, source=feed.title or feed.id,
+    parsed = await asyncio.to_thread(
+        read_feed, result.body, feed_id=feed.id, source=feed.title or feed.id,
         url=result.final_url or feed.url, content_type=result.content_type,
         language=feed.language,
     )
-    if outcome.error:
-        return await _record_failure(pipe, feed, state, outcome.error, None, now, result.status,
+    if parsed.error:
+        return await _record_failure(pipe, feed, state, parsed.error, None, now, result.status,
                                      previous_attempt)
-    # Rules may be scoped to feeds: each article carries the id of its feed.
-    articles = [a.model_copy(update={"feed": feed.id}) for a in outcome.articles]
-    report = await queue_articles(pipe, articles, now)
-    pipe.metrics.record_articles(feed.id, new=report.new_articles,
-                                 seen=len(outcome.articles) - report.new_articles)
+    prepared = await _prepare(pipe, await _unseen_articles(pipe, parsed, feed), now)
     _record_success(pipe, feed, state, result, now)
-    state.last_warning = outcome.warning  # a 304 keeps the warning: same document
-    state.entries_seen += report.new_articles
-    await pipe.store.save_feed_state(state)
-    if report.alerts:
-        log.info("feed %s: %d new articles, %d alerts", feed.id, report.new_articles,
-                 report.alerts, extra={"feed": feed.id})
-    return PollReport(feed.id, status=result.status, articles=len(outcome.articles),
-                      new_articles=report.new_articles, alerts=report.alerts,
-                      deliveries=report.deliveries)
+    state.last_warning = parsed.warning  # a 304 keeps the warning: same document
+    state.body_hash = digest
+    new = await pipe.writer.write(PollRecord(state, prepared.fresh, prepared.deliveries, now))
+    state.entries_seen += new  # as the store counted it in the row it wrote
+    if prepared.deliveries:
+        pipe.outbox_changed.set()
+    pipe.metrics.record_articles(feed.id, new=new, seen=len(parsed.entries) - new)
+    if prepared.alerts:
+        log.info("feed %s: %d new articles, %d alerts", feed.id, new, prepared.alerts,
+                 extra={"feed": feed.id})
+    return PollReport(feed.id, status=result.status, articles=len(parsed.entries),
+                      new_articles=new, alerts=prepared.alerts,
+                      deliveries=len(prepared.deliveries))
+
+
+async def _unseen_articles(pipe: Pipeline, parsed: ParsedFeed, feed: FeedConfig) -> list[Article]:
+    """The feed's entries whose key and aliases the store has never seen, as articles: only
+    these have their HTML reduced to text."""
+    unseen = await pipe.store.unseen_keys(parsed.names())
+    if not unseen:
+        return []
+    articles = await asyncio.to_thread(parsed.articles, unseen)
+    # Rules may be scoped to feeds: each article carries the id of its feed.
+    return [a.model_copy(update={"feed": feed.id}) for a in articles]
 
 
 @dataclass(frozen=True)
@@ -169,14 +219,33 @@ async def queue_articles(pipe: Pipeline, articles: Iterable[Article], now: datet
     # Seen under its key or any alias (feeds/parse.py): a story re-published under a new guid or
     # through a tracking link has a new key but keeps a name it was seen under.
     unseen = await pipe.store.unseen_keys([k for a in unique for k in (a.key, *a.aliases)])
-    fresh = [a for a in unique if unseen.issuperset((a.key, *a.aliases))]
-    if not fresh:
+    prepared = await _prepare(pipe, [a for a in unique if unseen.issuperset((a.key, *a.aliases))],
+                              now)
+    if not prepared.fresh:
         return QueueReport(0, 0, 0)
+    new = await pipe.store.record_articles(prepared.fresh, prepared.deliveries, now)
+    if prepared.deliveries:
+        pipe.outbox_changed.set()
+    return QueueReport(new, prepared.alerts, len(prepared.deliveries))
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    fresh: list[Article]
+    deliveries: list[Delivery]
+    alerts: int
+
+
+async def _prepare(pipe: Pipeline, fresh: list[Article], now: datetime) -> _Prepared:
+    """Match and route unseen articles: the deliveries of their alerts."""
+    unique = list({a.key: a for a in fresh}.values())
+    if not unique:
+        return _Prepared([], [], 0)
     deliveries: list[Delivery] = []
     alerts = 0
     oldest = _oldest_alertable(pipe.config, now)
-    repeats = await RepeatFilter.load(pipe.store, fresh, pipe.config.repeat_window, now)
-    for article in fresh:
+    repeats = await RepeatFilter.load(pipe.store, unique, pipe.config.repeat_window, now)
+    for article in unique:
         if oldest is not None and article.published is not None and article.published < oldest:
             continue
         with pipe.metrics.match_seconds.time():
@@ -192,10 +261,7 @@ async def queue_articles(pipe: Pipeline, articles: Iterable[Article], now: datet
             sinks = route_alert(hit.rule, hit.notify, pipe.config)
             deliveries.extend(Delivery(alert, sink, stories, route)
                               for sink, route in sinks.items())
-    new = await pipe.store.record_articles(fresh, deliveries, now)
-    if deliveries:
-        pipe.outbox_changed.set()
-    return QueueReport(new, alerts, len(deliveries))
+    return _Prepared(unique, deliveries, alerts)
 
 
 def _oldest_alertable(config: Config, now: datetime) -> datetime | None:
@@ -242,7 +308,7 @@ async def _record_failure(pipe: Pipeline, feed: FeedConfig, state: FeedState, er
     delay = failure_backoff(pipe.config.feed_interval(feed), state.consecutive_failures,
                             retry_after, pipe.rng, settings.max_backoff)
     state.next_poll = now + timedelta(seconds=delay)
-    await pipe.store.save_feed_state(state)
+    await pipe.writer.write(PollRecord(state))
     log.warning("feed %s: %s (failure %d, next try in %.0fs)", feed.id, error,
                 state.consecutive_failures, delay, extra={"feed": feed.id})
     if not was_flagged and is_flagged(state, now, settings.failing_after):

@@ -79,7 +79,18 @@ class FetchSettings(_Model):
     max_bytes: int = Field(10_000_000, ge=1024, description="Largest body accepted, in bytes.")
     max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed per fetch.")
     concurrency: int = Field(16, ge=1, description="Fetches in flight at once, overall.")
-    per_host: int = Field(2, ge=1, description="Fetches in flight at once to any one host.")
+    per_host: int = Field(
+        8, ge=1, description="Fetches in flight at once to any one host. Polite to an outlet "
+                             "with a few feeds, and an aggregator serving hundreds from one "
+                             "host is polled in seconds, not minutes (docs/scaling.md).")
+    hosts: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict, description="Fetches in flight to the named host in place of "
+                                          "per_host, e.g. {feeds.example.org: 32}.")
+
+    @model_validator(mode="after")
+    def _hosts_in_lower_case(self) -> FetchSettings:
+        self.hosts = {host.strip().lower().rstrip("."): n for host, n in self.hosts.items()}
+        return self
     max_backoff: Duration = Field(
         6 * 3600.0, gt=0, description="Longest wait between tries of a failing feed; it is "
                                       "retried for as long as it fails.")

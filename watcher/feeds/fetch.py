@@ -13,8 +13,8 @@ HTTP:
   `final_url` is where the body came from, and `moved_to` where an unbroken chain of
   permanent redirects (301, 308) from the feed's URL ends (the feed's new address);
 - `FetchLimits`: at most `concurrency` fetches at once, at most `per_host` to one host (so an
-  outlet with many feeds is not hammered); waiting for a slot does not count against the
-  fetch's deadline;
+  outlet with many feeds is not hammered; `hosts` sets a host's own limit); waiting for a
+  slot does not count against the fetch's deadline;
 - the body is streamed and refused as soon as it passes `max_bytes` (after decompression,
   which `inflate` does in bounded steps, so a gzip bomb is refused before it takes more
   memory than the cap); one total deadline (`timeout`) covers the whole fetch,
@@ -33,8 +33,8 @@ import contextlib
 import email.utils
 import os
 import ssl
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,22 +97,35 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
 
 
 class FetchLimits:
-    """At most `overall` fetches in flight, and at most `per_host` to any one host. A fetch
-    waits for its host's slot before it takes one of the overall slots, so a backlog on one
-    busy outlet never holds slots that other outlets could use."""
+    """At most `overall` fetches in flight, and at most `per_host` to any one host (or the
+    host's own limit in `hosts`). A fetch waits for its host's slot before it takes one of
+    the overall slots, so a backlog on one busy outlet never holds slots that other outlets
+    could use."""
 
-    def __init__(self, overall: int, per_host: int) -> None:
+    def __init__(self, overall: int, per_host: int,
+                 hosts: Mapping[str, int] | None = None) -> None:
         self._overall = asyncio.Semaphore(overall)
         self.per_host = per_host
+        self.host_limits = dict(hosts or {})
         self._hosts: dict[str, tuple[asyncio.Semaphore, int]] = {}  # host -> (slots, users)
 
     @classmethod
     def from_settings(cls, settings: FetchSettings) -> FetchLimits:
-        return cls(settings.concurrency, settings.per_host)
+        return cls(settings.concurrency, settings.per_host, settings.hosts)
+
+    def limit_for(self, host: str) -> int:
+        return self.host_limits.get(host, self.per_host)
+
+    def slot_for(self, url: str) -> AbstractAsyncContextManager[None]:
+        """The slot an HTTP fetch of `url` waits for; none for a file."""
+        parts = urlsplit(url.strip())
+        if parts.scheme.lower() not in HTTP_SCHEMES:
+            return contextlib.nullcontext()
+        return self.slot((parts.hostname or "").lower())
 
     @asynccontextmanager
     async def slot(self, host: str) -> AsyncIterator[None]:
-        slots, users = self._hosts.get(host) or (asyncio.Semaphore(self.per_host), 0)
+        slots, users = self._hosts.get(host) or (asyncio.Semaphore(self.limit_for(host)), 0)
         self._hosts[host] = (slots, users + 1)
         try:
             async with slots, self._overall:
@@ -130,10 +143,8 @@ async def fetch_feed(client: httpx.AsyncClient, feed_id: str, url: str, *, etag:
                      base_dir: Path, limits: FetchLimits | None = None) -> FetchResult:
     """Fetch one feed; every problem is reported in the result, never raised. With
     `limits`, an HTTP fetch first waits for a slot for its host (redirect hops ride on it)."""
-    target = url.strip()
-    scheme = urlsplit(target).scheme.lower()
-    if scheme in HTTP_SCHEMES and limits is not None:
-        async with limits.slot((urlsplit(target).hostname or "").lower()):
+    if limits is not None:
+        async with limits.slot_for(url):
             return await _fetch_within_deadline(client, feed_id, url, etag=etag,
                                                 last_modified=last_modified,
                                                 settings=settings, base_dir=base_dir)

@@ -40,14 +40,16 @@ import io
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
 from watcher.feeds.charrefs import mend_char_refs, scrub_surrogates
+from watcher.feeds.fastparse import PlainRss, read_plain_rss
 from watcher.feeds.htmltext import plain_text
 from watcher.feeds.urls import canonical_url, is_http_url
 from watcher.models import Article, ArticleIn, ParseOutcome
@@ -71,25 +73,98 @@ _LANGUAGE_CODES = {"eng": "en", "fra": "fr", "fre": "fr", "deu": "de", "ger": "d
                    "per": "fa", "urd": "ur", "heb": "he", "english": "en"}
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Entry:
-    """One entry in plain text, before it gets its key."""
+    """One entry before it gets its key: title in plain text, bodies as the feed gave them,
+    reduced to text only when first asked for (an entry already seen never is)."""
 
     guid: str | None
     link: str | None
     title: str
-    summary: str
-    content: str
+    raw_summary: str
+    summary_is_html: bool
+    raw_content: str
+    content_is_html: bool
     published: datetime | None
     language: str | None
+    content_repeats_summary: bool = False  # feedparser copies Atom content into a summary
+    url: str | None = None  # the canonical link the article carries, once keyed
+
+    @cached_property
+    def summary(self) -> str:
+        return _body_text(self.raw_summary, html=self.summary_is_html)
+
+    @cached_property
+    def content(self) -> str:
+        content = _body_text(self.raw_content, html=self.content_is_html)
+        return "" if self.content_repeats_summary and content == self.summary else content
+
+
+@dataclass
+class ParsedFeed:
+    """A feed document read as far as its entries' keys: `names` are what the store is asked
+    about, `articles` builds the articles (HTML reduced to text) of the entries wanted."""
+
+    entries: list[tuple[str, tuple[str, ...], _Entry]] = field(default_factory=list)
+    source: str = ""
+    language: str | None = None  # the feed's, or the configured fallback
+    warning: str | None = None
+    error: str | None = None
+
+    def names(self) -> list[str]:
+        """Every key and alias, for dedupe."""
+        return [name for key, aliases, _ in self.entries for name in (key, *aliases)]
+
+    def articles(self, unseen: set[str] | None = None) -> list[Article]:
+        """The articles, or only those whose key and aliases are all in `unseen`."""
+        return [_article(key, aliases, entry, self.source, self.language)
+                for key, aliases, entry in self.entries
+                if unseen is None or unseen.issuperset((key, *aliases))]
+
+    def outcome(self) -> ParseOutcome:
+        if self.error:
+            return ParseOutcome(error=self.error)
+        return ParseOutcome(articles=self.articles(), warning=self.warning)
 
 
 def parse_feed(body: bytes, *, feed_id: str, source: str, url: str,
                content_type: str | None = None, language: str | None = None) -> ParseOutcome:
     """Every entry of an RSS, Atom or JSON Feed document as an Article (module docstring)."""
+    return read_feed(body, feed_id=feed_id, source=source, url=url,
+                     content_type=content_type, language=language).outcome()
+
+
+def read_feed(body: bytes, *, feed_id: str, source: str, url: str,
+              content_type: str | None = None, language: str | None = None,
+              fast: bool = True) -> ParsedFeed:
+    """`parse_feed` up to the entries' keys: the pipeline drops entries already seen before
+    their HTML is reduced to text. Plain RSS 2.0 is read by the fast path (fastparse.py)
+    unless `fast` is False; the articles are the same either way."""
     if body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
-        return _outcome(_read_json_feed(body, url), feed_id, source, language)
-    return _outcome(_read_xml_feed(body, url, content_type), feed_id, source, language)
+        return _keyed(_read_json_feed(body, url), feed_id, source, language)
+    plain = read_plain_rss(body, url, content_type) if fast else None
+    if plain is not None:
+        return _keyed(_plain_entries(plain, url), feed_id, source, language)
+    return _keyed(_read_xml_feed(body, url, content_type), feed_id, source, language)
+
+
+def _plain_entries(plain: PlainRss, url: str
+                   ) -> tuple[list[_Entry], str | None, str | None, str | None]:
+    """(entries, feed language, warning, error) of a document the fast path read, as
+    `_read_xml_feed` makes them of feedparser's entries."""
+    entries = []
+    for item in plain.items:
+        guid = item.guid or None
+        link = _resolve(item.link or "", url)
+        if not link and guid and is_http_url(guid):
+            link = guid
+        entries.append(_Entry(
+            guid=guid, link=link or None, title=_title_text(item.title, html=item.title_is_html),
+            raw_summary=item.summary, summary_is_html=True, raw_content=item.content or "",
+            content_is_html=True,
+            published=_struct_time(item.published) or _struct_time(item.updated),
+            language=plain.language, content_repeats_summary=True))
+    return entries, plain.language, None, None
 
 
 def article_from_record(record: ArticleIn, *, default_source: str = "") -> Article:
@@ -206,14 +281,11 @@ def _read_xml_feed(body: bytes, url: str, content_type: str | None
 
 def _xml_entry(entry: Any, base: str) -> _Entry:
     summary_detail = entry.get("summary_detail") or {}
-    summary = _body_text(entry.get("summary", ""), html=_is_html(summary_detail))
-    content = ""
+    content, content_is_html = "", True
     contents = entry.get("content") or []
     if contents:
         chosen = next((c for c in contents if _is_html(c)), contents[0])
-        content = _body_text(chosen.get("value", ""), html=_is_html(chosen))
-    if content == summary:
-        content = ""  # feedparser copies Atom content into an absent summary
+        content, content_is_html = chosen.get("value", ""), _is_html(chosen)
     guid = entry.get("id") or None
     link = _resolve(entry.get("link") or "", base)
     if not link and guid and is_http_url(guid):
@@ -223,8 +295,10 @@ def _xml_entry(entry: Any, base: str) -> _Entry:
                 or (contents[0].get("language") if contents else None))
     return _Entry(guid=guid, link=link or None,
                   title=_title_text(entry.get("title", ""), html=_is_html(title_detail)),
-                  summary=summary, content=content, published=_entry_time(entry),
-                  language=language)
+                  raw_summary=entry.get("summary", ""),
+                  summary_is_html=_is_html(summary_detail), raw_content=content,
+                  content_is_html=content_is_html, published=_entry_time(entry),
+                  language=language, content_repeats_summary=True)
 
 
 def _read_json_feed(body: bytes, url: str
@@ -254,23 +328,22 @@ def _json_entry(item: dict[str, Any], base: str) -> _Entry:
 
     guid = item.get("id")
     html_body = text("content_html")
-    content = _body_text(html_body, html=True) if html_body else _body_text(
-        text("content_text"), html=False)
-    summary = _body_text(text("summary"), html=False)
     language = item.get("language")
     return _Entry(
         guid=str(guid) if isinstance(guid, str | int) and not isinstance(guid, bool) else None,
         link=_resolve(text("url") or text("external_url"), base) or None,
-        title=_title_text(text("title"), html=False), summary=summary, content=content,
+        title=_title_text(text("title"), html=False), raw_summary=text("summary"),
+        summary_is_html=False, raw_content=html_body or text("content_text"),
+        content_is_html=bool(html_body),
         published=_iso_time(text("date_published") or text("date_modified")),
         language=language if isinstance(language, str) else None)
 
 
-def _outcome(read: tuple[list[_Entry], str | None, str | None, str | None], feed_id: str,
-             source: str, language: str | None) -> ParseOutcome:
+def _keyed(read: tuple[list[_Entry], str | None, str | None, str | None], feed_id: str,
+           source: str, language: str | None) -> ParsedFeed:
     entries, feed_language, warning, error = read
     if error:
-        return ParseOutcome(error=error)
+        return ParsedFeed(error=error)
     links = [_canonical_link(e.link) for e in entries]
     names = [_entry_names(feed_id=feed_id, guid=e.guid, url=url)
              for e, url in zip(entries, links, strict=True)]
@@ -278,20 +351,27 @@ def _outcome(read: tuple[list[_Entry], str | None, str | None, str | None], feed
     shared = {name for name, n in Counter(n for ns in names for n in ns).items() if n > 1}
     fallback = normalize_language(feed_language) or normalize_language(language)
     source = _title_text(source, html=False)
-    articles = []
+    keyed = []
     for e, own, link in zip(entries, names, links, strict=True):
-        text = e.summary or e.content
+        # The text is needed only for an entry without link and guid, or without title.
+        needs_text = not (link or (e.guid or "").strip()) or not e.title
+        text = (e.summary or e.content) if needs_text else ""
         key = _key(feed_id, link, e.guid, e.title, text)
         aliases = tuple(n for n in own if n not in shared) or (
-            _digest(_text_identity(feed_id, e.title, text)),)
-        url = link or None
-        if url is not None and e.guid and e.link and e.link.strip() == e.guid.strip():
-            url = _keep_fragment(url, e.link)  # a permalink guid's "#anchor" names the post
-        articles.append(Article(
-            key=key, aliases=tuple(a for a in aliases if a != key), url=url, title=e.title,
-            summary=e.summary, content=e.content, source=source, published=e.published,
-            language=normalize_language(e.language) or fallback))
-    return ParseOutcome(articles=articles, warning=warning)
+            _digest(_text_identity(feed_id, e.title, e.summary or e.content)),)
+        e.url = link or None
+        if e.url is not None and e.guid and e.link and e.link.strip() == e.guid.strip():
+            e.url = _keep_fragment(e.url, e.link)  # a permalink guid's "#anchor" names the post
+        keyed.append((key, tuple(a for a in aliases if a != key), e))
+    return ParsedFeed(keyed, source, fallback, warning)
+
+
+def _article(key: str, aliases: tuple[str, ...], e: _Entry, source: str,
+             fallback_language: str | None) -> Article:
+    return Article(key=key, aliases=aliases, url=e.url, title=e.title,
+                   summary=e.summary, content=e.content, source=source,
+                   published=e.published,
+                   language=normalize_language(e.language) or fallback_language)
 
 
 def _is_html(detail: Any) -> bool:
@@ -322,13 +402,19 @@ def _entry_time(entry: Any) -> datetime | None:
     for name in ("published_parsed", "updated_parsed", "created_parsed"):
         # dict.get: FeedParserDict.get("updated_parsed") falls back to published_parsed
         # with a DeprecationWarning.
-        parsed = dict.get(entry, name)
-        if parsed:
-            try:
-                return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
-            except (TypeError, ValueError, OverflowError, OSError):
-                continue
+        when = _struct_time(dict.get(entry, name))
+        if when is not None:
+            return when
     return None
+
+
+def _struct_time(parsed: Any) -> datetime | None:
+    if not parsed:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 def _iso_time(value: str) -> datetime | None:

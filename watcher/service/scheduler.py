@@ -196,13 +196,16 @@ class FeedClaimer:
         self._store_failing = True
 
     async def _poll(self, feed: FeedConfig) -> None:
+        written = False  # a poll's state is written with the end of its lease
         try:
-            await poll_feed(self.pipe, feed, force=True)  # leased by the claim
+            report = await poll_feed(self.pipe, feed, force=True)  # leased by the claim
+            written = not report.skipped
         except Exception:
             log.exception("feed %s: poll failed", feed.id, extra={"feed": feed.id})
         finally:
             try:
-                await self.store.release_feed(feed.id, self.pipe.replica_id)
+                if not written:
+                    await self.store.release_feed(feed.id, self.pipe.replica_id)
             except StoreError as exc:  # the lease runs out by itself
                 log.warning("feed %s: lease not released: %s", feed.id, exc,
                             extra={"feed": feed.id})

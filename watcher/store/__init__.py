@@ -20,7 +20,7 @@ from typing import Protocol
 
 from watcher.models import Article, Delivery, FeedState, Lane, OutboxItem
 from watcher.store.cluster import ClusterView, ReplicaRecord, ReplicaView
-from watcher.store.records import OUTBOX_STATUSES, OutboxRecord, OutboxStatus
+from watcher.store.records import OUTBOX_STATUSES, OutboxRecord, OutboxStatus, PollRecord
 from watcher.store.sqlite import SqliteStore
 from watcher.store.sqlite import open_store as open_sqlite
 
@@ -34,6 +34,8 @@ class Store(Protocol):
     async def unseen_keys(self, keys: Sequence[str]) -> set[str]: ...
     async def record_articles(self, articles: Sequence[Article], deliveries: Sequence[Delivery],
                               now: datetime) -> int: ...
+    # Many polls' state, articles and deliveries in one transaction (store/batching.py).
+    async def record_polls(self, polls: Sequence[PollRecord], replica_id: str) -> list[int]: ...
     async def articles_since(self, since: datetime) -> list[Article]: ...
     async def recent_stories(self, keys: Sequence[str], since: datetime) -> set[str]: ...
     async def claim_due(self, now: datetime, limit: int,
@@ -83,5 +85,5 @@ async def open_store(location: Path | str) -> Store:
     return await open_sqlite(Path(str(location).removeprefix("sqlite:///")))
 
 
-__all__ = ["OUTBOX_STATUSES", "ClusterView", "OutboxRecord", "OutboxStatus", "ReplicaRecord",
-           "ReplicaView", "SqliteStore", "Store", "is_postgres_url", "open_store"]
+__all__ = ["OUTBOX_STATUSES", "ClusterView", "OutboxRecord", "OutboxStatus", "PollRecord",
+           "ReplicaRecord", "ReplicaView", "SqliteStore", "Store", "is_postgres_url", "open_store"]

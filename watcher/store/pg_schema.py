@@ -113,6 +113,11 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         rules_json   text NOT NULL DEFAULT '{}'
     );
     """),
+    (11, """
+    -- A digest of the last body read (pipeline.py): a server that ignores conditional requests
+    -- and sends the same document again costs a hash, not a parse.
+    ALTER TABLE feed_state ADD COLUMN body_hash text;
+    """),
 )
 
 SCHEMA_VERSION_TABLE = """

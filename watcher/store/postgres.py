@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +31,7 @@ from watcher.errors import StoreError
 from watcher.models import Alert, Article, Delivery, FeedState, Lane, OutboxItem
 from watcher.store.cluster import ClusterView, ReplicaRecord, ReplicaView
 from watcher.store.pg_schema import migrate
-from watcher.store.records import OUTBOX_STATUSES, OutboxRecord
+from watcher.store.records import OUTBOX_STATUSES, OutboxRecord, PollRecord
 
 Conn = psycopg.AsyncConnection[TupleRow]
 
@@ -116,12 +117,7 @@ class PostgresStore:
         return FeedState(**dict(zip(_FEED_COLUMNS, rows[0], strict=True))) if rows else None
 
     async def save_feed_state(self, state: FeedState) -> None:
-        updates = ", ".join(f"{c} = excluded.{c}" for c in _FEED_COLUMNS[1:])
-        await self._rowcount(
-            f"INSERT INTO feed_state ({', '.join(_FEED_COLUMNS)}) "
-            f"VALUES ({', '.join(['%s'] * len(_FEED_COLUMNS))}) "
-            f"ON CONFLICT (feed_id) DO UPDATE SET {updates}",
-            [getattr(state, c) for c in _FEED_COLUMNS])
+        await self._rowcount(_SAVE_FEED_STATE, [getattr(state, c) for c in _FEED_COLUMNS])
 
     async def claim_feed(self, feed_id: str, replica_id: str, now: datetime,
                          lease_seconds: float, due_within: float = 0.0) -> bool:
@@ -223,29 +219,40 @@ class PostgresStore:
         A delivery is queued only if its article was newly recorded by this very call, so
         replicas racing on the same entry cannot both alert. Keys and aliases are written in
         sorted order, so two racing calls wait for each other instead of deadlocking."""
-        unique = sorted({a.key: a for a in reversed(articles)}.values(), key=lambda a: a.key)
-        queued = sorted({(d.alert.alert_id, d.sink): d for d in reversed(deliveries)}.items())
-        stories = sorted({(k, d.alert.article.key) for _, d in queued for k in d.story_keys})
-        if not unique:
+        params = _record_params(articles, deliveries, now)
+        if params is None:
             return 0
-        aliases = sorted({alias: a.key for a in reversed(unique) for alias in a.aliases}.items())
-        rows = await self._fetch(_RECORD_ARTICLES, {
-            "now": now,
-            "keys": [a.key for a in unique],
-            "published": [a.published for a in unique],
-            "article_json": [a.model_dump_json() for a in unique],
-            "alert_ids": [k[0] for k, _ in queued],
-            "sinks": [k[1] for k, _ in queued],
-            "routes": [d.route for _, d in queued],
-            "article_keys": [d.alert.article.key for _, d in queued],
-            "rule_ids": [d.alert.rule.id for _, d in queued],
-            "severities": [d.alert.rule.severity for _, d in queued],
-            "alert_json": [d.alert.to_json() for _, d in queued],
-            "story_keys": [k for k, _ in stories],
-            "story_articles": [a for _, a in stories],
-            "aliases": [alias for alias, _ in aliases],
-            "alias_keys": [key for _, key in aliases]})
+        rows = await self._fetch(_RECORD_ARTICLES, params)
         return int(rows[0][0])
+
+    async def record_polls(self, polls: Sequence[PollRecord], replica_id: str) -> list[int]:
+        """Write the outcome of many polls in one transaction: each feed's state, and its
+        articles and deliveries as `record_articles` would (one statement per poll with news,
+        so a delivery is queued only if its article is new, per poll). The leases
+        `replica_id` holds on these feeds end with it. Returns how many articles each poll
+        recorded as new."""
+        counts: list[int] = []
+        async with self._conn() as conn, conn.transaction():
+            for poll in polls:
+                params = (_record_params(poll.articles, poll.deliveries, poll.now)
+                          if poll.now is not None else None)
+                if params is None:
+                    counts.append(0)
+                    continue
+                cur = await conn.execute(_RECORD_ARTICLES.encode(), params)
+                row = await cur.fetchone()
+                counts.append(int(row[0]) if row else 0)
+            # Sorted by feed: replicas writing overlapping batches lock rows in one order.
+            states = sorted((replace(p.state, entries_seen=p.state.entries_seen + n)
+                             for p, n in zip(polls, counts, strict=True)),
+                            key=lambda s: s.feed_id)
+            async with conn.cursor() as cur:
+                await cur.executemany(_SAVE_FEED_STATE.encode(),
+                                      [[getattr(s, c) for c in _FEED_COLUMNS] for s in states])
+            await conn.execute("UPDATE feed_state SET lease_until = NULL "
+                               "WHERE feed_id = ANY(%s) AND lease_owner = %s",
+                               ([s.feed_id for s in states], replica_id))
+        return counts
 
     async def recent_stories(self, keys: Sequence[str], since: datetime) -> set[str]:
         """The story keys among these that a delivery queued at or after `since` carried."""
@@ -417,7 +424,12 @@ class PostgresStore:
 
 _FEED_COLUMNS = ("feed_id", "url", "etag", "last_modified", "last_attempt", "last_success",
                  "last_status", "last_error", "consecutive_failures", "entries_seen",
-                 "next_poll", "moved_to", "last_warning", "failing_since")
+                 "next_poll", "moved_to", "last_warning", "failing_since", "body_hash")
+
+_SAVE_FEED_STATE = (
+    f"INSERT INTO feed_state ({', '.join(_FEED_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(_FEED_COLUMNS))}) ON CONFLICT (feed_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _FEED_COLUMNS[1:]))
 
 _SAVE_REPLICA = """
 INSERT INTO replicas (replica_id, version, started_at, heartbeat_at, stopped_at, rules_loaded,
@@ -542,6 +554,34 @@ RETURNING id, alert_json, sink, attempts, created_at, requeued_at, held, route
 
 _REQUEUE = ("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt = %s, "
             "requeued_at = %s, lease_until = NULL, finished_at = NULL ")
+
+
+def _record_params(articles: Sequence[Article], deliveries: Sequence[Delivery],
+                   now: datetime) -> dict[str, Any] | None:
+    """The parameters of _RECORD_ARTICLES, or None when there is no article. Keys and
+    aliases are sorted, so two racing calls wait for each other instead of deadlocking."""
+    unique = sorted({a.key: a for a in reversed(articles)}.values(), key=lambda a: a.key)
+    if not unique:
+        return None
+    queued = sorted({(d.alert.alert_id, d.sink): d for d in reversed(deliveries)}.items())
+    stories = sorted({(k, d.alert.article.key) for _, d in queued for k in d.story_keys})
+    aliases = sorted({alias: a.key for a in reversed(unique) for alias in a.aliases}.items())
+    return {
+        "now": now,
+        "keys": [a.key for a in unique],
+        "published": [a.published for a in unique],
+        "article_json": [a.model_dump_json() for a in unique],
+        "alert_ids": [k[0] for k, _ in queued],
+        "sinks": [k[1] for k, _ in queued],
+        "routes": [d.route for _, d in queued],
+        "article_keys": [d.alert.article.key for _, d in queued],
+        "rule_ids": [d.alert.rule.id for _, d in queued],
+        "severities": [d.alert.rule.severity for _, d in queued],
+        "alert_json": [d.alert.to_json() for _, d in queued],
+        "story_keys": [k for k, _ in stories],
+        "story_articles": [a for _, a in stories],
+        "aliases": [alias for alias, _ in aliases],
+        "alias_keys": [key for _, key in aliases]}
 
 
 def _lane_params(lane: Lane) -> dict[str, Any]:

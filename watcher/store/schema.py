@@ -114,6 +114,11 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         rules_json   TEXT NOT NULL DEFAULT '{}'
     );
     """),
+    (10, """
+    -- A digest of the last body read (pipeline.py): a server that ignores conditional requests
+    -- and sends the same document again costs a hash, not a parse.
+    ALTER TABLE feed_state ADD COLUMN body_hash TEXT;
+    """),
 )
 
 SCHEMA_VERSION_TABLE = """

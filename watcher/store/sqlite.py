@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +25,7 @@ from watcher.store import sqlite_leases as leases
 from watcher.store import sqlite_outbox as outbox
 from watcher.store import sqlite_replicas as replicas
 from watcher.store.cluster import ClusterView, ReplicaRecord
-from watcher.store.records import OUTBOX_STATUSES, OutboxRecord
+from watcher.store.records import OUTBOX_STATUSES, OutboxRecord, PollRecord
 from watcher.store.sqlite_conn import connect, from_text, in_chunks, to_text, transaction
 
 T = TypeVar("T")
@@ -128,6 +130,13 @@ class SqliteStore:
         pollers racing on the same entry cannot both alert. Returns how many were new."""
         return await self._run(_record_articles, list(articles), list(deliveries), now)
 
+    async def record_polls(self, polls: Sequence[PollRecord], replica_id: str) -> list[int]:
+        """Write the outcome of many polls in one transaction: each feed's state, and its
+        articles and deliveries as `record_articles` would (a delivery is queued only if its
+        article is new to this store, per poll). The leases `replica_id` holds on these feeds
+        end with it. Returns how many articles each poll recorded as new."""
+        return await self._run(_record_polls, list(polls), replica_id)
+
     async def recent_stories(self, keys: Sequence[str], since: datetime) -> set[str]:
         """The story keys among these that a delivery queued at or after `since` carried."""
         return await self._run(_recent_stories, list(keys), since)
@@ -213,7 +222,7 @@ class SqliteStore:
 
 _FEED_COLUMNS = ("feed_id", "url", "etag", "last_modified", "last_attempt", "last_success",
                  "last_status", "last_error", "consecutive_failures", "entries_seen",
-                 "next_poll", "moved_to", "last_warning", "failing_since")
+                 "next_poll", "moved_to", "last_warning", "failing_since", "body_hash")
 _FEED_TIMES = {"last_attempt", "last_success", "next_poll", "failing_since"}
 
 
@@ -233,18 +242,43 @@ _SAVE_FEED_STATE = (
     + ", ".join(f"{c} = excluded.{c}" for c in _FEED_COLUMNS[1:]))
 
 
-def _save_feed_state(conn: sqlite3.Connection, state: FeedState) -> None:
+def _state_row(state: FeedState) -> list[Any]:
     values = [getattr(state, c) for c in _FEED_COLUMNS]
-    values = [to_text(v) if isinstance(v, datetime) else v for v in values]
-    # Every poll writes its feed's state: waiting for the disk each time (synchronous=FULL)
-    # would cap polling at a few hundred feeds a second. Losing the last few on power loss
-    # costs one re-fetch (dedupe keeps it quiet), so these commits skip the sync; the next
-    # commit of articles or alerts, which is synced, makes them durable too (WAL order).
+    return [to_text(v) if isinstance(v, datetime) else v for v in values]
+
+
+@contextmanager
+def _unsynced(conn: sqlite3.Connection) -> Iterator[None]:
+    """Commits of feed state only: every poll writes its feed's state, and waiting for the
+    disk each time (synchronous=FULL) would cap polling at a few hundred feeds a second.
+    Losing the last few on power loss costs one re-fetch (dedupe keeps it quiet), so these
+    commits skip the sync; the next commit of articles or alerts, which is synced, makes
+    them durable too (WAL order)."""
     conn.execute("PRAGMA synchronous = NORMAL")
     try:
-        conn.execute(_SAVE_FEED_STATE, values)
+        yield
     finally:
         conn.execute("PRAGMA synchronous = FULL")
+
+
+def _save_feed_state(conn: sqlite3.Connection, state: FeedState) -> None:
+    with _unsynced(conn):
+        conn.execute(_SAVE_FEED_STATE, _state_row(state))
+
+
+def _record_polls(conn: sqlite3.Connection, polls: list[PollRecord], replica_id: str
+                  ) -> list[int]:
+    news = any(p.articles for p in polls)
+    with nullcontext() if news else _unsynced(conn), transaction(conn):
+        counts = [_insert_articles(conn, list(p.articles), list(p.deliveries), p.now)
+                  if p.articles and p.now is not None else 0 for p in polls]
+        conn.executemany(_SAVE_FEED_STATE, [_state_row(replace(
+            p.state, entries_seen=p.state.entries_seen + n)) for p, n in zip(polls, counts,
+                                                                             strict=True)])
+        conn.executemany("UPDATE feed_state SET lease_until = NULL "
+                         "WHERE feed_id = ? AND lease_owner = ?",
+                         [(p.state.feed_id, replica_id) for p in polls])
+    return counts
 
 
 def _unseen_keys(conn: sqlite3.Connection, keys: list[str]) -> set[str]:
@@ -260,30 +294,36 @@ def _unseen_keys(conn: sqlite3.Connection, keys: list[str]) -> set[str]:
 
 def _record_articles(conn: sqlite3.Connection, articles: list[Article],
                      deliveries: list[Delivery], now: datetime) -> int:
+    with transaction(conn):
+        return _insert_articles(conn, articles, deliveries, now)
+
+
+def _insert_articles(conn: sqlite3.Connection, articles: list[Article],
+                     deliveries: list[Delivery], now: datetime) -> int:
+    """`_record_articles` within a transaction the caller holds."""
     stamp = to_text(now)
     new: set[str] = set()
-    with transaction(conn):
-        for article in articles:
-            published = to_text(article.published) if article.published else None
-            cur = conn.execute("INSERT OR IGNORE INTO articles (key, published, seen_at, "
-                               "article_json) VALUES (?, ?, ?, ?)",
-                               (article.key, published, stamp, article.model_dump_json()))
-            if cur.rowcount == 1:
-                new.add(article.key)
-        conn.executemany("INSERT OR IGNORE INTO article_aliases (alias, article_key) "
-                         "VALUES (?, ?)", [(alias, a.key) for a in articles for alias in a.aliases])
-        for d in deliveries:
-            if d.alert.article.key not in new:
-                continue
-            conn.execute("INSERT OR IGNORE INTO outbox (alert_id, sink, route, article_key, "
-                         "rule_id, severity, alert_json, status, attempts, next_attempt, "
-                         "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
-                         (d.alert.alert_id, d.sink, d.route, d.alert.article.key,
-                          d.alert.rule.id, d.alert.rule.severity, d.alert.to_json(), stamp,
-                          stamp))
-            conn.executemany("INSERT INTO story_marks (story_key, alerted_at) VALUES (?, ?) "
-                             "ON CONFLICT (story_key) DO UPDATE SET alerted_at = "
-                             "excluded.alerted_at", [(k, stamp) for k in d.story_keys])
+    for article in articles:
+        published = to_text(article.published) if article.published else None
+        cur = conn.execute("INSERT OR IGNORE INTO articles (key, published, seen_at, "
+                           "article_json) VALUES (?, ?, ?, ?)",
+                           (article.key, published, stamp, article.model_dump_json()))
+        if cur.rowcount == 1:
+            new.add(article.key)
+    conn.executemany("INSERT OR IGNORE INTO article_aliases (alias, article_key) "
+                     "VALUES (?, ?)", [(alias, a.key) for a in articles for alias in a.aliases])
+    for d in deliveries:
+        if d.alert.article.key not in new:
+            continue
+        conn.execute("INSERT OR IGNORE INTO outbox (alert_id, sink, route, article_key, "
+                     "rule_id, severity, alert_json, status, attempts, next_attempt, "
+                     "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+                     (d.alert.alert_id, d.sink, d.route, d.alert.article.key,
+                      d.alert.rule.id, d.alert.rule.severity, d.alert.to_json(), stamp,
+                      stamp))
+        conn.executemany("INSERT INTO story_marks (story_key, alerted_at) VALUES (?, ?) "
+                         "ON CONFLICT (story_key) DO UPDATE SET alerted_at = "
+                         "excluded.alerted_at", [(k, stamp) for k in d.story_keys])
     return len(new)
 
 
