@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 import ahocorasick
 
+from watcher.matching.actors import ActorResolver
 from watcher.matching.evaluate import (
     ArticleScan,
     CompiledBranch,
@@ -167,6 +168,7 @@ class Matcher:
     ambiguous: tuple[AmbiguousPlace, ...] = ()
     entities: frozenset[int] = frozenset()  # term ids of places and groups
     listed: frozenset[int] = frozenset()  # ... of gazetteer entries, listed in alerts
+    actors: ActorResolver | None = None  # which of the actors sharing a spelling is meant
 
     @property
     def key_count(self) -> int:
@@ -369,6 +371,9 @@ def compile_rules(ruleset: RuleSet, include_disabled: bool = False,
                      if (keys := builder.stem_keys(language)) is not None}
     plain_automata = {language: builder.automaton(language)
                       for language in sorted(builder.word_languages)}
+    actors = ActorResolver.build(ruleset.gazetteer, (
+        (term_id, info.kind, info.entry) for term_id, info in enumerate(builder.terms)
+        if info.entry is not None))
     return Matcher(automaton=builder.automaton(), terms=builder.terms, rules=compiled,
                    stem_automata=stem_automata, plain_automata=plain_automata,
                    index=index, gazetteer=ruleset.gazetteer,
@@ -377,7 +382,7 @@ def compile_rules(ruleset: RuleSet, include_disabled: bool = False,
                    entities=frozenset(i for i, t in enumerate(builder.terms)
                                       if t.kind in ("place", "group")),
                    listed=frozenset(i for i, t in enumerate(builder.terms)
-                                    if t.entry is not None))
+                                    if t.entry is not None), actors=actors)
 
 
 def _feeds_in_scope(rule: Rule, feed_tags: Mapping[str, Sequence[str]]) -> frozenset[str] | None:
@@ -413,6 +418,8 @@ def match_article(matcher: Matcher, article: Article, *,
             _scan_stems(stem_keys, tokens, language, index, found)
     _drop_nested_entities(matcher.entities, found)
     _drop_unsupported_places(matcher.ambiguous, found)
+    undecided = (matcher.actors.resolve(found, tokenized, language)
+                 if matcher.actors is not None else frozenset())
     scan = ArticleScan(found, texts, tokenized, matcher.programs, matcher.pattern_ids,
                        matcher.pattern_set)
     if matcher.eager:
@@ -433,7 +440,7 @@ def match_article(matcher: Matcher, article: Article, *,
                                 matched=_matched_terms(matcher.terms, why, texts, said)))
     if not (hits or all_entities):
         return ArticleMatch()
-    places, groups = _entities(matcher, found, tokenized)
+    places, groups = _entities(matcher, found, tokenized, undecided)
     return ArticleMatch(hits=tuple(hits), places=places, groups=groups)
 
 
@@ -538,12 +545,17 @@ def _matched_terms(terms: list[TermInfo], why: list[tuple[int, Occurrence]],
 
 
 def _entities(matcher: Matcher, found: dict[int, set[Occurrence]],
-              tokenized: list[Tokens | None]) -> tuple[tuple[Place, ...], tuple[Group, ...]]:
+              tokenized: list[Tokens | None],
+              undecided: frozenset[tuple[int, Occurrence]] = frozenset()
+              ) -> tuple[tuple[Place, ...], tuple[Group, ...]]:
     """Every place and group the article names, in order of first mention: the gazetteer
-    entries found, and the GeoNames cities beside them (terms.Gazetteer.world_mentions)."""
+    entries found, and the GeoNames cities beside them (terms.Gazetteer.world_mentions).
+    An acronym of several actors that the article does not decide (`undecided`, see
+    actors.py) is not listed."""
     gazetteer = matcher.gazetteer
     entries = [(occ, info.kind, info.entry) for term_id in matcher.listed.intersection(found)
-               if (info := matcher.terms[term_id]).entry is not None for occ in found[term_id]]
+               if (info := matcher.terms[term_id]).entry is not None for occ in found[term_id]
+               if (term_id, occ) not in undecided]
     taken = [occ for occ, _, _ in entries]
     countries = {gazetteer.country(entry) for _, kind, entry in entries if kind == "place"}
     world = gazetteer.world_mentions(tokenized, taken, {c for c in countries if c})
