@@ -95,7 +95,7 @@ def fired(found: ArticleMatch) -> list[str]:
 
 
 @pytest.mark.parametrize(("title", "rules"), [
-    ("Isil fighters in Raqqa", ["isil-raqqa"]),              # an alias (the name ISIL is an acronym)
+    ("Isil fighters in Raqqa", ["isil-raqqa"]),  # an alias (the name ISIL is an acronym)
     ("ISIS fighters in Raqqa", ["isil-raqqa"]),
     ("Daesh holds Rakka", ["isil-raqqa"]),
     ("داعش في الرقة", ["isil-raqqa"]),
