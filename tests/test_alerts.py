@@ -47,7 +47,7 @@ def test_alert_id_is_stable_and_distinct(a: tuple[str, str], b: tuple[str, str],
 
 def test_one_alert_per_hit_in_the_contract_shape() -> None:
     found = ArticleMatch(hits=(hit("first"), hit("second")), places=(RAQQA,),
-                         groups=(Group(name="ISIL"),))
+                         groups=(Group(name="ISIL", kind="non-state", region=("SY", "IQ")),))
     alerts = build_alerts(ARTICLE, found, NOW)
     assert [a.rule.id for a in alerts] == ["first", "second"]
     body = alerts[0].to_dict()
@@ -63,7 +63,7 @@ def test_one_alert_per_hit_in_the_contract_shape() -> None:
     assert body["matched"] == [{"term": "convoy", "kind": "word", "text": "Convoy",
                                 "field": "title", "start": 0, "end": 6}]
     assert body["places"] == [{"name": "Raqqa", "country": "SY", "lat": 35.95, "lon": 39.01}]
-    assert body["groups"] == [{"name": "ISIL"}]
+    assert body["groups"] == [{"name": "ISIL", "kind": "non-state", "region": ["SY", "IQ"]}]
     assert body["detected_at"] == "2026-11-25T12:00:00Z"
 
 

@@ -82,10 +82,18 @@ class Place(BaseModel):
     lon: float
 
 
+GroupKind = Literal["non-state", "state", "mission"]
+
+
 class Group(BaseModel):
     model_config = ConfigDict(frozen=True)  # one per gazetteer entry, shared by alerts
 
     name: str
+    kind: GroupKind | None = Field(None, description="non-state (armed groups), state (a "
+                                                     "government's forces), mission (peace "
+                                                     "or stabilisation operation)")
+    region: tuple[str, ...] = Field((), description="ISO 3166-1 alpha-2 codes of the "
+                                                    "countries where it operates")
 
 
 # Alert parts: every field is in every alert sent, defaults included, so the schema of what

@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 import ahocorasick
 
+from watcher.matching.actors import ActorResolver
 from watcher.matching.evaluate import (
     ArticleScan,
     CompiledBranch,
@@ -166,6 +167,7 @@ class Matcher:
     ambiguous: tuple[AmbiguousPlace, ...] = ()
     entities: frozenset[int] = frozenset()  # term ids of places and groups
     listed: frozenset[int] = frozenset()  # ... of gazetteer entries, listed in alerts
+    actors: ActorResolver | None = None  # which of the actors sharing a spelling is meant
 
     @property
     def key_count(self) -> int:
@@ -374,6 +376,9 @@ def compile_rules(ruleset: RuleSet, include_disabled: bool = False,
                      if (keys := builder.stem_keys(language)) is not None}
     plain_automata = {language: builder.automaton(language)
                       for language in sorted(builder.word_languages)}
+    actors = ActorResolver.build(ruleset.gazetteer, (
+        (term_id, info.kind, info.entry) for term_id, info in enumerate(builder.terms)
+        if info.entry is not None))
     return Matcher(automaton=builder.automaton(), terms=builder.terms, rules=compiled,
                    stem_automata=stem_automata, plain_automata=plain_automata,
                    index=index, gazetteer=ruleset.gazetteer,
@@ -382,7 +387,7 @@ def compile_rules(ruleset: RuleSet, include_disabled: bool = False,
                    entities=frozenset(i for i, t in enumerate(builder.terms)
                                       if t.kind in ("place", "group")),
                    listed=frozenset(i for i, t in enumerate(builder.terms)
-                                    if t.entry is not None))
+                                    if t.entry is not None), actors=actors)
 
 
 def _feeds_in_scope(rule: Rule, feed_tags: Mapping[str, Sequence[str]]) -> frozenset[str] | None:
@@ -418,6 +423,8 @@ def match_article(matcher: Matcher, article: Article, *,
             _scan_stems(stem_keys, tokens, language, index, found)
     _drop_nested_entities(matcher.entities, found)
     _drop_unsupported_places(matcher.ambiguous, found)
+    undecided = (matcher.actors.resolve(found, tokenized, language)
+                 if matcher.actors is not None else frozenset())
     scan = ArticleScan(found, texts, tokenized, matcher.programs, matcher.pattern_ids,
                        matcher.pattern_set)
     if matcher.eager:
@@ -442,7 +449,7 @@ def match_article(matcher: Matcher, article: Article, *,
                                 matched=explain.of_why(why)))
     if not (hits or all_entities):
         return ArticleMatch()
-    places, groups = _entities(matcher, found, _tokens_for_places(texts, tokenized))
+    places, groups = _entities(matcher, found, _tokens_for_places(texts, tokenized), undecided)
     return ArticleMatch(hits=tuple(hits), places=places, groups=groups)
 
 
@@ -536,12 +543,17 @@ def _drop_nested_entities(entities: frozenset[int], found: dict[int, set[Occurre
 
 
 def _entities(matcher: Matcher, found: dict[int, set[Occurrence]],
-              tokenized: list[Tokens | None]) -> tuple[tuple[Place, ...], tuple[Group, ...]]:
+              tokenized: list[Tokens | None],
+              undecided: frozenset[tuple[int, Occurrence]] = frozenset()
+              ) -> tuple[tuple[Place, ...], tuple[Group, ...]]:
     """Every place and group the article names, in order of first mention: the gazetteer
-    entries found, and the GeoNames cities beside them (terms.Gazetteer.world_mentions)."""
+    entries found, and the GeoNames cities beside them (terms.Gazetteer.world_mentions).
+    An acronym of several actors that the article does not decide (`undecided`, see
+    actors.py) is not listed."""
     gazetteer = matcher.gazetteer
     entries = [(occ, info.kind, info.entry) for term_id in matcher.listed.intersection(found)
-               if (info := matcher.terms[term_id]).entry is not None for occ in found[term_id]]
+               if (info := matcher.terms[term_id]).entry is not None for occ in found[term_id]
+               if (term_id, occ) not in undecided]
     taken = [occ for occ, _, _ in entries]
     countries = {gazetteer.country(entry) for _, kind, entry in entries if kind == "place"}
     world = gazetteer.world_mentions(tokenized, taken, {c for c in countries if c})

@@ -15,7 +15,6 @@ import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from pydantic import ValidationError
 
@@ -35,6 +34,7 @@ from watcher.rules.schema import (
 from watcher.rules.terms import (
     LIST_PREFIX,
     Gazetteer,
+    GroupEntry,
     NamedList,
     Term,
     TermList,
@@ -301,7 +301,7 @@ def _resolve_leaf(kind: LeafKind, specs: list[str | TermOptions], loc: Loc,
         else:
             expanded = [term_from_spec(spec)]
         for term in expanded:
-            terms.append(_resolve_term(kind, term, (*loc, i), res))
+            terms.extend(_resolve_term(kind, term, (*loc, i), res))
     if kind == "phrase":
         terms = [Term(t.text, exact=True, case=t.case) for t in terms]
     return Leaf(kind, tuple(dict.fromkeys(terms)), fields)
@@ -332,16 +332,29 @@ def _resolve_near(near: Near, loc: Loc, fields: tuple[FieldName, ...],
     return NearLeaf(tuple(slots), near.within, near.across_punctuation)
 
 
-def _resolve_term(kind: LeafKind, term: Term, loc: Loc, res: _Resolution) -> Term:
+def _resolve_term(kind: LeafKind, term: Term, loc: Loc, res: _Resolution) -> list[Term]:
     if kind not in ("place", "group"):
-        return term
-    entry_kind: Literal["place", "group"] = "place" if kind == "place" else "group"
-    name = res.ruleset.gazetteer.find(entry_kind, term.text)
-    if name is None:
+        return [term]
+    gazetteer = res.ruleset.gazetteer
+    if kind == "group":
+        names = gazetteer.groups_named(term.text)
+        if len(names) > 1:
+            res.problem(loc, f"group {term.text!r} names {len(names)} groups ("
+                             + "; ".join(_group_label(gazetteer.groups[n]) for n in names)
+                             + "): the article's region decides which one it means; write "
+                             "a full name to mean one only", "warning")
+    else:
+        name = gazetteer.find("place", term.text)
+        names = [] if name is None else [name]
+    if not names:
         res.problem(loc, f"unknown {kind} {term.text!r}: not in the gazetteer, matched as "
                          "written", "warning")
-        return Term(term.text, exact=True, case=term.case)
-    return Term(name, exact=True, entry=name, explicit=True)
+        return [Term(term.text, exact=True, case=term.case)]
+    return [Term(name, exact=True, entry=name, explicit=True) for name in names]
+
+
+def _group_label(entry: GroupEntry) -> str:
+    return f"{entry.name} [{', '.join(entry.region)}]" if entry.region else entry.name
 
 
 def _holds_on_nothing(node: Node) -> bool:

@@ -39,18 +39,27 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from watcher.errors import Problem
-from watcher.gazetteer.geonames import Occurrence, Variant, WorldLayer, WorldPlace
-from watcher.models import Group, Place
+from watcher.gazetteer.geonames import (
+    Occurrence,
+    Variant,
+    WorldLayer,
+    WorldPlace,
+    read_countries,
+)
+from watcher.models import Group, GroupKind, Place
 from watcher.text.normalize import Tokens, term_variants
 
 LIST_PREFIX = "@"
 MERGE_KM = 30.0  # a GeoNames city this close to a curated entry of its name is that entry
+ACRONYM_LETTERS = 4  # all capitals this short: case-sensitive (`is_acronym`)
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 
 
 class _Model(BaseModel):
@@ -96,12 +105,53 @@ class PlaceEntry(_Model):
 
 
 class GroupEntry(_Model):
-    """An armed group (or force) of the gazetteer."""
+    """An armed actor of the gazetteer: an armed group, a state's force or a mission."""
 
-    name: NonEmpty = Field(description="Canonical name, reported in alerts.")
+    name: NonEmpty = Field(description="Canonical name, reported in alerts. All capitals "
+                                       "of up to four letters (an acronym) match in that "
+                                       "case only.")
+    kind: GroupKind | None = Field(None, description="non-state (armed groups, rebels, "
+                                                     "militias, cartels), state (a "
+                                                     "government's forces and auxiliaries) "
+                                                     "or mission (peace, stabilisation or "
+                                                     "intervention operation).")
+    region: list[CountryCode] = Field(default_factory=list,
+                                      description="ISO 3166-1 alpha-2 codes of the countries "
+                                                  "where it operates; they tell apart actors "
+                                                  "that share an acronym.")
     description: str = Field("", description="Who they are, in a line.")
     aliases: list[TermSpec] = Field(default_factory=list,
-                                    description="Other names, acronyms and scripts.")
+                                    description="Other names, acronyms and scripts "
+                                                "(`{term: SNA, case: true}` for acronyms).")
+    predecessors: list[NonEmpty] = Field(default_factory=list,
+                                         description="Former names or organisations (to "
+                                                     "match them too, list them as aliases).")
+    successors: list[NonEmpty] = Field(default_factory=list,
+                                       description="Later names or organisations.")
+    source: str = Field("", description="The public reference its facts can be checked in.")
+
+    @field_validator("region")
+    @classmethod
+    def _known_countries(cls, region: list[str]) -> list[str]:
+        unknown = [code for code in region if code not in country_codes()]
+        if unknown:
+            raise ValueError(f"unknown ISO 3166-1 country code(s): {', '.join(unknown)}")
+        if len(set(region)) != len(region):
+            raise ValueError("a country code is repeated")
+        return region
+
+
+@lru_cache(maxsize=1)
+def country_codes() -> frozenset[str]:
+    """The ISO 3166-1 alpha-2 codes GeoNames knows (with XK for Kosovo)."""
+    return frozenset(read_countries())
+
+
+def is_acronym(spelling: str) -> bool:
+    """An all-capitals spelling of up to four letters (SNA, ADF, M23): an acronym, which in
+    any other case is often a word ("bir", "Isf", "ada")."""
+    return (spelling.isupper() and " " not in spelling
+            and sum(c.isalpha() for c in spelling) <= ACRONYM_LETTERS)
 
 
 @dataclass(frozen=True)
@@ -141,6 +191,9 @@ class Gazetteer:
     # The two above as the world layer numbers them (city indices, automaton values).
     _world_filter: tuple[frozenset[int], frozenset[int]] | None = None
     _listed: dict[str, Place] = field(default_factory=dict)  # see `place`
+    _listed_groups: dict[str, Group] = field(default_factory=dict)  # see `group`
+    # Every group a spelling names (several: SNA, ADF, ISF; see `groups_named`).
+    _group_spellings: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
 
     def add(self, kind: EntryKind, entry: PlaceEntry | GroupEntry) -> str | None:
         """Add an entry; return a problem message if its name is taken (it is then skipped)."""
@@ -152,7 +205,33 @@ class Gazetteer:
         for spec in [entry.name, *entry.aliases]:
             for variant in term_variants(term_from_spec(spec).text):
                 self._index.setdefault((kind, variant), entry.name)
+                if kind == "group":
+                    named = self._group_spellings.setdefault(variant, [])
+                    if entry.name not in named:
+                        named.append(entry.name)
         return None
+
+    def groups_named(self, text: str) -> list[str]:
+        """Every group that `text` names, as a rule writes it: most spellings name one, an
+        acronym may name several (SNA: the Syrian and the Somali National Army). A spelling
+        that some of them hold case-sensitively, and `text` is not written so (JEM, JeM),
+        names only the others."""
+        named: list[str] = []
+        for variant in term_variants(text):
+            for name in self._group_spellings.get(variant, ()):
+                if name not in named:
+                    named.append(name)
+        if len(named) < 2:
+            return named
+        written = text.strip()
+        in_case = [name for name in named if any(
+            term.text == written or not term.case for term in self.spellings("group", name)
+            if set(term_variants(term.text)) & set(term_variants(written)))]
+        return in_case or named
+
+    def shared_group_spellings(self) -> list[list[str]]:
+        """The groups of each spelling that names more than one."""
+        return [names for names in self._group_spellings.values() if len(names) > 1]
 
     def add_world(self, world: WorldLayer) -> None:
         """Lay the GeoNames cities beneath the curated entries, once all are added."""
@@ -197,10 +276,13 @@ class Gazetteer:
                     for s in city.spellings]
         entry = self.places[name] if kind == "place" else self.groups[name]
         ambiguous = isinstance(entry, PlaceEntry) and entry.ambiguous
-        terms = [Term(entry.name, exact=True, case=ambiguous, entry=name)]
+        group = isinstance(entry, GroupEntry)
+        terms = [Term(entry.name, exact=True, case=ambiguous or (group and is_acronym(name)),
+                      entry=name)]
         for spec in entry.aliases:
             t = term_from_spec(spec)
-            terms.append(Term(t.text, exact=True, case=t.case or ambiguous, entry=name))
+            case = t.case or ambiguous
+            terms.append(Term(t.text, exact=True, case=case, entry=name))
         return terms
 
     def is_ambiguous(self, name: str) -> bool:
@@ -249,7 +331,13 @@ class Gazetteer:
         return world.mentions(hits, taken, countries, hidden)
 
     def group(self, name: str) -> Group:
-        return Group(name=self.groups[name].name)
+        """The group an alert lists (one object per entry, made on first use)."""
+        group = self._listed_groups.get(name)
+        if group is None:
+            entry = self.groups[name]
+            group = self._listed_groups[name] = Group(name=entry.name, kind=entry.kind,
+                                                      region=tuple(entry.region))
+        return group
 
 
 def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
