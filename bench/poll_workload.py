@@ -183,7 +183,7 @@ async def pipeline_run(port: int, size: int, concurrency: int, per_host: int,
     with tempfile.TemporaryDirectory() as tmp:
         config = Config.model_validate({
             "base_dir": tmp, "state": str(Path(tmp) / "w.db"), "rules": [str(root / "rules")],
-            "fetch": {"allow_private_addresses": True, "concurrency": concurrency,
+            "fetch": {"allow_addresses": ["127.0.0.0/8", "::1/128"], "concurrency": concurrency,
                       "per_host": per_host},
             "sinks": [{"type": "jsonl", "name": "archive", "path": "alerts.jsonl"}],
             "feeds": [{"id": f"f{n}", "url": f"http://127.0.0.1:{port}/feed/{n}"}

@@ -518,8 +518,8 @@ async def test_a_host_of_its_own_limit_gets_it_and_others_keep_per_host(
         server: HTTPServer) -> None:
     counter = SlowCounter(0.25)
     server.expect_request("/slow-feed").respond_with_handler(counter)
-    settings = fetch_settings(allow_private_addresses=True, concurrency=10, per_host=1,
-                              hosts={"LOCALHOST.": 4})
+    settings = fetch_settings(allow_addresses=["127.0.0.1/32", "::1/128"], concurrency=10,
+                              per_host=1, hosts={"LOCALHOST.": 4})
     limits = FetchLimits.from_settings(settings)
     urls = [f"http://{host}:{server.port}/slow-feed?n={n}"
             for n in range(4) for host in ("127.0.0.1", "localhost")]

@@ -281,5 +281,5 @@ def test_places_are_worked_out_only_when_a_rule_fires_unless_asked(matcher: Matc
     assert match_article(matcher, article) == ArticleMatch()
     found = match_article(matcher, article, all_entities=True)
     assert found.hits == ()
-    assert [p.name for p in found.places] == ["Ar Raqqah"]
+    assert [p.name for p in found.places] == ["Raqqa"]
     assert [g.name for g in found.groups] == ["Free Syrian Army"]
