@@ -55,11 +55,15 @@ def alerts_statement(query: AlertQuery, mark: str, title_like: str,
     if query.text:
         where.append(f"d.title {title_like} {mark} ESCAPE '\\'")
         params.append(like_pattern(query.text))
-    sql = ("SELECT d.seq, o.alert_json, d.arrived_at FROM desk_alerts d "
-           "JOIN outbox o ON o.id = d.outbox_id")
+    order = "ASC" if query.after is not None else "DESC"
+    # The page of seqs first, then the JSON of those alerts only: a planner that misjudges a
+    # filter's selectivity cannot join the whole outbox before it limits.
+    page = "SELECT d.seq, d.outbox_id, d.arrived_at FROM desk_alerts d"
     if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY d.seq {'ASC' if query.after is not None else 'DESC'} LIMIT {mark}"
+        page += " WHERE " + " AND ".join(where)
+    page += f" ORDER BY d.seq {order} LIMIT {mark}"
+    sql = (f"SELECT p.seq, o.alert_json, p.arrived_at FROM ({page}) AS p "
+           f"JOIN outbox o ON o.id = p.outbox_id ORDER BY p.seq {order}")
     return sql, [*params, query.limit]
 
 
