@@ -11,9 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 from argon2 import PasswordHasher
+from pydantic import ValidationError
 
 from tests.deskserver import HOSTILE_TITLE, Desk, desk_config, served_desk
 from watcher.desk import desk_mount
+from watcher.desk.page import highlighted
 from watcher.errors import ConfigError, WatcherError
 
 TOKEN_W = "w" * 20
@@ -225,3 +227,31 @@ def bearer(token: str) -> dict[str, str]:
 
 def basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+@pytest.mark.parametrize(("matched", "pieces"), [
+    ([], [("Raqqa convoy", False)]),
+    ([{"field": "title", "start": 0, "end": 5}], [("Raqqa", True), (" convoy", False)]),
+    ([{"field": "title", "start": 6, "end": 12}, {"field": "title", "start": 0, "end": 5}],
+     [("Raqqa", True), (" ", False), ("convoy", True)]),
+    ([{"field": "summary", "start": 0, "end": 5}], [("Raqqa convoy", False)]),
+    ([{"field": "title", "start": 0, "end": 8}, {"field": "title", "start": 6, "end": 12}],
+     [("Raqqa co", True), ("nvoy", False)]),  # overlapping: the first wins
+    ([{"field": "title", "start": 6, "end": 99}, {"field": "title", "start": "x", "end": 2}],
+     [("Raqqa convoy", False)]),  # offsets outside the text, or not numbers
+])
+def test_matched_terms_are_highlighted_from_offsets(matched: list[dict[str, object]],
+                                                    pieces: list[tuple[str, bool]]) -> None:
+    assert highlighted("Raqqa convoy", matched, "title") == pieces
+
+
+def test_a_tile_url_draws_the_map_on_tiles_from_that_host_only(tmp_path: Path) -> None:
+    tiles = "https://tiles.example.org/{z}/{x}/{y}.png"
+    with served_desk(tmp_path, tile_url=tiles) as desk:
+        page = httpx.get(f"{desk.url}/desk/")
+    assert page.text.count('href="https://tiles.example.org/2/') == 16
+    assert "https://tiles.example.org/2/3/1.png" in page.text
+    assert "img-src 'self' data: https://tiles.example.org;" in (
+        page.headers["Content-Security-Policy"])
+    with pytest.raises(ValidationError, match="tile_url"):
+        desk_config(tmp_path, tile_url="http://tiles.example.org/{z}/{x}.png")

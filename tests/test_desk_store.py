@@ -3,7 +3,9 @@ alerts indexed by the outbox trigger, filters and cursors, acks, silences, mutin
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -131,3 +133,44 @@ async def test_silenced_outbox_rows_are_finished_unsent(store: Store) -> None:
     assert (await store.outbox_counts())["pending"] == 0
     found = (await store.desk_alerts(AlertQuery()))[0]
     assert found.alert["alert_id"] == items[0].alert.alert_id  # kept, never lost
+
+
+UNDO_SQLITE = """
+DROP TRIGGER desk_index_alert; DROP TABLE desk_facets; DROP TABLE desk_alerts; DROP TABLE acks;
+DROP TABLE silence_matchers; DROP TABLE silences; ALTER TABLE outbox DROP COLUMN silenced_by;
+DELETE FROM schema_version WHERE version = 12;
+"""
+UNDO_POSTGRES = """
+DROP TRIGGER desk_index_alert ON outbox; DROP FUNCTION desk_index_alert();
+DROP FUNCTION desk_facets_of(jsonb, text, text, text); DROP TABLE desk_facets;
+DROP TABLE desk_alerts; DROP TABLE acks; DROP TABLE silence_matchers; DROP TABLE silences;
+ALTER TABLE outbox DROP COLUMN silenced_by; DELETE FROM schema_version WHERE version = 13;
+"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_alerts_queued_before_the_migration_are_indexed_by_it(
+        backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    if backend == "postgres":
+        schema = request.getfixturevalue("pg_schema")
+        location: Path | str = pgtest.schema_url(schema)
+    else:
+        location = tmp_path / "w.db"
+    store = await open_store(location)
+    first = await queue(store, "a1", sinks=("hook", "mail"))
+    second = await queue(store, "a2", rule_id="other", at=NOW + timedelta(minutes=1))
+    await store.close()
+    if backend == "postgres":
+        pgtest.run_sql(schema, UNDO_POSTGRES)
+    else:
+        with closing(sqlite3.connect(location)) as conn:
+            conn.executescript(UNDO_SQLITE)
+    store = await open_store(location)  # the desk's migration runs again, on old rows
+    try:
+        page = await store.desk_alerts(AlertQuery())
+        assert [a.alert["alert_id"] for a in page] == [second, first]
+        by_feed = await store.desk_alerts(AlertQuery(facets=(("feed", "levant"),
+                                                              ("rule", "other"))))
+        assert [a.alert["alert_id"] for a in by_feed] == [second]
+    finally:
+        await store.close()

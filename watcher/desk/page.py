@@ -42,13 +42,11 @@ def highlighted(text: str, matched: Sequence[dict[str, Any]],
                 field: str) -> list[tuple[str, bool]]:
     """`text` in pieces, (piece, is a matched term), from the alert's offsets into `field`;
     offsets outside the text or overlapping an earlier term are left out."""
-    spans = sorted((m.get("start", 0), m.get("end", 0)) for m in matched
-                   if m.get("field") == field)
+    spans = sorted((m["start"], m["end"]) for m in matched if m.get("field") == field
+                   and isinstance(m.get("start"), int) and isinstance(m.get("end"), int))
     pieces: list[tuple[str, bool]] = []
     at = 0
     for start, end in spans:
-        if not (isinstance(start, int) and isinstance(end, int)):
-            continue
         if start < at or end <= start or end > len(text):
             continue
         if start > at:
