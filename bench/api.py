@@ -1,6 +1,6 @@
 """The desk with many alerts: the first screen and API pages, timed over HTTP.
 
-    .venv/bin/python bench/api.py [--alerts 100000] [--rounds 7] [--postgres URL]
+    .venv/bin/python bench/api.py [--alerts 100000] [--rounds 7] [--postgres URL [--no-sqlite]]
 
 Fills a fresh store (a SQLite file; with --postgres, also a throwaway schema there) with
 --alerts alerts through the real `record_articles` (the outbox trigger indexes each one for
@@ -192,14 +192,16 @@ async def main() -> None:
     parser.add_argument("--alerts", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--postgres", help="also on this PostgreSQL (a throwaway schema)")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument("--trigger-cost", type=int, metavar="N",
                         help="only time recording N alerts with and without the trigger")
     args = parser.parse_args()
     if args.trigger_cost:
         await trigger_cost(args.trigger_cost)
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        await bench(Path(tmp) / "w.db", "SQLite", args.alerts, args.rounds)
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            await bench(Path(tmp) / "w.db", "SQLite", args.alerts, args.rounds)
     if args.postgres:
         import psycopg
         from psycopg import sql

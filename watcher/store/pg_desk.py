@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,7 +45,9 @@ class PgDesk:
 
     async def desk_alerts(self, query: AlertQuery) -> list[DeskAlert]:
         """Alerts that pass `query`, newest first, with their ack and muting silences."""
-        sql, params = alerts_statement(query, "%s", "ILIKE", lambda moment: moment)
+        if query.text:  # titles are stored in lower case (pg_schema.py, 13)
+            query = replace(query, text=query.text.lower())
+        sql, params = alerts_statement(query, "%s", "LIKE", lambda moment: moment)
         rows = await self._rows(sql, params)
         if query.after is not None:
             rows.reverse()

@@ -123,7 +123,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         alert_id   text NOT NULL UNIQUE,
         outbox_id  bigint NOT NULL,
         arrived_at timestamptz NOT NULL,
-        title      text NOT NULL
+        title      text NOT NULL  -- lower case: LIKE is several times faster than ILIKE
     );
     CREATE INDEX desk_alerts_arrived ON desk_alerts (arrived_at);
     CREATE TABLE desk_facets (
@@ -159,7 +159,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     BEGIN
         INSERT INTO desk_alerts (alert_id, outbox_id, arrived_at, title)
         VALUES (NEW.alert_id, NEW.id, NEW.created_at,
-                coalesce(alert #>> '{article,title}', ''))
+                lower(coalesce(alert #>> '{article,title}', '')))
         ON CONFLICT (alert_id) DO NOTHING
         RETURNING seq INTO new_seq;
         IF new_seq IS NOT NULL THEN
@@ -208,7 +208,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     INSERT INTO desk_alerts (alert_id, outbox_id, arrived_at, title)
     SELECT alert_id, id, created_at, title FROM (
         SELECT DISTINCT ON (alert_id) alert_id, id, created_at,
-               coalesce(alert_json::jsonb #>> '{article,title}', '') AS title
+               lower(coalesce(alert_json::jsonb #>> '{article,title}', '')) AS title
         FROM outbox ORDER BY alert_id, id) AS first
     ORDER BY id;
     INSERT INTO desk_facets (kind, value, seq)
