@@ -26,7 +26,9 @@ COPY --from=build /opt/watcher /opt/watcher
 COPY rules /app/rules
 COPY config /app/config
 # Every setting can be overridden with WATCHER_… variables (README, Configuration); these
-# point the shipped config at the mounts. State and the alert archive live on /data.
+# point the shipped config at the mounts. State and the alert archive live on /data. The
+# ops port listens beyond loopback, so the desk (docs/desk.md) is off until it has
+# desk.tokens or desk.users_file: then set WATCHER_DESK__ENABLED=true.
 ENV PATH=/opt/watcher/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -34,7 +36,8 @@ ENV PATH=/opt/watcher/bin:$PATH \
     WATCHER_RULES=/app/rules \
     WATCHER_STATE=/data/watcher.db \
     WATCHER_ALERTS_FILE=/data/alerts.jsonl \
-    WATCHER_HTTP__LISTEN=0.0.0.0:9090
+    WATCHER_HTTP__LISTEN=0.0.0.0:9090 \
+    WATCHER_DESK__ENABLED=false
 WORKDIR /app
 USER 10001:10001
 VOLUME ["/data"]

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run once test lint format typecheck bench clean-state
+.PHONY: install run once test lint format typecheck bench clean-state browser
 
 install: $(STAMP)
 
@@ -23,8 +23,12 @@ once: $(STAMP)
 	$(BIN)/watcher once --config config/demo.yaml
 
 ## test: lint, type-check and the whole test suite (what CI runs)
-test: $(STAMP) lint typecheck
+test: $(STAMP) browser lint typecheck
 	$(BIN)/python -m pytest
+
+## browser: Debian's chromium for the desk's browser tests (Playwright comes with .[dev])
+browser:
+	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y --no-install-recommends chromium; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check watcher tests bench tools
@@ -41,6 +45,7 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/match.py
 	$(BIN)/python bench/poll.py
+	$(BIN)/python bench/api.py
 
 ## clean-state: forget what the demo has seen, so `make run` alerts again
 clean-state:

@@ -21,13 +21,14 @@ from watcher.cli import (
     rules_cmd,
     schema_cmd,
     service_cmd,
+    silences_cmd,
     status_cmd,
 )
 from watcher.cli.common import EXIT_FAIL
 from watcher.errors import SourceError, WatcherError
 
 COMMANDS = (service_cmd, rules_cmd, match_cmd, schema_cmd, config_cmd, status_cmd, alerts_cmd,
-            feeds_cmd)
+            feeds_cmd, silences_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -40,5 +40,6 @@ def cmd_once(args: argparse.Namespace) -> int:
     print(f"polled {len(report.polls)} feeds ({len(failed)} failed), "
           f"{sum(p.new_articles for p in report.polls)} new articles, "
           f"{sum(p.alerts for p in report.polls)} alerts; deliveries: {d.delivered} sent, "
-          f"{d.retrying} to retry, {d.dead} dead", file=sys.stderr)
+          f"{d.retrying} to retry, {d.dead} dead"
+          + (f", {d.silenced} silenced" if d.silenced else ""), file=sys.stderr)
     return EXIT_FAIL if failed or d.retrying or d.dead else EXIT_OK

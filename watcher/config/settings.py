@@ -312,7 +312,46 @@ def parse_listen(value: Any) -> str:
 
 class HttpSettings(_Model):
     listen: Annotated[str, AfterValidator(parse_listen)] | None = Field(
-        None, description="host:port serving /healthz, /readyz and /metrics; off when unset.")
+        None, description="host:port serving /healthz, /readyz, /metrics and the desk; off "
+                          "when unset. Beyond loopback the desk needs desk.tokens or "
+                          "desk.users_file.")
+
+
+DeskRole = Literal["read", "write"]
+
+
+class DeskToken(_Model):
+    name: str = Field(min_length=1, description="Who uses it: shown as the author of acks "
+                                                "and silences.")
+    token: SecretStr = Field(description="Sent as `Authorization: Bearer …`: use ${VAR}.")
+    role: DeskRole = Field("read", description="read (look) or write (also ack and silence).")
+
+    @model_validator(mode="after")
+    def _long_enough(self) -> DeskToken:
+        if len(self.token.get_secret_value()) < 16:
+            raise ValueError("a desk token needs at least 16 characters")
+        return self
+
+
+class DeskSettings(_Model):
+    enabled: bool = Field(True, description="Serve the desk (page and /api/v1) on http.listen.")
+    tokens: list[DeskToken] = Field(default_factory=list,
+                                    description="API tokens (Bearer) with their roles.")
+    users_file: str | None = Field(
+        None, description="YAML list of users (name, password_hash: Argon2id, role) who sign "
+                          "in to the page with HTTP Basic; relative to this file.")
+    tile_url: str | None = Field(
+        None, description="Map tiles, https://…/{z}/{x}/{y}.png, for desks with internet; "
+                          "default: the bundled offline world map, no outside requests.")
+    page_size: int = Field(50, ge=1, le=500, description="Alerts per page and API page.")
+
+    @model_validator(mode="after")
+    def _tile_url_shape(self) -> DeskSettings:
+        url = self.tile_url
+        if url is not None and not (url.startswith("https://")
+                                    and all(k in url for k in ("{z}", "{x}", "{y}"))):
+            raise ValueError("tile_url must be https://… with {z}, {x} and {y}")
+        return self
 
 
 class Config(_Model):
@@ -348,6 +387,8 @@ class Config(_Model):
         "info", description="Least severe log level written.")
     http: HttpSettings = Field(default_factory=HttpSettings,
                                description="Health, readiness and metrics over HTTP.")
+    desk: DeskSettings = Field(default_factory=DeskSettings,
+                               description="The desk's page and API (docs/desk.md).")
 
     base_dir: Path = Field(default=Path("."), exclude=True,
                            description="Folder of the config file; set by the loader.")

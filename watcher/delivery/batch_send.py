@@ -82,7 +82,7 @@ async def _claim(worker: LaneSender, lane: Lane, created_before: datetime,
     more = await worker.store.claim_batch(lane, created_before, now, BATCH_LIMIT,
                                           worker.settings.lease)
     worker.claimed.extend(more)
-    return more
+    return await worker.drop_silenced(more)
 
 
 async def _hold(worker: LaneSender, rows: Sequence[OutboxItem], due: datetime,

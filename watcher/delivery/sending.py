@@ -27,7 +27,7 @@ log = logging.getLogger("watcher.deliver")
 
 MAX_EXPONENT = 60  # 2**60 backoff steps is already past any sane max_backoff
 
-Outcome = Literal["delivered", "retrying", "dead", "held"]
+Outcome = Literal["delivered", "retrying", "dead", "held", "silenced"]
 
 
 @dataclass
@@ -56,6 +56,11 @@ class DeliveryReport:
         """Rows waiting for their group, digest period or a summary (grouping.py)."""
         return self._count("held")
 
+    @property
+    def silenced(self) -> int:
+        """Rows not sent because a silence muted their alert (watcher/desk/)."""
+        return self._count("silenced")
+
     def merge(self, later: DeliveryReport) -> None:
         self.outcomes.update(later.outcomes)
 
@@ -83,6 +88,23 @@ class LaneSender:
     def unfinished(self, items: Sequence[OutboxItem]) -> list[OutboxItem]:
         """Rows of this pass (claimed here or by batch_send) with no outcome yet."""
         return [item for item in [*items, *self.claimed] if item.id not in self.report.outcomes]
+
+    async def drop_silenced(self, items: Sequence[OutboxItem]) -> list[OutboxItem]:
+        """The rows to send: those whose alert no active silence mutes. As Alertmanager does,
+        a silenced alert is not notified; its rows are finished unsent (`silenced_by`), and
+        the desk keeps showing the alert, silenced."""
+        if not items:
+            return []
+        now = self.now()
+        muting = await self.store.muting_silences(sorted({i.alert.alert_id for i in items}), now)
+        silenced = {i.id: muting[i.alert.alert_id] for i in items if i.alert.alert_id in muting}
+        if not silenced:
+            return list(items)
+        await self.store.mark_silenced(silenced, now)
+        for item_id, silence_id in silenced.items():
+            self.report.outcomes[item_id] = "silenced"
+            log.info("outbox row %d not sent: muted by silence %d", item_id, silence_id)
+        return [i for i in items if i.id not in silenced]
 
     async def deliver_batch(self, sink: Sink | None, name: str,
                             batch: Sequence[OutboxItem]) -> None:

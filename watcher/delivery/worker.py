@@ -1,6 +1,9 @@
 """The delivery worker: claim due outbox rows, send each to its sink, record what happened.
 
-    claim_due ─▶ sink.send ─┬▶ ok ───────────────────────────────▶ mark_delivered
+    claim_due ─▶ silenced? ─▶ mark_silenced (not sent; the desk shows the alert silenced)
+        │
+        ▼
+    sink.send ──────────────┬▶ ok ───────────────────────────────▶ mark_delivered
                             ├▶ RecoverableSinkError ─▶ backoff ─▶ mark_retry  (or dead when
                             │                                      out of attempts or too old)
                             └▶ PermanentSinkError ───────────────▶ mark_dead
@@ -47,15 +50,16 @@ async def deliver_due(store: Store, sinks: Mapping[str, Sink], settings: Deliver
     (the service stopping), it hands the rows it has not finished back, due at once.
     `policies` names the lanes, (sink, route), that group, digest or cap their alerts
     (grouping.batch_policies)."""
-    items = await store.claim_due(now(), limit, settings.lease)
+    claimed = await store.claim_due(now(), limit, settings.lease)
     report = DeliveryReport()
-    if not items:
+    if not claimed:
         return report
     policies = policies or {}
+    worker = LaneSender(store, settings, now, rng or random.Random(), report, metrics or Metrics())
+    items = await worker.drop_silenced(claimed)
     batches: dict[Lane, list[OutboxItem]] = {}
     for item in items:
         batches.setdefault(lane_for(policies, item.sink, item.route), []).append(item)
-    worker = LaneSender(store, settings, now, rng or random.Random(), report, metrics or Metrics())
     keeper = asyncio.create_task(_keep_leased(worker, items), name="outbox-lease-keeper")
     try:
         results = await asyncio.gather(

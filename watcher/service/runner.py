@@ -18,6 +18,7 @@ from watcher.delivery.grouping import batch_policies
 from watcher.delivery.sending import DeliveryReport
 from watcher.delivery.sinks import Sink, build_sinks
 from watcher.delivery.worker import deliver_due, drain_outbox
+from watcher.desk import desk_mount
 from watcher.feeds.fetch import make_client
 from watcher.matching.matcher import Matcher
 from watcher.pipeline import Pipeline, PollReport, poll_feed
@@ -96,7 +97,10 @@ async def run_service(config: Config, stop: asyncio.Event | None = None) -> None
     async with open_runtime(config) as rt:
         ready = Readiness(rt.pipe.store, rules_loaded=lambda: len(rt.pipe.matcher.rules),
                           clock=rt.pipe.clock)
-        async with serve_ops(config.http.listen, rt.pipe.metrics, ready):
+        desk = desk_mount(config, rt.pipe.store,
+                          lambda: [c.rule for c in rt.pipe.matcher.rules], rt.pipe.clock)
+        async with serve_ops(config.http.listen, rt.pipe.metrics, ready,
+                             [desk] if desk else []):
             # Timers on SQLite; on PostgreSQL, batches of due feeds claimed (scheduler.py).
             polling = await start_polling(rt.pipe, enabled_feeds(config))
             ready.scheduler_running = lambda: polling.running

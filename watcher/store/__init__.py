@@ -20,6 +20,14 @@ from typing import Protocol
 
 from watcher.models import Article, Delivery, FeedState, Lane, OutboxItem
 from watcher.store.cluster import ClusterView, ReplicaRecord, ReplicaView
+from watcher.store.desk_records import (
+    Ack,
+    AlertQuery,
+    DeskAlert,
+    FacetKind,
+    Silence,
+    StoryRecord,
+)
 from watcher.store.records import OUTBOX_STATUSES, OutboxRecord, OutboxStatus, PollRecord
 from watcher.store.sqlite import SqliteStore
 from watcher.store.sqlite import open_store as open_sqlite
@@ -67,7 +75,22 @@ class Store(Protocol):
     async def stop_replica(self, replica_id: str, now: datetime) -> None: ...
     async def list_replicas(self, since: datetime) -> list[ReplicaRecord]: ...
     async def forget_replicas(self, before: datetime) -> int: ...
-
+    # The desk (watcher/desk/): alerts filtered and paged, acks, silences (desk_records.py).
+    async def desk_alerts(self, query: AlertQuery) -> list[DeskAlert]: ...
+    async def desk_alert(self, alert_id: str) -> DeskAlert | None: ...
+    async def add_ack(self, alert_id: str, author: str, note: str,
+                      now: datetime) -> Ack | None: ...
+    async def list_acks(self, limit: int) -> list[Ack]: ...
+    async def add_silence(self, matchers: Sequence[tuple[FacetKind, str]], starts_at: datetime,
+                          ends_at: datetime, author: str, reason: str,
+                          now: datetime) -> Silence: ...
+    async def list_silences(self, ending_after: datetime | None) -> list[Silence]: ...
+    async def expire_silence(self, silence_id: int, now: datetime) -> Silence | None: ...
+    async def muting_silences(self, alert_ids: Sequence[str],
+                              now: datetime) -> dict[str, int]: ...
+    async def mark_silenced(self, silenced: dict[int, int], now: datetime) -> None: ...
+    async def rule_days(self, since: datetime) -> dict[str, dict[str, int]]: ...
+    async def list_stories(self, limit: int) -> list[StoryRecord]: ...
 
 def is_postgres_url(location: Path | str) -> bool:
     return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
@@ -85,5 +108,6 @@ async def open_store(location: Path | str) -> Store:
     return await open_sqlite(Path(str(location).removeprefix("sqlite:///")))
 
 
-__all__ = ["OUTBOX_STATUSES", "ClusterView", "OutboxRecord", "OutboxStatus", "PollRecord",
-           "ReplicaRecord", "ReplicaView", "SqliteStore", "Store", "is_postgres_url", "open_store"]
+__all__ = ["OUTBOX_STATUSES", "Ack", "AlertQuery", "ClusterView", "DeskAlert", "FacetKind",
+           "OutboxRecord", "OutboxStatus", "PollRecord", "ReplicaRecord", "ReplicaView", "Silence",
+           "SqliteStore", "Store", "StoryRecord", "is_postgres_url", "open_store"]

@@ -118,6 +118,111 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     -- and sends the same document again costs a hash, not a parse.
     ALTER TABLE feed_state ADD COLUMN body_hash text;
     """),
+    (13, """
+    -- The desk (watcher/desk/, store/desk_records.py): every alert queued in the outbox is
+    -- indexed by the trigger below, in the same transaction, whichever replica queued it:
+    -- one row per alert (seq = arrival order; its JSON stays in the outbox row outbox_id)
+    -- and one row per facet it carries, which filters and silences match on.
+    CREATE TABLE desk_alerts (
+        seq        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        alert_id   text NOT NULL UNIQUE,
+        outbox_id  bigint NOT NULL,
+        arrived_at timestamptz NOT NULL,
+        title      text NOT NULL  -- lower case: LIKE is several times faster than ILIKE
+    );
+    CREATE INDEX desk_alerts_arrived ON desk_alerts (arrived_at);
+    CREATE TABLE desk_facets (
+        kind  text NOT NULL,
+        value text NOT NULL,
+        seq   bigint NOT NULL,
+        PRIMARY KEY (kind, value, seq)
+    );
+    CREATE INDEX desk_facets_seq ON desk_facets (seq);
+
+    CREATE FUNCTION desk_facets_of(alert jsonb, rule_id text, severity text, feed text)
+    RETURNS TABLE (kind text, value text) LANGUAGE sql IMMUTABLE AS $$
+        SELECT f.kind, f.value FROM (
+            SELECT 'rule' AS kind, rule_id AS value
+            UNION ALL SELECT 'severity', severity
+            UNION ALL SELECT 'tag', t FROM jsonb_array_elements_text(
+                coalesce(alert #> '{rule,tags}', '[]'::jsonb)) AS t
+            UNION ALL SELECT 'place', p ->> 'name' FROM jsonb_array_elements(
+                coalesce(alert -> 'places', '[]'::jsonb)) AS p
+            UNION ALL SELECT 'group', g ->> 'name' FROM jsonb_array_elements(
+                coalesce(alert -> 'groups', '[]'::jsonb)) AS g
+            UNION ALL SELECT 'source', alert #>> '{article,source}'
+            UNION ALL SELECT 'story', alert #>> '{story,id}'
+            UNION ALL SELECT 'feed', feed
+        ) AS f
+        WHERE f.value IS NOT NULL AND f.value <> ''
+    $$;
+
+    CREATE FUNCTION desk_index_alert() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        alert jsonb := NEW.alert_json::jsonb;
+        new_seq bigint;
+    BEGIN
+        INSERT INTO desk_alerts (alert_id, outbox_id, arrived_at, title)
+        VALUES (NEW.alert_id, NEW.id, NEW.created_at,
+                lower(coalesce(alert #>> '{article,title}', '')))
+        ON CONFLICT (alert_id) DO NOTHING
+        RETURNING seq INTO new_seq;
+        IF new_seq IS NOT NULL THEN
+            INSERT INTO desk_facets (kind, value, seq)
+            SELECT DISTINCT f.kind, f.value, new_seq
+            FROM desk_facets_of(alert, NEW.rule_id, NEW.severity,
+                                (SELECT a.article_json::jsonb ->> 'feed' FROM articles a
+                                 WHERE a.key = NEW.article_key)) AS f;
+        END IF;
+        RETURN NULL;
+    END
+    $$;
+    CREATE TRIGGER desk_index_alert AFTER INSERT ON outbox
+        FOR EACH ROW EXECUTE FUNCTION desk_index_alert();
+
+    -- Acknowledgements: who handled an alert, when, with a note (the latest one shows).
+    CREATE TABLE acks (
+        id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        alert_id text NOT NULL,
+        author   text NOT NULL,
+        note     text NOT NULL DEFAULT '',
+        acked_at timestamptz NOT NULL
+    );
+    CREATE INDEX acks_alert ON acks (alert_id, id);
+
+    -- Silences: alerts carrying every matcher of a silence active when they arrive are kept
+    -- and shown silenced, and their outbox rows are not sent (silenced_by says which).
+    CREATE TABLE silences (
+        id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        starts_at  timestamptz NOT NULL,
+        ends_at    timestamptz NOT NULL,
+        author     text NOT NULL,
+        reason     text NOT NULL,
+        created_at timestamptz NOT NULL
+    );
+    CREATE INDEX silences_ends ON silences (ends_at);
+    CREATE TABLE silence_matchers (
+        silence_id bigint NOT NULL,
+        kind       text NOT NULL,
+        value      text NOT NULL,
+        PRIMARY KEY (silence_id, kind, value)
+    );
+    ALTER TABLE outbox ADD COLUMN silenced_by bigint;
+
+    -- Alerts queued before this migration, indexed like new ones.
+    INSERT INTO desk_alerts (alert_id, outbox_id, arrived_at, title)
+    SELECT alert_id, id, created_at, title FROM (
+        SELECT DISTINCT ON (alert_id) alert_id, id, created_at,
+               lower(coalesce(alert_json::jsonb #>> '{article,title}', '')) AS title
+        FROM outbox ORDER BY alert_id, id) AS first
+    ORDER BY id;
+    INSERT INTO desk_facets (kind, value, seq)
+    SELECT DISTINCT f.kind, f.value, d.seq
+    FROM desk_alerts d JOIN outbox o ON o.id = d.outbox_id
+         LEFT JOIN articles a ON a.key = o.article_key,
+         desk_facets_of(o.alert_json::jsonb, o.rule_id, o.severity,
+                        a.article_json::jsonb ->> 'feed') AS f;
+    """),
 )
 
 SCHEMA_VERSION_TABLE = """

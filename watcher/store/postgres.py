@@ -30,6 +30,7 @@ from watcher.config.masked import mask_url_password, url_password
 from watcher.errors import StoreError
 from watcher.models import Alert, Article, Delivery, FeedState, Lane, OutboxItem
 from watcher.store.cluster import ClusterView, ReplicaRecord, ReplicaView
+from watcher.store.pg_desk import PgDesk
 from watcher.store.pg_schema import migrate
 from watcher.store.records import OUTBOX_STATUSES, OutboxRecord, PollRecord
 
@@ -52,7 +53,7 @@ async def _configure(conn: Conn) -> None:
     await conn.execute("SET TIME ZONE 'UTC'")
 
 
-class PostgresStore:
+class PostgresStore(PgDesk):
     """The `Store` on PostgreSQL. Build it with `open_postgres` (or `open_store`)."""
 
     def __init__(self, url: str) -> None:

@@ -119,6 +119,113 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     -- and sends the same document again costs a hash, not a parse.
     ALTER TABLE feed_state ADD COLUMN body_hash TEXT;
     """),
+    (12, """
+    -- The desk (watcher/desk/, store/desk_records.py): every alert queued in the outbox is
+    -- indexed by the trigger below, in the same transaction, whoever queued it: one row per
+    -- alert (seq = arrival order; its JSON stays in the outbox row outbox_id) and one row
+    -- per facet it carries, which filters and silences match on.
+    CREATE TABLE desk_alerts (
+        seq        INTEGER PRIMARY KEY,
+        alert_id   TEXT NOT NULL UNIQUE,
+        outbox_id  INTEGER NOT NULL,
+        arrived_at TEXT NOT NULL,
+        title      TEXT NOT NULL
+    );
+    CREATE INDEX desk_alerts_arrived ON desk_alerts (arrived_at);
+    CREATE TABLE desk_facets (
+        kind  TEXT NOT NULL,
+        value TEXT NOT NULL,
+        seq   INTEGER NOT NULL,
+        PRIMARY KEY (kind, value, seq)
+    ) WITHOUT ROWID;
+    CREATE INDEX desk_facets_seq ON desk_facets (seq);
+
+    CREATE TRIGGER desk_index_alert AFTER INSERT ON outbox
+    WHEN NOT EXISTS (SELECT 1 FROM desk_alerts WHERE alert_id = NEW.alert_id)
+    BEGIN
+        INSERT INTO desk_alerts (alert_id, outbox_id, arrived_at, title)
+        VALUES (NEW.alert_id, NEW.id, NEW.created_at,
+                coalesce(json_extract(NEW.alert_json, '$.article.title'), ''));
+        INSERT OR IGNORE INTO desk_facets (kind, value, seq)
+        SELECT f.kind, f.value, (SELECT seq FROM desk_alerts WHERE alert_id = NEW.alert_id)
+        FROM (
+            SELECT 'rule' AS kind, NEW.rule_id AS value
+            UNION ALL SELECT 'severity', NEW.severity
+            UNION ALL SELECT 'tag', value FROM json_each(NEW.alert_json, '$.rule.tags')
+            UNION ALL SELECT 'place', json_extract(value, '$.name')
+                      FROM json_each(NEW.alert_json, '$.places')
+            UNION ALL SELECT 'group', json_extract(value, '$.name')
+                      FROM json_each(NEW.alert_json, '$.groups')
+            UNION ALL SELECT 'source', json_extract(NEW.alert_json, '$.article.source')
+            UNION ALL SELECT 'story', json_extract(NEW.alert_json, '$.story.id')
+            UNION ALL SELECT 'feed', json_extract(article_json, '$.feed')
+                      FROM articles WHERE key = NEW.article_key
+        ) AS f
+        WHERE f.value IS NOT NULL AND f.value <> '';
+    END;
+
+    -- Acknowledgements: who handled an alert, when, with a note (the latest one shows).
+    CREATE TABLE acks (
+        id       INTEGER PRIMARY KEY,
+        alert_id TEXT NOT NULL,
+        author   TEXT NOT NULL,
+        note     TEXT NOT NULL DEFAULT '',
+        acked_at TEXT NOT NULL
+    );
+    CREATE INDEX acks_alert ON acks (alert_id, id);
+
+    -- Silences: alerts carrying every matcher of a silence active when they arrive are kept
+    -- and shown silenced, and their outbox rows are not sent (silenced_by says which).
+    CREATE TABLE silences (
+        id         INTEGER PRIMARY KEY,
+        starts_at  TEXT NOT NULL,
+        ends_at    TEXT NOT NULL,
+        author     TEXT NOT NULL,
+        reason     TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX silences_ends ON silences (ends_at);
+    CREATE TABLE silence_matchers (
+        silence_id INTEGER NOT NULL,
+        kind       TEXT NOT NULL,
+        value      TEXT NOT NULL,
+        PRIMARY KEY (silence_id, kind, value)
+    );
+    ALTER TABLE outbox ADD COLUMN silenced_by INTEGER;
+
+    -- Alerts queued before this migration, indexed like new ones.
+    INSERT INTO desk_alerts (alert_id, outbox_id, arrived_at, title)
+    SELECT o.alert_id, o.id, o.created_at,
+           coalesce(json_extract(o.alert_json, '$.article.title'), '')
+    FROM outbox o JOIN (SELECT min(id) AS id FROM outbox GROUP BY alert_id) AS first
+         ON first.id = o.id
+    WHERE json_valid(o.alert_json)
+    ORDER BY o.id;
+    INSERT OR IGNORE INTO desk_facets (kind, value, seq)
+    SELECT f.kind, f.value, f.seq FROM (
+        SELECT 'rule' AS kind, o.rule_id AS value, d.seq AS seq
+        FROM desk_alerts d JOIN outbox o ON o.id = d.outbox_id
+        UNION ALL SELECT 'severity', o.severity, d.seq
+        FROM desk_alerts d JOIN outbox o ON o.id = d.outbox_id
+        UNION ALL SELECT 'tag', j.value, d.seq
+        FROM desk_alerts d JOIN outbox o ON o.id = d.outbox_id,
+             json_each(o.alert_json, '$.rule.tags') AS j
+        UNION ALL SELECT 'place', json_extract(j.value, '$.name'), d.seq
+        FROM desk_alerts d JOIN outbox o ON o.id = d.outbox_id,
+             json_each(o.alert_json, '$.places') AS j
+        UNION ALL SELECT 'group', json_extract(j.value, '$.name'), d.seq
+        FROM desk_alerts d JOIN outbox o ON o.id = d.outbox_id,
+             json_each(o.alert_json, '$.groups') AS j
+        UNION ALL SELECT 'source', json_extract(o.alert_json, '$.article.source'), d.seq
+        FROM desk_alerts d JOIN outbox o ON o.id = d.outbox_id
+        UNION ALL SELECT 'story', json_extract(o.alert_json, '$.story.id'), d.seq
+        FROM desk_alerts d JOIN outbox o ON o.id = d.outbox_id
+        UNION ALL SELECT 'feed', json_extract(a.article_json, '$.feed'), d.seq
+        FROM desk_alerts d JOIN outbox o ON o.id = d.outbox_id
+             JOIN articles a ON a.key = o.article_key
+    ) AS f
+    WHERE f.value IS NOT NULL AND f.value <> '';
+    """),
 )
 
 SCHEMA_VERSION_TABLE = """

@@ -21,10 +21,12 @@ from typing import Any, TypeVar
 
 from watcher.errors import StoreError
 from watcher.models import Article, Delivery, FeedState, Lane, OutboxItem
+from watcher.store import sqlite_desk as desk
 from watcher.store import sqlite_leases as leases
 from watcher.store import sqlite_outbox as outbox
 from watcher.store import sqlite_replicas as replicas
 from watcher.store.cluster import ClusterView, ReplicaRecord
+from watcher.store.desk_records import Ack, AlertQuery, DeskAlert, FacetKind, Silence, StoryRecord
 from watcher.store.records import OUTBOX_STATUSES, OutboxRecord, PollRecord
 from watcher.store.sqlite_conn import connect, from_text, in_chunks, to_text, transaction
 
@@ -216,6 +218,54 @@ class SqliteStore:
         if status is not None and status not in OUTBOX_STATUSES:
             raise ValueError(f"unknown status {status!r}; use one of {OUTBOX_STATUSES}")
         return await self._run(outbox.list_alerts, status, limit)
+
+    # the desk (watcher/desk/, desk_records.py)
+
+    async def desk_alerts(self, query: AlertQuery) -> list[DeskAlert]:
+        """Alerts that pass `query`, newest first, with their ack and muting silences."""
+        return await self._run(desk.query_alerts, query)
+
+    async def desk_alert(self, alert_id: str) -> DeskAlert | None:
+        return await self._run(desk.get_alert, alert_id)
+
+    async def add_ack(self, alert_id: str, author: str, note: str,
+                      now: datetime) -> Ack | None:
+        """Acknowledge a known alert; None when no alert has that id."""
+        return await self._run(desk.add_ack, alert_id, author, note, now)
+
+    async def list_acks(self, limit: int) -> list[Ack]:
+        """The latest acknowledgements, newest first."""
+        return await self._run(desk.list_acks, limit)
+
+    async def add_silence(self, matchers: Sequence[tuple[FacetKind, str]], starts_at: datetime,
+                          ends_at: datetime, author: str, reason: str,
+                          now: datetime) -> Silence:
+        return await self._run(desk.add_silence, list(matchers), starts_at, ends_at, author,
+                               reason, now)
+
+    async def list_silences(self, ending_after: datetime | None) -> list[Silence]:
+        """Silences that end after `ending_after` (every one when None), newest first."""
+        return await self._run(desk.list_silences, ending_after)
+
+    async def expire_silence(self, silence_id: int, now: datetime) -> Silence | None:
+        """End a silence now (a silence already over is left as it was); None if unknown."""
+        return await self._run(desk.expire_silence, silence_id, now)
+
+    async def muting_silences(self, alert_ids: Sequence[str], now: datetime) -> dict[str, int]:
+        """alert_id -> the oldest silence active at `now` that mutes that alert."""
+        return await self._run(desk.muting_silences, list(alert_ids), now)
+
+    async def mark_silenced(self, silenced: dict[int, int], now: datetime) -> None:
+        """Finish pending outbox rows (id -> silence id) unsent: a silence muted them."""
+        await self._run(desk.mark_silenced, dict(silenced), now)
+
+    async def rule_days(self, since: datetime) -> dict[str, dict[str, int]]:
+        """rule id -> {YYYY-MM-DD -> alerts that arrived that day (UTC)}, since `since`."""
+        return await self._run(desk.rule_days, since)
+
+    async def list_stories(self, limit: int) -> list[StoryRecord]:
+        """Stories the alerts carry, the latest first, with their alert counts."""
+        return await self._run(desk.list_stories, limit)
 
 
 # The functions below run on the store's thread, with its connection.
