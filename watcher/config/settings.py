@@ -192,6 +192,23 @@ class EmailSink(_Grouped):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class AppriseSink(_Grouped):
+    """Any of Apprise's 100+ services (Telegram, Signal, Matrix, Discord, Mattermost, ntfy,
+    PagerDuty, Opsgenie, SMS gateways...) by its Apprise URL (docs/delivery.md)."""
+
+    type: Literal["apprise"] = Field(description="Sink kind.")
+    name: str = Field("apprise", description="Name that rules and routes refer to.")
+    urls: list[SecretStr] = Field(
+        min_length=1, description="Apprise URLs (tgram://..., mmost://..., json://...); each "
+                                  "gets every alert. They hold tokens: use ${VAR}.")
+    format: Literal["text", "markdown"] = Field(
+        "text", description="Body format handed to Apprise; markdown escapes feed text.")
+    timeout: Duration = Field(30.0, gt=0, description="Seconds allowed for one delivery.")
+    templates: ChatTemplates = Field(default_factory=ChatTemplates,
+                                     description="Jinja2 files replacing the default headline "
+                                                 "and body (docs/delivery.md).")
+
+
 DigestTarget = Annotated[WebhookSink | SlackSink | TeamsSink | EmailSink,
                          Field(discriminator="type")]
 
@@ -234,8 +251,8 @@ class DigestSink(_Model):
 
 
 SinkConfig = Annotated[ConsoleSink | JsonlSink | WebhookSink | SlackSink | TeamsSink | EmailSink
-                       | DigestSink, Field(discriminator="type")]
-register_union_tags("console", "jsonl", "webhook", "slack", "teams", "email", "digest")
+                       | DigestSink | AppriseSink, Field(discriminator="type")]
+register_union_tags("console", "jsonl", "webhook", "slack", "teams", "email", "digest", "apprise")
 
 
 class RouteConfig(_Model):
@@ -455,7 +472,9 @@ def _check_sink_references(config: Config, doc: YamlDoc) -> list[Problem]:
         sink = entry.target if isinstance(entry, DigestSink) else entry
         if isinstance(entry, DigestSink):
             at += ("target",)
-        if not isinstance(sink, EmailSink | SlackSink | TeamsSink):
+        if isinstance(entry, AppriseSink):
+            problems += _check_apprise_urls(entry, at, doc)
+        if not isinstance(sink, EmailSink | SlackSink | TeamsSink | AppriseSink):
             continue
         files: list[tuple[tuple[int | str, ...], str | None]] = [
             ((*at, "ca_file"), sink.ca_file if isinstance(sink, EmailSink) else None),
@@ -463,6 +482,21 @@ def _check_sink_references(config: Config, doc: YamlDoc) -> list[Problem]:
         for loc, value in files:
             if value and not config.resolve(value).is_file():
                 problems.append(doc.problem(loc, f"no such file: {config.resolve(value)}"))
+    return problems
+
+
+def _check_apprise_urls(sink: AppriseSink, at: tuple[int | str, ...],
+                        doc: YamlDoc) -> list[Problem]:
+    """Each URL names a service Apprise knows, with what it needs (a token, a host)."""
+    from apprise import Apprise  # loaded only by configs that use it (it takes ~0.5 s)
+
+    problems = []
+    for i, url in enumerate(sink.urls):
+        if Apprise.instantiate(url.get_secret_value(), suppress_exceptions=True) is None:
+            scheme = url.get_secret_value().partition("://")[0] or "(none)"
+            problems.append(doc.problem((*at, "urls", i), f"Apprise cannot use this URL "
+                                        f"(scheme {scheme!r}): unknown service or missing "
+                                        "parts (see the Apprise wiki for its form)"))
     return problems
 
 
