@@ -23,9 +23,9 @@ import asyncio
 import re
 from collections import OrderedDict
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import jinja2
-from apprise import Apprise, AppriseAsset, AppriseResult, NotifyFormat, NotifyType
 
 from watcher.config.masked import MASK, service_url_tokens
 from watcher.config.settings import AppriseSink, Config
@@ -41,10 +41,13 @@ from watcher.delivery.sinks.templates import (
 from watcher.errors import PermanentSinkError, RecoverableSinkError, WatcherError
 from watcher.models import Alert
 
+if TYPE_CHECKING:
+    from apprise import AppriseResult
+
 REMEMBERED_SENDS = 10_000  # alerts whose partly successful sends are remembered for retries
 REASON_CHARS = 300
-NOTIFY_TYPES = {"low": NotifyType.INFO, "medium": NotifyType.WARNING,
-                "high": NotifyType.FAILURE, "critical": NotifyType.FAILURE}
+# Apprise's NotifyType values, by severity.
+NOTIFY_TYPES = {"low": "info", "medium": "warning", "high": "failure", "critical": "failure"}
 
 
 def _plain(text: str) -> str:
@@ -55,6 +58,9 @@ class AppriseTarget:
     """One Apprise URL, ready to notify; `label` is its privacy form (no tokens)."""
 
     def __init__(self, url: str, timeout: float) -> None:
+        # Imported here: it takes half a second, and only configs with this sink need it.
+        from apprise import Apprise, AppriseAsset
+
         # No custom plugin folders, no state on disk: only Apprise's own services.
         asset = AppriseAsset(plugin_paths=[], storage_mode="memory", secure_logging=True)
         self._apprise = Apprise(asset=asset)
@@ -97,7 +103,7 @@ def _reason(result: AppriseResult) -> str:
 class AppriseNotifier:
     def __init__(self, config: AppriseSink, root: Config | None = None) -> None:
         self.name = config.name
-        self._format = NotifyFormat.MARKDOWN if config.format == "markdown" else NotifyFormat.TEXT
+        self._format = config.format  # Apprise's NotifyFormat values: "text", "markdown"
         self._escape = escape_markdown if config.format == "markdown" else _plain
         self._targets = [AppriseTarget(url.get_secret_value(), config.timeout)
                          for url in config.urls]
