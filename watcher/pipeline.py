@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import httpx
 
@@ -39,11 +40,19 @@ from watcher.store import Store
 
 log = logging.getLogger("watcher.pipeline")
 
-__all__ = ["Pipeline", "PollReport", "QueueReport", "failure_backoff", "poll_feed",
-           "queue_articles"]
+__all__ = ["FeedPush", "Pipeline", "PollReport", "QueueReport", "accept_push", "failure_backoff",
+           "poll_feed", "queue_articles"]
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class FeedPush(Protocol):
+    """What push delivery (WebSub, service/websub_subscriber.py) adds to polling: it sees each
+    fetched document (to find a hub) and stretches the interval of a feed that pushes."""
+
+    async def fetched(self, feed: FeedConfig, result: FetchResult) -> None: ...
+    def interval(self, feed: FeedConfig) -> float | None: ...
 
 
 @dataclass
@@ -60,6 +69,7 @@ class Pipeline:
     rng: random.Random = field(default_factory=random.Random)
     fetch_limits: FetchLimits | None = None  # built from config.fetch when not given
     replica_id: str = field(default_factory=default_replica_id)  # who holds feed leases
+    push: FeedPush | None = None  # WebSub, when `websub.callback_url` is set
 
     def __post_init__(self) -> None:
         if self.fetch_limits is None:
@@ -129,6 +139,8 @@ async def _poll_leased(pipe: Pipeline, feed: FeedConfig, *, force: bool) -> Poll
         return await _record_failure(pipe, feed, state, result.error or "empty response",
                                      result.retry_after, now, result.status,
                                      previous_attempt)
+    if pipe.push is not None:
+        await pipe.push.fetched(feed, result)
     # Parsing a large feed takes CPU seconds: keep the event loop (other polls, deliveries)
     # responsive by running it in a worker thread.
     outcome = await asyncio.to_thread(
@@ -198,6 +210,27 @@ async def queue_articles(pipe: Pipeline, articles: Iterable[Article], now: datet
     return QueueReport(new, alerts, len(deliveries))
 
 
+async def accept_push(pipe: Pipeline, feed: FeedConfig, body: bytes,
+                      content_type: str | None) -> PollReport:
+    """A document a hub pushed for `feed`: parsed, deduped, matched and queued exactly as a
+    polled one. The feed's poll state is the poller's and stays untouched."""
+    outcome = await asyncio.to_thread(
+        parse_feed, body, feed_id=feed.id, source=feed.title or feed.id, url=feed.url,
+        content_type=content_type, language=feed.language)
+    if outcome.error:
+        log.warning("feed %s: pushed document: %s", feed.id, outcome.error,
+                    extra={"feed": feed.id})
+        return PollReport(feed.id, error=outcome.error)
+    articles = [a.model_copy(update={"feed": feed.id}) for a in outcome.articles]
+    report = await queue_articles(pipe, articles, pipe.clock())
+    pipe.metrics.record_articles(feed.id, new=report.new_articles,
+                                 seen=len(articles) - report.new_articles)
+    log.info("feed %s: pushed %d articles, %d new, %d alerts", feed.id, len(articles),
+             report.new_articles, report.alerts, extra={"feed": feed.id})
+    return PollReport(feed.id, articles=len(articles), new_articles=report.new_articles,
+                      alerts=report.alerts, deliveries=report.deliveries)
+
+
 def _oldest_alertable(config: Config, now: datetime) -> datetime | None:
     if config.max_article_age is None:
         return None
@@ -220,8 +253,9 @@ def _record_success(pipe: Pipeline, feed: FeedConfig, state: FeedState, result: 
         state.etag = result.etag
     if result.last_modified is not None or result.status != 304:
         state.last_modified = result.last_modified
+    interval = pipe.push.interval(feed) if pipe.push is not None else None
     state.next_poll = next_poll_after_success(state.next_poll, now,
-                                              pipe.config.feed_interval(feed))
+                                              interval or pipe.config.feed_interval(feed))
 
 
 async def _record_failure(pipe: Pipeline, feed: FeedConfig, state: FeedState, error: str,

@@ -2,8 +2,10 @@
 
 One row per feed in the config: health (ok, warning, failing, flagged — failing for longer
 than `fetch.failing_after` —, never polled, disabled), last HTTP status, consecutive
-failures, last attempt and success, next poll, entries seen, where it moved to, and the
-last error or warning. `--json` prints every stored field. It reads; it never polls.
+failures, last attempt and success, next poll, entries seen, its WebSub subscription (push:
+active until when, subscribing, failed, denied, unsubscribing; `-` when it has none), where
+it moved to, and the last error or warning. `--json` prints every stored field. It reads; it
+never polls.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from watcher.config.masked import mask_secrets, mask_url_password, secret_values
 from watcher.config.settings import Config, config_path, load_config
 from watcher.feeds.health import feed_health
 from watcher.models import FeedState
-from watcher.store import open_store
+from watcher.store import Subscription, open_store
 
-COLUMNS = ("feed", "health", "http", "fails", "last success", "next poll", "entries", "note")
+COLUMNS = ("feed", "health", "http", "fails", "last success", "next poll", "entries", "push",
+           "note")
 NOTE_CHARS = 80
 
 
@@ -52,6 +55,18 @@ class FeedRow:
     moved_to: str | None = None
     last_error: str | None = None
     last_warning: str | None = None
+    websub: str | None = None  # the subscription's state (`push` column)
+    websub_hub: str | None = None
+    websub_expires: str | None = None
+    websub_error: str | None = None
+
+
+def with_subscription(row: FeedRow, sub: Subscription | None) -> FeedRow:
+    """The row with its WebSub subscription, if it has one."""
+    if sub is not None:
+        row.websub, row.websub_hub = sub.state, sub.hub
+        row.websub_expires, row.websub_error = _iso(sub.expires_at), sub.last_error
+    return row
 
 
 def feed_row(feed_id: str, url: str, enabled: bool, state: FeedState | None, now: datetime,
@@ -77,8 +92,10 @@ async def read_feeds(config: Config, now: datetime) -> list[FeedRow]:
     store = await open_store(config.state_location())
     try:
         secrets = secret_values(config)
-        return [feed_row(f.id, f.url, f.enabled, await store.load_feed_state(f.id), now,
-                         config.fetch.failing_after, secrets) for f in config.feeds]
+        return [with_subscription(
+                    feed_row(f.id, f.url, f.enabled, await store.load_feed_state(f.id), now,
+                             config.fetch.failing_after, secrets),
+                    await store.load_subscription(f.id)) for f in config.feeds]
     finally:
         await store.close()
 
@@ -102,11 +119,17 @@ def _cells(row: FeedRow) -> tuple[str, ...]:
         note = f"moved to {row.moved_to}" + (f"; {note}" if note else "")
     if row.failing_since:
         note = f"failing since {row.failing_since}: {note}"
+    if row.websub_error and row.websub != "active":
+        note = f"websub: {row.websub_error}" + (f"; {note}" if note else "")
     if len(note) > NOTE_CHARS:
         note = note[:NOTE_CHARS - 1] + "…"
+    push = row.websub or "-"
+    if row.websub == "active" and row.websub_expires:
+        push = f"active until {row.websub_expires}"
     return (row.id, row.health.upper() if row.health == "flagged" else row.health,
             str(row.last_status or "-"), str(row.consecutive_failures),
-            row.last_success or "never", row.next_poll or "-", str(row.entries_seen), note)
+            row.last_success or "never", row.next_poll or "-", str(row.entries_seen), push,
+            note)
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:

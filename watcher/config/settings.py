@@ -308,6 +308,37 @@ class HttpSettings(_Model):
         None, description="host:port serving /healthz, /readyz and /metrics; off when unset.")
 
 
+def parse_callback_url(value: Any) -> str:
+    """An absolute http(s) URL: the public address of this watcher's `/websub/` path."""
+    parts = urlsplit(str(value))
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise ValueError(f"not an http(s) URL without a query: {value!r} "
+                         "(e.g. https://watcher.example.org/websub/)")
+    return str(value)
+
+
+class WebSubSettings(_Model):
+    """Push from feeds that advertise a WebSub hub (docs/websub.md)."""
+
+    callback_url: Annotated[str, AfterValidator(parse_callback_url)] | None = Field(
+        None, description="Public URL that reaches this watcher's /websub/ path (needs "
+                          "http.listen), e.g. https://watcher.example.org/websub/; feeds with a "
+                          "hub are subscribed when set, only polled when unset.")
+    lease: Duration = Field(7 * 86400.0, ge=60, description="Subscription lease asked of "
+                                                             "hubs; hubs may grant another.")
+    renew_before: Duration = Field(
+        86400.0, gt=0, description="Renew a subscription this long before its lease ends "
+                                   "(at most half the granted lease).")
+    poll_interval: Duration = Field(
+        3600.0, gt=0, description="Poll interval of a feed while its subscription is active: "
+                                  "a safety net for pushes that never came.")
+    retry: Duration = Field(300.0, gt=0, description="Wait before asking a hub again after "
+                                                     "a failed or unanswered request.")
+    max_pushes_per_minute: int = Field(
+        60, ge=1, description="Content pushes accepted per subscription per minute (and ten "
+                              "times that overall); more are answered 429.")
+
+
 class Config(_Model):
     state: str = Field("var/watcher.db",
                        description="SQLite file (relative to this file) or sqlite:/// URL; "
@@ -341,6 +372,8 @@ class Config(_Model):
         "info", description="Least severe log level written.")
     http: HttpSettings = Field(default_factory=HttpSettings,
                                description="Health, readiness and metrics over HTTP.")
+    websub: WebSubSettings = Field(default_factory=WebSubSettings,
+                                   description="Push from WebSub hubs (docs/websub.md).")
 
     base_dir: Path = Field(default=Path("."), exclude=True,
                            description="Folder of the config file; set by the loader.")
@@ -451,6 +484,10 @@ def _check_references(config: Config, doc: YamlDoc) -> list[Problem]:
                                         f"duplicate route name {route.name!r}"))
         route_names.add(route.name)
     problems += _check_sink_references(config, doc)
+    if config.websub.callback_url and not config.http.listen:
+        problems.append(doc.problem(("websub", "callback_url"),
+                                    "websub.callback_url needs http.listen: hubs call back "
+                                    "on the HTTP endpoint"))
     feed_ids: set[str] = set()
     for i, feed in enumerate(config.feeds):
         if feed.id in feed_ids:

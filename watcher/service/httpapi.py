@@ -6,6 +6,9 @@
     GET /metrics   Prometheus text format (metrics.py); outbox and cluster gauges (feeds per
                    replica, deliveries in flight) read from the store when scraped
 
+Other parts of the service mount their own applications under a prefix (`mounts`): the
+WebSub callback at /websub/ (websub_callback.py).
+
 Off unless `http.listen` is set. It answers from the loop that polls and delivers, so a
 wedged loop fails the health check instead of hiding behind a thread that still answers.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -82,7 +85,10 @@ async def _read_cluster(ready: Readiness, metrics: Metrics) -> None:
     metrics.record_cluster(view)
 
 
-def build_app(metrics: Metrics, ready: Readiness) -> web.Application:
+Mounts = Sequence[tuple[str, web.Application]]  # (prefix, application) served under it
+
+
+def build_app(metrics: Metrics, ready: Readiness, mounts: Mounts = ()) -> web.Application:
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
@@ -102,6 +108,8 @@ def build_app(metrics: Metrics, ready: Readiness) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_page)
+    for prefix, sub_app in mounts:
+        app.add_subapp(prefix, sub_app)
     return app
 
 
@@ -121,10 +129,11 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-async def start_http(listen: str, metrics: Metrics, ready: Readiness) -> HttpServer:
+async def start_http(listen: str, metrics: Metrics, ready: Readiness,
+                     mounts: Mounts = ()) -> HttpServer:
     """Serve the ops endpoint on `listen` (host:port); WatcherError if it cannot bind."""
     host, port = split_listen(listen)
-    runner = web.AppRunner(build_app(metrics, ready), access_log=None, handle_signals=False,
+    runner = web.AppRunner(build_app(metrics, ready, mounts), access_log=None, handle_signals=False,
                            shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -139,13 +148,13 @@ async def start_http(listen: str, metrics: Metrics, ready: Readiness) -> HttpSer
 
 
 @contextlib.asynccontextmanager
-async def serve_ops(listen: str | None, metrics: Metrics,
-                    ready: Readiness) -> AsyncIterator[HttpServer | None]:
+async def serve_ops(listen: str | None, metrics: Metrics, ready: Readiness,
+                    mounts: Mounts = ()) -> AsyncIterator[HttpServer | None]:
     """The ops endpoint for the duration of the block; nothing when `listen` is None."""
     if listen is None:
         yield None
         return
-    server = await start_http(listen, metrics, ready)
+    server = await start_http(listen, metrics, ready, mounts)
     try:
         yield server
     finally:

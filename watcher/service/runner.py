@@ -25,6 +25,9 @@ from watcher.service.heartbeat import Heartbeat
 from watcher.service.httpapi import Readiness, serve_ops
 from watcher.service.reload import RuleReloader, RulesStatus, rule_reloader
 from watcher.service.scheduler import enabled_feeds, start_polling
+from watcher.service.websub_callback import MOUNT as WEBSUB_MOUNT
+from watcher.service.websub_callback import websub_app
+from watcher.service.websub_subscriber import WebSubSubscriber
 from watcher.store import open_store
 
 log = logging.getLogger("watcher.service")
@@ -96,7 +99,11 @@ async def run_service(config: Config, stop: asyncio.Event | None = None) -> None
     async with open_runtime(config) as rt:
         ready = Readiness(rt.pipe.store, rules_loaded=lambda: len(rt.pipe.matcher.rules),
                           clock=rt.pipe.clock)
-        async with serve_ops(config.http.listen, rt.pipe.metrics, ready):
+        websub = _websub(rt.pipe, config)
+        mounts = [(WEBSUB_MOUNT, websub_app(websub, config.fetch.max_bytes))] if websub else []
+        async with serve_ops(config.http.listen, rt.pipe.metrics, ready, mounts):
+            # Feeds that advertise a hub push their entries (docs/websub.md).
+            subscribing = asyncio.create_task(websub.run(stop), name="websub") if websub else None
             # Timers on SQLite; on PostgreSQL, batches of due feeds claimed (scheduler.py).
             polling = await start_polling(rt.pipe, enabled_feeds(config))
             ready.scheduler_running = lambda: polling.running
@@ -125,9 +132,20 @@ async def run_service(config: Config, stop: asyncio.Event | None = None) -> None
                 log.warning("deliveries still running after %.0fs were stopped; they are "
                             "retried on start", grace)
             await polls_stopped
+            if subscribing is not None:
+                await subscribing
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(beat, STOP_RECORD_TIMEOUT)
     log.info("watcher stopped")
+
+
+def _websub(pipe: Pipeline, config: Config) -> WebSubSubscriber | None:
+    """The WebSub subscriber, installed in the pipeline, when `websub.callback_url` is set."""
+    if config.websub.callback_url is None:
+        return None
+    subscriber = WebSubSubscriber(pipe, enabled_feeds(config), config.websub)
+    pipe.push = subscriber
+    return subscriber
 
 
 def _on_stop_signal(stop: asyncio.Event, sig: signal.Signals) -> None:

@@ -113,6 +113,24 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         rules_json   text NOT NULL DEFAULT '{}'
     );
     """),
+    (14, """
+    -- WebSub subscriptions (store/subscriptions.py): one per feed with a hub, shared by
+    -- replicas; `token` names it in the callback URL, `secret` checks pushes' signatures.
+    CREATE TABLE websub_subscriptions (
+        feed_id       text PRIMARY KEY,
+        hub           text NOT NULL,
+        topic         text NOT NULL,
+        token         text NOT NULL UNIQUE,
+        secret        text NOT NULL,
+        state         text NOT NULL,
+        lease_seconds integer,
+        expires_at    timestamptz,
+        requested_at  timestamptz,
+        verified_at   timestamptz,
+        last_push_at  timestamptz,
+        last_error    text
+    );
+    """),
 )
 
 SCHEMA_VERSION_TABLE = """
