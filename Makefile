@@ -41,6 +41,7 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/match.py
 	$(BIN)/python bench/poll.py
+	$(BIN)/python bench/latency.py
 
 ## clean-state: forget what the demo has seen, so `make run` alerts again
 clean-state:
