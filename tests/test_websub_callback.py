@@ -6,18 +6,21 @@ replica made."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from aiohttp.test_utils import TestServer
+from pytest_httpserver import HTTPServer
 
 from tests import pgtest
 from watcher.config.settings import Config
+from watcher.feeds.fetch import make_client
 from watcher.feeds.websub import sign
 from watcher.matching.matcher import Matcher, compile_rules
-from watcher.pipeline import Pipeline
+from watcher.pipeline import Pipeline, poll_feed
 from watcher.rules.load import load_rules
 from watcher.service.websub_callback import websub_app
 from watcher.service.websub_subscriber import WebSubSubscriber
@@ -172,3 +175,36 @@ async def test_any_replica_takes_the_push(tmp_path: Path, matcher: Matcher,
         assert sub is not None and sub.last_push_at is not None
     finally:
         await close(a, b)
+
+
+async def test_an_active_subscription_stretches_the_poll_interval(
+        tmp_path: Path, matcher: Matcher, httpserver: HTTPServer) -> None:
+    feed_url = httpserver.url_for("/feed.xml")
+    body = ATOM.format("a1", "Quiet day").replace(
+        "<title>d</title>", f"<title>d</title><link rel='hub' href='{feed_url}/hub'/>")
+    httpserver.expect_request("/feed.xml").respond_with_data(body, content_type="text/xml")
+    cfg = Config.model_validate({
+        "base_dir": tmp_path, "http": {"listen": "127.0.0.1:0"},
+        "fetch": {"allow_private_addresses": True},
+        "feeds": [{"id": "desk", "url": feed_url, "interval": 60}],
+        "websub": {"callback_url": "https://watcher.example.org/websub/"}})
+    store = await open_store(tmp_path / "w.db")
+    async with make_client(cfg.fetch) as feed_client:
+        pipe = Pipeline(config=cfg, store=store, client=feed_client, matcher=matcher)
+        subscriber = WebSubSubscriber(pipe, cfg.feeds, cfg.websub)
+        pipe.push = subscriber
+        try:
+            await poll_feed(pipe, cfg.feeds[0], force=True)
+            state = await store.load_feed_state("desk")
+            assert state is not None and state.next_poll is not None
+            assert state.next_poll - pipe.clock() < timedelta(seconds=61)  # no subscription yet
+            sub = await store.add_subscription(Subscription(
+                "desk", f"{feed_url}/hub", feed_url, "tok", SECRET, state="active",
+                expires_at=pipe.clock() + timedelta(days=1)))
+            subscriber.note_verified(sub)
+            await poll_feed(pipe, cfg.feeds[0], force=True)
+            state = await store.load_feed_state("desk")
+            assert state is not None and state.next_poll is not None
+            assert state.next_poll - pipe.clock() > timedelta(seconds=3000)  # the safety net
+        finally:
+            await store.close()

@@ -35,6 +35,9 @@ ATOM = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
     (b"<feed><link rel='hub' href='javascript:alert(1)'/></feed>", None, None),
     (b"<feed><link rel='alternate hub' href='ftp://x/'/></feed>", None, None),
     (b"", "<https://h.example/>; rel=\"next\"", None),
+    (b"<feed><link rel='hub' href='http://[bad/'/></feed>", None, None),  # skipped, no raise
+    (None, "<http://[::1/>; rel=hub, <https://ok.example/h>; rel=hub", HubLink(
+        "https://ok.example/h", FEED)),
     (None, None, None),
 ])
 def test_discover_hub(body: bytes | None, header: str | None, expected: HubLink | None) -> None:

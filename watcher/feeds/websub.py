@@ -48,20 +48,23 @@ def discover_hub(body: bytes | None, link_header: str | None, feed_url: str) -> 
     hubs, selves = _header_links(link_header or "")
     if not hubs and body:
         hubs, selves = _document_links(body)
-    hub = next((urljoin(feed_url, h) for h in hubs if _is_http(urljoin(feed_url, h))), None)
+    hub = next(filter(None, (_http_url(feed_url, h) for h in hubs)), None)
     if hub is None:
         return None
-    topic = next((urljoin(feed_url, s) for s in selves if _is_http(urljoin(feed_url, s))),
-                 feed_url)
+    topic = next(filter(None, (_http_url(feed_url, s) for s in selves)), feed_url)
     return HubLink(hub, topic)
 
 
-def _is_http(url: str) -> bool:
+def _http_url(base: str, href: str) -> str | None:
+    """`href` resolved against `base` when that makes an http(s) URL with a host, else None
+    (feed text is hostile: a malformed URL is skipped, not raised)."""
     try:
+        url = urljoin(base, href)
         parts = urlsplit(url)
+        host = parts.hostname
     except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+        return None
+    return url if parts.scheme in ("http", "https") and host else None
 
 
 def _header_links(value: str) -> tuple[list[str], list[str]]:

@@ -59,7 +59,12 @@ class WebSubSubscriber:
         url = result.final_url or feed.url
         if not url.startswith(("http://", "https://")):
             return
-        link = discover_hub(result.body, result.link_header, url)
+        try:
+            link = discover_hub(result.body, result.link_header, url)
+        except Exception:  # a bug here must not fail the poll: it goes on without push
+            log.exception("websub: feed %s: hub discovery failed", feed.id,
+                          extra={"feed": feed.id})
+            return
         if link is not None and self._discovered.get(feed.id) != link:
             self._discovered[feed.id] = link
             self._wake.set()
