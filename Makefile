@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/match.py
 	$(BIN)/python bench/poll.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/latency.py
 
 ## clean-state: forget what the demo has seen, so `make run` alerts again
 clean-state:

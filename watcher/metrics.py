@@ -85,6 +85,10 @@ class Metrics:
                                       registry=r)
         self.rule_loads = Counter("watcher_rule_loads", "Loads of the rule files.",
                                   ["result"], registry=r)
+        self.websub_pushes = Counter(
+            "watcher_websub_pushes", "Content pushed by WebSub hubs, by outcome: accepted, "
+                                     "bad_signature, rate_limited, too_large, unknown, gone, "
+                                     "failed.", ["outcome"], registry=r)
 
     # recording
 

@@ -176,6 +176,7 @@ class FetchResult:
     retry_after: float | None = None
     error: str | None = None
     moved_to: str | None = None  # where permanent redirects (301, 308) from `url` lead
+    link_header: str | None = None  # HTTP `Link`: may name a WebSub hub (feeds/websub.py)
 
     @property
     def not_modified(self) -> bool:

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import httpx
 
@@ -41,7 +42,7 @@ from watcher.feeds.health import (
     is_flagged,
     next_poll_after_success,
 )
-from watcher.feeds.parse import ParsedFeed, read_feed
+from watcher.feeds.parse import ParsedFeed, parse_feed, read_feed
 from watcher.matching.alerts import build_alerts
 from watcher.matching.matcher import Matcher, match_article
 from watcher.metrics import Metrics
@@ -51,13 +52,21 @@ from watcher.store.batching import PollWriter
 
 log = logging.getLogger("watcher.pipeline")
 
-__all__ = ["Pipeline", "PollReport", "QueueReport", "failure_backoff", "poll_feed",
-           "queue_articles"]
+__all__ = ["FeedPush", "Pipeline", "PollReport", "QueueReport", "accept_push", "failure_backoff",
+           "poll_feed", "queue_articles"]
 
 WORK_SLOTS = 4  # feeds parsed and matched at once (CPU-bound: a few per core is plenty)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class FeedPush(Protocol):
+    """What push delivery (WebSub, service/websub_subscriber.py) adds to polling: it sees each
+    fetched document (to find a hub) and stretches the interval of a feed that pushes."""
+
+    async def fetched(self, feed: FeedConfig, result: FetchResult) -> None: ...
+    def interval(self, feed: FeedConfig) -> float | None: ...
 
 
 @dataclass
@@ -76,6 +85,7 @@ class Pipeline:
     replica_id: str = field(default_factory=default_replica_id)  # who holds feed leases
     work_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(WORK_SLOTS))
     writer: PollWriter = field(init=False)
+    push: FeedPush | None = None  # WebSub, when `websub.callback_url` is set
 
     def __post_init__(self) -> None:
         if self.fetch_limits is None:
@@ -162,6 +172,8 @@ async def _poll_leased(pipe: Pipeline, feed: FeedConfig, *, force: bool) -> Poll
 async def _read_body(pipe: Pipeline, feed: FeedConfig, state: FeedState, result: FetchResult,
                      now: datetime, previous_attempt: datetime | None) -> PollReport:
     assert result.body is not None
+    if pipe.push is not None:
+        await pipe.push.fetched(feed, result)
     digest = hashlib.blake2b(result.body, digest_size=16).hexdigest()
     if digest == state.body_hash:  # the same document again: a 304 the server did not say
         _record_success(pipe, feed, state, result, now)
@@ -264,6 +276,27 @@ async def _prepare(pipe: Pipeline, fresh: list[Article], now: datetime) -> _Prep
     return _Prepared(unique, deliveries, alerts)
 
 
+async def accept_push(pipe: Pipeline, feed: FeedConfig, body: bytes,
+                      content_type: str | None) -> PollReport:
+    """A document a hub pushed for `feed`: parsed, deduped, matched and queued exactly as a
+    polled one. The feed's poll state is the poller's and stays untouched."""
+    outcome = await asyncio.to_thread(
+        parse_feed, body, feed_id=feed.id, source=feed.title or feed.id, url=feed.url,
+        content_type=content_type, language=feed.language)
+    if outcome.error:
+        log.warning("feed %s: pushed document: %s", feed.id, outcome.error,
+                    extra={"feed": feed.id})
+        return PollReport(feed.id, error=outcome.error)
+    articles = [a.model_copy(update={"feed": feed.id}) for a in outcome.articles]
+    report = await queue_articles(pipe, articles, pipe.clock())
+    pipe.metrics.record_articles(feed.id, new=report.new_articles,
+                                 seen=len(articles) - report.new_articles)
+    log.info("feed %s: pushed %d articles, %d new, %d alerts", feed.id, len(articles),
+             report.new_articles, report.alerts, extra={"feed": feed.id})
+    return PollReport(feed.id, articles=len(articles), new_articles=report.new_articles,
+                      alerts=report.alerts, deliveries=report.deliveries)
+
+
 def _oldest_alertable(config: Config, now: datetime) -> datetime | None:
     if config.max_article_age is None:
         return None
@@ -286,8 +319,9 @@ def _record_success(pipe: Pipeline, feed: FeedConfig, state: FeedState, result: 
         state.etag = result.etag
     if result.last_modified is not None or result.status != 304:
         state.last_modified = result.last_modified
+    interval = pipe.push.interval(feed) if pipe.push is not None else None
     state.next_poll = next_poll_after_success(state.next_poll, now,
-                                              pipe.config.feed_interval(feed))
+                                              interval or pipe.config.feed_interval(feed))
 
 
 async def _record_failure(pipe: Pipeline, feed: FeedConfig, state: FeedState, error: str,

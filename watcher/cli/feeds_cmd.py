@@ -2,8 +2,10 @@
 
 One row per feed in the config: health (ok, warning, failing, flagged — failing for longer
 than `fetch.failing_after` —, never polled, disabled), last HTTP status, consecutive
-failures, last attempt and success, next poll, entries seen, where it moved to, and the
-last error or warning. `--json` prints every stored field. It reads; it never polls.
+failures, last attempt and success, next poll, entries seen, its WebSub subscription (push:
+active until when, subscribing, failed, denied, unsubscribing; `-` when it has none), where
+it moved to, and the last error or warning. `--json` prints every stored field. It reads; it
+never polls.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from watcher.config.settings import Config, config_path, load_config
 from watcher.feeds.report import FeedRow, feed_rows
 from watcher.store import open_store
 
-COLUMNS = ("feed", "health", "http", "fails", "last success", "next poll", "entries", "note")
+COLUMNS = ("feed", "health", "http", "fails", "last success", "next poll", "entries", "push",
+           "note")
 NOTE_CHARS = 80
 
 
@@ -60,11 +63,17 @@ def _cells(row: FeedRow) -> tuple[str, ...]:
         note = f"moved to {row.moved_to}" + (f"; {note}" if note else "")
     if row.failing_since:
         note = f"failing since {row.failing_since}: {note}"
+    if row.websub_error and row.websub != "active":
+        note = f"websub: {row.websub_error}" + (f"; {note}" if note else "")
     if len(note) > NOTE_CHARS:
         note = note[:NOTE_CHARS - 1] + "…"
+    push = row.websub or "-"
+    if row.websub == "active" and row.websub_expires:
+        push = f"active until {row.websub_expires}"
     return (row.id, row.health.upper() if row.health == "flagged" else row.health,
             str(row.last_status or "-"), str(row.consecutive_failures),
-            row.last_success or "never", row.next_poll or "-", str(row.entries_seen), note)
+            row.last_success or "never", row.next_poll or "-", str(row.entries_seen), push,
+            note)
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:

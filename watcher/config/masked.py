@@ -1,20 +1,21 @@
 """The configuration as ops may see it: every secret masked.
 
-Secrets are the `SecretStr` settings (webhook URLs and headers, SMTP passwords) and the
-password in a database URL (`postgresql://user:password@host/db`), and what `${VAR}` put
-into a URL (a feed's `?apikey=${KEY}`). `secret_values` lists them so that logging can scrub
-them from any line that would carry one by accident, and `mask_secrets` from any output.
+Secrets are the `SecretStr` settings (webhook URLs and headers, SMTP passwords, Apprise URLs
+and the tokens inside them) and the password in a database URL
+(`postgresql://user:password@host/db`), and what `${VAR}` put into a URL (a feed's
+`?apikey=${KEY}`). `secret_values` lists them so that logging can scrub them from any line
+that would carry one by accident, and `mask_secrets` from any output.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from pydantic import BaseModel, SecretStr
 
-from watcher.config.settings import Config
+from watcher.config.settings import AppriseSink, Config
 
 MASK = "**********"
 MIN_SECRET_CHARS = 4  # shorter values would mask ordinary words in log lines
@@ -38,6 +39,30 @@ def url_password(url: str) -> str | None:
         return urlsplit(url).password
     except ValueError:
         return None
+
+
+def service_url_tokens(url: str) -> list[str]:
+    """The parts of a service URL that may be tokens: user, password, a host without a dot
+    (Telegram's `tgram://TOKEN/CHAT`), path segments and query values that look generated
+    (8+ characters with a digit or a capital, or 20+). Ordinary words and host names stay
+    readable, so masking them everywhere in the logs keeps the logs useful."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return [url]
+    if not parts.scheme:
+        return []
+    found = [parts.username or "", parts.password or ""]
+    if "." not in host and host != "localhost":
+        found.append(host)
+    candidates = [*parts.path.split("/"), *(v for _, v in parse_qsl(parts.query))]
+    found += [c for c in candidates if _looks_generated(c)]
+    return [f for f in found if len(f) >= MIN_SECRET_CHARS]
+
+
+def _looks_generated(text: str) -> bool:
+    return len(text) >= 20 or (len(text) >= 8 and any(c.isdigit() or c.isupper() for c in text))
 
 
 def mask_secrets(text: str, secrets: Sequence[str]) -> str:
@@ -73,6 +98,9 @@ def secret_values(config: Config) -> list[str]:
     if (password := url_password(config.state)) is not None:
         found.append(password)
     found += config.env_secrets
+    for sink in config.sinks:
+        if isinstance(sink, AppriseSink):
+            found += [t for url in sink.urls for t in service_url_tokens(url.get_secret_value())]
     return sorted({s for s in found if len(s) >= MIN_SECRET_CHARS}, key=len, reverse=True)
 
 

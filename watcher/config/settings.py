@@ -216,6 +216,23 @@ class EmailSink(_Grouped):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class AppriseSink(_Grouped):
+    """Any of Apprise's 100+ services (Telegram, Signal, Matrix, Discord, Mattermost, ntfy,
+    PagerDuty, Opsgenie, SMS gateways...) by its Apprise URL (docs/delivery.md)."""
+
+    type: Literal["apprise"] = Field(description="Sink kind.")
+    name: str = Field("apprise", description="Name that rules and routes refer to.")
+    urls: list[SecretStr] = Field(
+        min_length=1, description="Apprise URLs (tgram://..., mmost://..., json://...); each "
+                                  "gets every alert. They hold tokens: use ${VAR}.")
+    format: Literal["text", "markdown"] = Field(
+        "text", description="Body format handed to Apprise; markdown escapes feed text.")
+    timeout: Duration = Field(30.0, gt=0, description="Seconds allowed for one delivery.")
+    templates: ChatTemplates = Field(default_factory=ChatTemplates,
+                                     description="Jinja2 files replacing the default headline "
+                                                 "and body (docs/delivery.md).")
+
+
 DigestTarget = Annotated[WebhookSink | SlackSink | TeamsSink | EmailSink,
                          Field(discriminator="type")]
 
@@ -258,8 +275,8 @@ class DigestSink(_Model):
 
 
 SinkConfig = Annotated[ConsoleSink | JsonlSink | WebhookSink | SlackSink | TeamsSink | EmailSink
-                       | DigestSink, Field(discriminator="type")]
-register_union_tags("console", "jsonl", "webhook", "slack", "teams", "email", "digest")
+                       | DigestSink | AppriseSink, Field(discriminator="type")]
+register_union_tags("console", "jsonl", "webhook", "slack", "teams", "email", "digest", "apprise")
 
 
 class RouteConfig(_Model):
@@ -354,6 +371,37 @@ class DeskSettings(_Model):
         return self
 
 
+def parse_callback_url(value: Any) -> str:
+    """An absolute http(s) URL: the public address of this watcher's `/websub/` path."""
+    parts = urlsplit(str(value))
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise ValueError(f"not an http(s) URL without a query: {value!r} "
+                         "(e.g. https://watcher.example.org/websub/)")
+    return str(value)
+
+
+class WebSubSettings(_Model):
+    """Push from feeds that advertise a WebSub hub (docs/websub.md)."""
+
+    callback_url: Annotated[str, AfterValidator(parse_callback_url)] | None = Field(
+        None, description="Public URL that reaches this watcher's /websub/ path (needs "
+                          "http.listen), e.g. https://watcher.example.org/websub/; feeds with a "
+                          "hub are subscribed when set, only polled when unset.")
+    lease: Duration = Field(7 * 86400.0, ge=60, description="Subscription lease asked of "
+                                                             "hubs; hubs may grant another.")
+    renew_before: Duration = Field(
+        86400.0, gt=0, description="Renew a subscription this long before its lease ends "
+                                   "(at most half the granted lease).")
+    poll_interval: Duration = Field(
+        3600.0, gt=0, description="Poll interval of a feed while its subscription is active: "
+                                  "a safety net for pushes that never came.")
+    retry: Duration = Field(300.0, gt=0, description="Wait before asking a hub again after "
+                                                     "a failed or unanswered request.")
+    max_pushes_per_minute: int = Field(
+        60, ge=1, description="Content pushes accepted per subscription per minute (and ten "
+                              "times that overall); more are answered 429.")
+
+
 class Config(_Model):
     state: str = Field("var/watcher.db",
                        description="SQLite file (relative to this file) or sqlite:/// URL; "
@@ -389,6 +437,8 @@ class Config(_Model):
                                description="Health, readiness and metrics over HTTP.")
     desk: DeskSettings = Field(default_factory=DeskSettings,
                                description="The desk's page and API (docs/desk.md).")
+    websub: WebSubSettings = Field(default_factory=WebSubSettings,
+                                   description="Push from WebSub hubs (docs/websub.md).")
 
     base_dir: Path = Field(default=Path("."), exclude=True,
                            description="Folder of the config file; set by the loader.")
@@ -499,6 +549,10 @@ def _check_references(config: Config, doc: YamlDoc) -> list[Problem]:
                                         f"duplicate route name {route.name!r}"))
         route_names.add(route.name)
     problems += _check_sink_references(config, doc)
+    if config.websub.callback_url and not config.http.listen:
+        problems.append(doc.problem(("websub", "callback_url"),
+                                    "websub.callback_url needs http.listen: hubs call back "
+                                    "on the HTTP endpoint"))
     feed_ids: set[str] = set()
     for i, feed in enumerate(config.feeds):
         if feed.id in feed_ids:
@@ -520,7 +574,9 @@ def _check_sink_references(config: Config, doc: YamlDoc) -> list[Problem]:
         sink = entry.target if isinstance(entry, DigestSink) else entry
         if isinstance(entry, DigestSink):
             at += ("target",)
-        if not isinstance(sink, EmailSink | SlackSink | TeamsSink):
+        if isinstance(entry, AppriseSink):
+            problems += _check_apprise_urls(entry, at, doc)
+        if not isinstance(sink, EmailSink | SlackSink | TeamsSink | AppriseSink):
             continue
         files: list[tuple[tuple[int | str, ...], str | None]] = [
             ((*at, "ca_file"), sink.ca_file if isinstance(sink, EmailSink) else None),
@@ -528,6 +584,21 @@ def _check_sink_references(config: Config, doc: YamlDoc) -> list[Problem]:
         for loc, value in files:
             if value and not config.resolve(value).is_file():
                 problems.append(doc.problem(loc, f"no such file: {config.resolve(value)}"))
+    return problems
+
+
+def _check_apprise_urls(sink: AppriseSink, at: tuple[int | str, ...],
+                        doc: YamlDoc) -> list[Problem]:
+    """Each URL names a service Apprise knows, with what it needs (a token, a host)."""
+    from apprise import Apprise  # loaded only by configs that use it (it takes ~0.5 s)
+
+    problems = []
+    for i, url in enumerate(sink.urls):
+        if Apprise.instantiate(url.get_secret_value(), suppress_exceptions=True) is None:
+            scheme = url.get_secret_value().partition("://")[0] or "(none)"
+            problems.append(doc.problem((*at, "urls", i), f"Apprise cannot use this URL "
+                                        f"(scheme {scheme!r}): unknown service or missing "
+                                        "parts (see the Apprise wiki for its form)"))
     return problems
 
 

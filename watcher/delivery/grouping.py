@@ -23,6 +23,7 @@ from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from watcher.config.settings import (
+    AppriseSink,
     Config,
     DigestSink,
     EmailSink,
@@ -135,7 +136,7 @@ def batch_policies(config: Config) -> dict[LaneKey, BatchPolicy]:
         for name in route.sinks:
             target = sinks.get(name)
             if not isinstance(target, DigestSink | WebhookSink | SlackSink | TeamsSink
-                              | EmailSink):
+                              | EmailSink | AppriseSink):
                 continue  # console and jsonl write every alert on its own
             base = _sink_policy(target)
             policies.setdefault((name, route.name), replace(
@@ -148,7 +149,7 @@ def _sink_policy(sink: SinkConfig) -> BatchPolicy:
     if isinstance(sink, DigestSink):
         at = time.fromisoformat(sink.daily_at) if sink.daily_at else None
         return BatchPolicy(schedule=DigestSchedule(sink.every, at, sink.timezone))
-    if isinstance(sink, WebhookSink | SlackSink | TeamsSink | EmailSink):
+    if isinstance(sink, WebhookSink | SlackSink | TeamsSink | EmailSink | AppriseSink):
         return BatchPolicy(sink.group_wait, sink.max_per_hour)
     return BatchPolicy()
 

@@ -252,7 +252,8 @@ async def _read_response(response: httpx.Response, feed_id: str, url: str,
     body = await _read_capped(response, settings.max_bytes)
     return FetchResult(feed_id, url, status=status, body=body, etag=new_etag,
                        last_modified=new_last_modified, final_url=final_url,
-                       content_type=response.headers.get("Content-Type"))
+                       content_type=response.headers.get("Content-Type"),
+                       link_header=response.headers.get("Link"))  # WebSub hub discovery
 
 
 async def _discard_body(response: httpx.Response) -> None:

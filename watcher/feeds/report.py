@@ -11,7 +11,7 @@ from watcher.config.masked import mask_secrets, mask_url_password, secret_values
 from watcher.config.settings import Config
 from watcher.feeds.health import feed_health
 from watcher.models import FeedState
-from watcher.store import Store
+from watcher.store import Store, Subscription
 
 
 @dataclass
@@ -30,6 +30,18 @@ class FeedRow:
     moved_to: str | None = None
     last_error: str | None = None
     last_warning: str | None = None
+    websub: str | None = None  # the subscription's state (`push` column)
+    websub_hub: str | None = None
+    websub_expires: str | None = None
+    websub_error: str | None = None
+
+
+def with_subscription(row: FeedRow, sub: Subscription | None) -> FeedRow:
+    """The row with its WebSub subscription, if it has one."""
+    if sub is not None:
+        row.websub, row.websub_hub = sub.state, sub.hub
+        row.websub_expires, row.websub_error = _iso(sub.expires_at), sub.last_error
+    return row
 
 
 def feed_row(feed_id: str, url: str, enabled: bool, state: FeedState | None, now: datetime,
@@ -54,8 +66,10 @@ def feed_row(feed_id: str, url: str, enabled: bool, state: FeedState | None, now
 async def feed_rows(config: Config, store: Store, now: datetime) -> list[FeedRow]:
     """Every configured feed's health, as `watcher feeds` and the desk show it."""
     secrets = secret_values(config)
-    return [feed_row(f.id, f.url, f.enabled, await store.load_feed_state(f.id), now,
-                     config.fetch.failing_after, secrets) for f in config.feeds]
+    return [with_subscription(
+                feed_row(f.id, f.url, f.enabled, await store.load_feed_state(f.id), now,
+                         config.fetch.failing_after, secrets),
+                await store.load_subscription(f.id)) for f in config.feeds]
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -6,7 +6,8 @@
     GET /metrics   Prometheus text format (metrics.py); outbox and cluster gauges (feeds per
                    replica, deliveries in flight) read from the store when scraped
 
-Other parts add their routes through `mounts` (the desk: watcher/desk/). Off unless
+Other parts of the service add their routes or sub-applications through `mounts`: the
+desk (watcher/desk/) and the WebSub callback at /websub/ (websub_callback.py). Off unless
 `http.listen` is set. It answers from the loop that polls and delivers, so a
 wedged loop fails the health check instead of hiding behind a thread that still answers.
 """

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import httpx
+from aiohttp import web
 
 from watcher.config.settings import Config
 from watcher.delivery.grouping import batch_policies
@@ -23,9 +24,12 @@ from watcher.feeds.fetch import make_client
 from watcher.matching.matcher import Matcher
 from watcher.pipeline import Pipeline, PollReport, poll_feed
 from watcher.service.heartbeat import Heartbeat
-from watcher.service.httpapi import Readiness, serve_ops
+from watcher.service.httpapi import Mount, Readiness, serve_ops
 from watcher.service.reload import RuleReloader, RulesStatus, rule_reloader
 from watcher.service.scheduler import enabled_feeds, start_polling
+from watcher.service.websub_callback import MOUNT as WEBSUB_MOUNT
+from watcher.service.websub_callback import websub_app
+from watcher.service.websub_subscriber import WebSubSubscriber
 from watcher.store import open_store
 
 log = logging.getLogger("watcher.service")
@@ -99,8 +103,11 @@ async def run_service(config: Config, stop: asyncio.Event | None = None) -> None
                           clock=rt.pipe.clock)
         desk = desk_mount(config, rt.pipe.store,
                           lambda: [c.rule for c in rt.pipe.matcher.rules], rt.pipe.clock)
-        async with serve_ops(config.http.listen, rt.pipe.metrics, ready,
-                             [desk] if desk else []):
+        websub = _websub(rt.pipe, config)
+        mounts = [m for m in (desk, _websub_mount(websub, config)) if m is not None]
+        async with serve_ops(config.http.listen, rt.pipe.metrics, ready, mounts):
+            # Feeds that advertise a hub push their entries (docs/websub.md).
+            subscribing = asyncio.create_task(websub.run(stop), name="websub") if websub else None
             # Timers on SQLite; on PostgreSQL, batches of due feeds claimed (scheduler.py).
             polling = await start_polling(rt.pipe, enabled_feeds(config))
             ready.scheduler_running = lambda: polling.running
@@ -129,9 +136,32 @@ async def run_service(config: Config, stop: asyncio.Event | None = None) -> None
                 log.warning("deliveries still running after %.0fs were stopped; they are "
                             "retried on start", grace)
             await polls_stopped
+            if subscribing is not None:
+                await subscribing
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(beat, STOP_RECORD_TIMEOUT)
     log.info("watcher stopped")
+
+
+def _websub_mount(websub: WebSubSubscriber | None, config: Config) -> Mount | None:
+    """The WebSub callback under /websub/ on the ops server, when push is configured."""
+    if websub is None:
+        return None
+    callback = websub_app(websub, config.fetch.max_bytes)
+
+    def mount(app: web.Application) -> None:
+        app.add_subapp(WEBSUB_MOUNT, callback)
+
+    return mount
+
+
+def _websub(pipe: Pipeline, config: Config) -> WebSubSubscriber | None:
+    """The WebSub subscriber, installed in the pipeline, when `websub.callback_url` is set."""
+    if config.websub.callback_url is None:
+        return None
+    subscriber = WebSubSubscriber(pipe, enabled_feeds(config), config.websub)
+    pipe.push = subscriber
+    return subscriber
 
 
 def _on_stop_signal(stop: asyncio.Event, sig: signal.Signals) -> None:

@@ -31,6 +31,7 @@ from watcher.store.desk_records import (
 from watcher.store.records import OUTBOX_STATUSES, OutboxRecord, OutboxStatus, PollRecord
 from watcher.store.sqlite import SqliteStore
 from watcher.store.sqlite import open_store as open_sqlite
+from watcher.store.subscriptions import Subscription, SubscriptionState
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -92,6 +93,17 @@ class Store(Protocol):
     async def rule_days(self, since: datetime) -> dict[str, dict[str, int]]: ...
     async def list_stories(self, limit: int) -> list[StoryRecord]: ...
 
+    # WebSub subscriptions (store/subscriptions.py): any replica answers a hub or a push.
+    async def load_subscription(self, feed_id: str) -> Subscription | None: ...
+    async def subscription_by_token(self, token: str) -> Subscription | None: ...
+    async def list_subscriptions(self) -> list[Subscription]: ...
+    async def add_subscription(self, sub: Subscription) -> Subscription: ...
+    async def save_subscription(self, sub: Subscription) -> None: ...
+    async def claim_subscription_request(self, feed_id: str, now: datetime,
+                                         stale_before: datetime) -> bool: ...
+    async def delete_subscription(self, feed_id: str) -> None: ...
+
+
 def is_postgres_url(location: Path | str) -> bool:
     return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
 
@@ -109,5 +121,6 @@ async def open_store(location: Path | str) -> Store:
 
 
 __all__ = ["OUTBOX_STATUSES", "Ack", "AlertQuery", "ClusterView", "DeskAlert", "FacetKind",
-           "OutboxRecord", "OutboxStatus", "PollRecord", "ReplicaRecord", "ReplicaView", "Silence",
-           "SqliteStore", "Store", "StoryRecord", "is_postgres_url", "open_store"]
+           "OutboxRecord", "OutboxStatus", "PollRecord", "ReplicaRecord", "ReplicaView",
+           "Silence", "SqliteStore", "Store", "StoryRecord", "Subscription", "SubscriptionState",
+           "is_postgres_url", "open_store"]

@@ -223,6 +223,24 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
          desk_facets_of(o.alert_json::jsonb, o.rule_id, o.severity,
                         a.article_json::jsonb ->> 'feed') AS f;
     """),
+    (14, """
+    -- WebSub subscriptions (store/subscriptions.py): one per feed with a hub, shared by
+    -- replicas; `token` names it in the callback URL, `secret` checks pushes' signatures.
+    CREATE TABLE websub_subscriptions (
+        feed_id       text PRIMARY KEY,
+        hub           text NOT NULL,
+        topic         text NOT NULL,
+        token         text NOT NULL UNIQUE,
+        secret        text NOT NULL,
+        state         text NOT NULL,
+        lease_seconds integer,
+        expires_at    timestamptz,
+        requested_at  timestamptz,
+        verified_at   timestamptz,
+        last_push_at  timestamptz,
+        last_error    text
+    );
+    """),
 )
 
 SCHEMA_VERSION_TABLE = """

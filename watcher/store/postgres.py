@@ -29,10 +29,12 @@ from pydantic import ValidationError
 from watcher.config.masked import mask_url_password, url_password
 from watcher.errors import StoreError
 from watcher.models import Alert, Article, Delivery, FeedState, Lane, OutboxItem
+from watcher.store import pg_websub as websub
 from watcher.store.cluster import ClusterView, ReplicaRecord, ReplicaView
 from watcher.store.pg_desk import PgDesk
 from watcher.store.pg_schema import migrate
 from watcher.store.records import OUTBOX_STATUSES, OutboxRecord, PollRecord
+from watcher.store.subscriptions import Subscription
 
 Conn = psycopg.AsyncConnection[TupleRow]
 
@@ -202,6 +204,30 @@ class PostgresStore(PgDesk):
     async def forget_replicas(self, before: datetime) -> int:
         """Drop replicas silent since before `before`; returns how many."""
         return await self._rowcount("DELETE FROM replicas WHERE heartbeat_at < %s", (before,))
+
+    # WebSub subscriptions (store/subscriptions.py; statements in pg_websub.py)
+
+    async def load_subscription(self, feed_id: str) -> Subscription | None:
+        return await websub.load_subscription(self._fetch, feed_id)
+
+    async def subscription_by_token(self, token: str) -> Subscription | None:
+        return await websub.subscription_by_token(self._fetch, token)
+
+    async def list_subscriptions(self) -> list[Subscription]:
+        return await websub.list_subscriptions(self._fetch)
+
+    async def add_subscription(self, sub: Subscription) -> Subscription:
+        return await websub.add_subscription(self._fetch, sub)
+
+    async def save_subscription(self, sub: Subscription) -> None:
+        await websub.save_subscription(self._fetch, sub)
+
+    async def claim_subscription_request(self, feed_id: str, now: datetime,
+                                         stale_before: datetime) -> bool:
+        return await websub.claim_subscription_request(self._fetch, feed_id, now, stale_before)
+
+    async def delete_subscription(self, feed_id: str) -> None:
+        await websub.delete_subscription(self._fetch, feed_id)
 
     # articles
 

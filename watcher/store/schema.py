@@ -226,6 +226,24 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     ) AS f
     WHERE f.value IS NOT NULL AND f.value <> '';
     """),
+    (13, """
+    -- WebSub subscriptions (store/subscriptions.py): one per feed with a hub, shared by
+    -- replicas; `token` names it in the callback URL, `secret` checks pushes' signatures.
+    CREATE TABLE websub_subscriptions (
+        feed_id       TEXT PRIMARY KEY,
+        hub           TEXT NOT NULL,
+        topic         TEXT NOT NULL,
+        token         TEXT NOT NULL UNIQUE,
+        secret        TEXT NOT NULL,
+        state         TEXT NOT NULL,
+        lease_seconds INTEGER,
+        expires_at    TEXT,
+        requested_at  TEXT,
+        verified_at   TEXT,
+        last_push_at  TEXT,
+        last_error    TEXT
+    );
+    """),
 )
 
 SCHEMA_VERSION_TABLE = """

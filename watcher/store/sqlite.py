@@ -25,10 +25,12 @@ from watcher.store import sqlite_desk as desk
 from watcher.store import sqlite_leases as leases
 from watcher.store import sqlite_outbox as outbox
 from watcher.store import sqlite_replicas as replicas
+from watcher.store import sqlite_websub as websub
 from watcher.store.cluster import ClusterView, ReplicaRecord
 from watcher.store.desk_records import Ack, AlertQuery, DeskAlert, FacetKind, Silence, StoryRecord
 from watcher.store.records import OUTBOX_STATUSES, OutboxRecord, PollRecord
 from watcher.store.sqlite_conn import connect, from_text, in_chunks, to_text, transaction
+from watcher.store.subscriptions import Subscription
 
 T = TypeVar("T")
 
@@ -116,6 +118,31 @@ class SqliteStore:
     async def forget_replicas(self, before: datetime) -> int:
         """Drop replicas silent since before `before`; returns how many."""
         return await self._run(replicas.forget_replicas, to_text(before))
+
+    # WebSub subscriptions (store/subscriptions.py)
+
+    async def load_subscription(self, feed_id: str) -> Subscription | None:
+        return await self._run(websub.load_subscription, feed_id)
+
+    async def subscription_by_token(self, token: str) -> Subscription | None:
+        return await self._run(websub.subscription_by_token, token)
+
+    async def list_subscriptions(self) -> list[Subscription]:
+        return await self._run(websub.list_subscriptions)
+
+    async def add_subscription(self, sub: Subscription) -> Subscription:
+        return await self._run(websub.add_subscription, sub)
+
+    async def save_subscription(self, sub: Subscription) -> None:
+        await self._run(websub.save_subscription, sub)
+
+    async def claim_subscription_request(self, feed_id: str, now: datetime,
+                                         stale_before: datetime) -> bool:
+        return await self._run(websub.claim_subscription_request, feed_id, to_text(now),
+                               to_text(stale_before))
+
+    async def delete_subscription(self, feed_id: str) -> None:
+        await self._run(websub.delete_subscription, feed_id)
 
     # articles
 

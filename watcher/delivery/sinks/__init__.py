@@ -8,9 +8,10 @@ can help; it never swallows a failure. The delivery worker decides about retries
     teams    an Adaptive Card to a Teams Workflows webhook
     email    plain text + HTML over SMTP (STARTTLS or TLS, verified)
     digest   the alerts of a period as one message through a webhook, slack, teams or email
+    apprise  any of Apprise's 100+ services (Telegram, Matrix, Mattermost, ntfy, ...) by URL
 
-Webhook, slack, teams, email and digest sinks also `send_batch` several alerts as one message
-(delivery/grouping.py).
+Webhook, slack, teams, email, apprise and digest sinks also `send_batch` several alerts as one
+message (delivery/grouping.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Protocol
 import httpx
 
 from watcher.config.settings import (
+    AppriseSink,
     Config,
     ConsoleSink,
     DigestSink,
@@ -29,6 +31,7 @@ from watcher.config.settings import (
     TeamsSink,
     WebhookSink,
 )
+from watcher.delivery.sinks.apprise_notify import AppriseNotifier
 from watcher.delivery.sinks.console import ConsolePrinter
 from watcher.delivery.sinks.digest import BatchSender, DigestSender
 from watcher.delivery.sinks.email import EmailSender
@@ -66,6 +69,8 @@ def build_sinks(config: Config, client: httpx.AsyncClient) -> dict[str, Sink]:
             sink = EmailSender(cfg, config)
         elif isinstance(cfg, DigestSink):
             sink = DigestSender(cfg, _batch_sender(cfg, config, client))
+        elif isinstance(cfg, AppriseSink):
+            sink = AppriseNotifier(cfg, config)
         sinks[cfg.name] = sink
     return sinks
 
@@ -81,5 +86,5 @@ def _batch_sender(cfg: DigestSink, config: Config, client: httpx.AsyncClient) ->
     return EmailSender(target, config)
 
 
-__all__ = ["BatchSender", "ConsolePrinter", "DigestSender", "EmailSender", "JsonlWriter", "Sink",
-           "SlackPoster", "TeamsPoster", "WebhookPoster", "build_sinks"]
+__all__ = ["AppriseNotifier", "BatchSender", "ConsolePrinter", "DigestSender", "EmailSender",
+           "JsonlWriter", "Sink", "SlackPoster", "TeamsPoster", "WebhookPoster", "build_sinks"]
