@@ -185,7 +185,7 @@ async def test_an_active_subscription_stretches_the_poll_interval(
     httpserver.expect_request("/feed.xml").respond_with_data(body, content_type="text/xml")
     cfg = Config.model_validate({
         "base_dir": tmp_path, "http": {"listen": "127.0.0.1:0"},
-        "fetch": {"allow_private_addresses": True},
+        "fetch": {"allow_addresses": ["127.0.0.0/8", "::1/128"]},
         "feeds": [{"id": "desk", "url": feed_url, "interval": 60}],
         "websub": {"callback_url": "https://watcher.example.org/websub/"}})
     store = await open_store(tmp_path / "w.db")
