@@ -87,7 +87,7 @@ def write_config(folder: Path, feed_url: str, hook: str, *, interval: float,
                  websub_port: int | None) -> Path:
     (folder / "rules.yaml").write_text(RULES)
     lines = ["state: w.db", "rules: [rules.yaml]", "jitter: 0", "log_level: warning",
-             "fetch: {allow_addresses: [127.0.0.0/8, "::1/128"]}",
+             "fetch: {allow_addresses: [127.0.0.0/8, '::1/128']}",
              f"feeds:\n  - {{id: desk, url: '{feed_url}', interval: {interval}}}",
              f"sinks:\n  - {{type: webhook, name: hook, url: '{hook}'}}"]
     if websub_port is not None:
