@@ -23,7 +23,7 @@ from watcher.store import open_store
 
 RULES = ("rules:\n  - id: convoys\n    title: Convoys on the move\n    severity: high\n"
          "    match:\n      words: [convoy]\n")
-LOOPBACK_FEEDS = "fetch: {allow_addresses: [127.0.0.0/8, '::1/128']}\n"  # the feed and hub are on loopback
+LOOPBACK_FEEDS = "fetch: {allow_addresses: [127.0.0.0/8, '::1/128']}\n"  # feed, hub on loopback
 
 
 @pytest.fixture

@@ -59,7 +59,8 @@ async def test_a_request_is_claimed_once_until_it_is_stale(store: Store) -> None
 
 
 def test_watcher_feeds_shows_the_subscription() -> None:
-    from watcher.cli.feeds_cmd import FeedRow, render_feeds, with_subscription
+    from watcher.cli.feeds_cmd import render_feeds
+    from watcher.feeds.report import FeedRow, with_subscription
 
     active = sub()
     active.state, active.expires_at = "active", NOW
