@@ -113,6 +113,40 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         rules_json   text NOT NULL DEFAULT '{}'
     );
     """),
+    (12, """
+    -- Stories (watcher/stories/): articles of one event across outlets. An article is in
+    -- one story (its key is the primary key), and replicas place articles under a lock
+    -- (postgres_stories.py), so they agree on every story.
+    CREATE TABLE stories (
+        story_id   text PRIMARY KEY,
+        first_seen timestamptz NOT NULL,
+        last_seen  timestamptz NOT NULL,
+        articles   integer NOT NULL DEFAULT 0
+    );
+    CREATE TABLE story_articles (
+        article_key text PRIMARY KEY,
+        story_id    text NOT NULL,
+        source      text NOT NULL,
+        url         text,
+        title       text NOT NULL,
+        at          timestamptz NOT NULL,
+        signature   text NOT NULL
+    );
+    CREATE INDEX story_articles_story ON story_articles (story_id, at);
+    -- Where later articles look for stories to join: places, groups, MinHash bands.
+    CREATE TABLE story_keys (
+        key         text NOT NULL,
+        article_key text NOT NULL,
+        at          timestamptz NOT NULL,
+        PRIMARY KEY (key, article_key)
+    );
+    -- Delivery per story (stories/gates.py): each gate is held by the first article to take it.
+    CREATE TABLE story_gates (
+        gate        text PRIMARY KEY,
+        article_key text NOT NULL,
+        taken_at    timestamptz NOT NULL
+    );
+    """),
 )
 
 SCHEMA_VERSION_TABLE = """
