@@ -19,6 +19,7 @@ window of the new one, so a long-running place does not chain into one endless s
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ NEAR_COPY = 0.5  # estimated Jaccard of word sets
 SAME_EVENT = 0.2  # with a shared place or group
 SOME_WORDS = 0.1  # with a shared place or group and a shared figure
 STORY_ID_LENGTH = 16
+COMPARED_PER_STORY = 8
 
 
 @dataclass(frozen=True)
@@ -69,21 +71,30 @@ def assign_stories(entries: Sequence[StoryEntry], members: Sequence[StoryMember]
     entry before it in this batch) when they report the same event within `window` seconds,
     else a new one. Entries are taken oldest first, so a story starts with its first report."""
     span = timedelta(seconds=window)
-    pool = [Candidate(m.story_id, m.story_first_seen, m.entry.at,
-                      Signature.from_json(m.entry.signature)) for m in members]
+    # Each story is compared through its latest few articles: joining one of them is joining
+    # the story, and a flood of look-alike articles (one template headline) stays linear.
+    latest: dict[str, deque[Candidate]] = defaultdict(lambda: deque(maxlen=COMPARED_PER_STORY))
+    for m in members:  # found by a key of this batch: any entry may join them
+        latest[m.story_id].append(Candidate(m.story_id, m.story_first_seen, m.entry.at,
+                                            Signature.from_json(m.entry.signature)))
+    stored = set(latest)
+    by_key: dict[str, set[str]] = defaultdict(set)  # entries of this batch, by their keys
     assigned: dict[int, str] = {}
     for index in sorted(range(len(entries)), key=lambda i: (_at(entries[i], now),
                                                             entries[i].article_key)):
         entry = entries[index]
         at = _at(entry, now)
         mine = Signature.from_json(entry.signature)
-        best = _best_match(mine, at, pool, span)
+        near = stored.union(*(by_key.get(k, ()) for k in entry.keys))
+        best = _best_match(mine, at, [c for sid in near for c in latest[sid]], span)
         if best is None:
             sid, first = story_id(entry.article_key), at
         else:
             sid, first = best.story_id, best.story_first_seen
         assigned[index] = sid
-        pool.append(Candidate(sid, first, at, mine))
+        latest[sid].append(Candidate(sid, first, at, mine))
+        for key in entry.keys:
+            by_key[key].add(sid)
     return [assigned[i] for i in range(len(entries))]
 
 
