@@ -52,7 +52,8 @@ def test_one_alert_per_hit_in_the_contract_shape() -> None:
     assert [a.rule.id for a in alerts] == ["first", "second"]
     body = alerts[0].to_dict()
     assert set(body) == {"schema", "alert_id", "rule", "article", "matched", "places",
-                         "groups", "detected_at"}
+                         "groups", "story", "detected_at"}
+    assert body["story"] is None  # the pipeline and `watcher match` place it in its story
     assert body["schema"] == "watcher.alert/v1"
     assert body["alert_id"] == alert_id("first", "feed:abc")
     assert body["rule"] == {"id": "first", "title": "First", "severity": "high",

@@ -50,7 +50,7 @@ def test_schema_prints_json_schema(document: str, key: str) -> None:
 def test_alert_schema_names_the_contract_fields() -> None:
     schema = json.loads(watcher("schema", "alert").stdout)
     assert set(schema["properties"]) == {"schema", "alert_id", "rule", "article", "matched",
-                                         "places", "groups", "detected_at"}
+                                         "places", "groups", "story", "detected_at"}
 
 
 def test_rules_check_passes_on_shipped_rules() -> None:

@@ -132,3 +132,29 @@ def test_a_reader_that_stops_early_ends_it_quietly(tmp_path: Path) -> None:
         errors = process.stderr.read().decode()
     assert process.wait(timeout=60) == 141
     assert "Traceback" not in errors
+
+
+def test_alerts_name_the_story_of_their_event(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Three outlets report one convoy, a fourth another event: two stories."""
+    (tmp_path / "rules.yaml").write_text(RULES)
+    lines = [
+        {"id": "1", "source": "afp", "published": "2026-11-25T08:00:00Z",
+         "title": "Convoy of 40 buses leaves Raqqa for Deir Ezzor under a deal"},
+        {"id": "2", "source": "bbc", "published": "2026-11-25T09:00:00Z",
+         "title": "40 buses in a convoy leave Raqqa for Deir Ezzor"},
+        {"id": "3", "source": "afp", "published": "2026-11-25T10:00:00Z",
+         "title": "Aid convoy reaches Aleppo after weeks of shelling"},
+        {"id": "4", "source": "dpa", "published": "2026-11-25T11:00:00Z",
+         "title": "Convoy of 40 buses from Raqqa heads to Deir Ezzor"},
+    ]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    assert main(["match", "--rules", str(tmp_path / "rules.yaml"),
+                 "--input", str(tmp_path / "in.jsonl")]) == 0
+    alerts = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    stories = {a["article"]["title"][:12]: a["story"] for a in alerts}
+    assert len(alerts) == 4 and len({s["id"] for s in stories.values()}) == 2
+    raqqa = stories["Convoy of 40"]
+    assert raqqa["articles"] == 3 and raqqa["sources"] == ["afp", "bbc", "dpa"]
+    assert raqqa["first_seen"] == "2026-11-25T08:00:00Z"
+    assert stories["Aid convoy r"]["articles"] == 1

@@ -375,6 +375,7 @@ def test_once_alerts_an_article_once_when_a_later_entry_shares_its_link_or_guid(
     config.write_text(json.dumps({
         "state": "state/watcher.db", "rules": [str(tmp_path / "rules.yaml")],
         "fetch": {"allow_addresses": ["127.0.0.1/32", "::1/128"]},
+        "stories": {"per": "article"},  # each feed's copy is an alert of its own here
         "feeds": [{"id": case, "url": httpserver.url_for(f"/{case}")} for case in SHARING],
         "sinks": [{"name": "archive", "type": "jsonl", "path": "alerts.jsonl"}]}))
 

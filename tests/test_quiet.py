@@ -41,6 +41,7 @@ def test_story_keys() -> None:
 async def pipe(tmp_path: Path) -> AsyncIterator[Pipeline]:
     config = Config.model_validate({
         "base_dir": tmp_path, "repeat_window": "6h",
+        "stories": {"per": "article"},  # repeats alone here (stories: test_story_delivery)
         "sinks": [{"type": "jsonl", "name": "archive", "path": "a.jsonl"}]})
     store = await open_store(tmp_path / "w.db")
     async with make_client(config.fetch) as client:

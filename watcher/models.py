@@ -8,6 +8,7 @@ are contracts other tools rely on (DESIGN.md); keep their field names exact.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -122,6 +123,18 @@ class ArticleRef(BaseModel):
     published: datetime | None = None
 
 
+class Story(BaseModel):
+    """The event an alert's article belongs to, across outlets (watcher/stories/): its id,
+    when its first article was seen, how many articles and which sources it has so far.
+    `update` marks an alert sent again for a story already alerted (it escalated)."""
+
+    id: str
+    first_seen: datetime
+    articles: int = 1
+    sources: list[str] = Field(default_factory=list)
+    update: bool = False
+
+
 class Alert(BaseModel):
     """The alert contract of DESIGN.md: what `watcher match` prints and sinks send."""
 
@@ -134,6 +147,8 @@ class Alert(BaseModel):
     matched: list[MatchedTerm]
     places: list[Place] = Field(default_factory=list)
     groups: list[Group] = Field(default_factory=list)
+    # Absent only from alerts queued before stories existed.
+    story: Story | None = None
     detected_at: datetime
 
     def to_json(self) -> str:
@@ -246,6 +261,34 @@ class Delivery:
     sink: str
     story_keys: tuple[str, ...] = ()  # remembered with the row, for quiet repeats (delivery.quiet)
     route: str = ""  # the route that chose the sink (delivery.route); '' by notify or default_sinks
+
+
+@dataclass(frozen=True)
+class StoryEntry:
+    """What the store keeps of one article in its story (watcher/stories/): `keys` find the
+    stories it may join (places, groups, MinHash bands), `signature` is what decides."""
+
+    article_key: str
+    source: str
+    url: str | None
+    title: str
+    at: datetime  # when it was published (never later than seen)
+    keys: tuple[str, ...]
+    signature: str  # JSON, read back only by watcher.stories
+
+
+@dataclass(frozen=True)
+class StoryMember:
+    """An article already in a story, as the store gives it back to decide on new ones."""
+
+    entry: StoryEntry
+    story_id: str
+    story_first_seen: datetime
+
+
+# Given new entries and the stored members they may join, the story id of each entry
+# (watcher.stories.assign_stories, with its window and clock bound).
+StoryDecider = Callable[[Sequence[StoryEntry], Sequence[StoryMember]], list[str]]
 
 
 @dataclass

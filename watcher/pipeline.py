@@ -24,16 +24,17 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 import httpx
 
 from watcher.config.settings import Config, FeedConfig, default_replica_id
 from watcher.delivery.quiet import RepeatFilter
-from watcher.delivery.route import route_alert
+from watcher.delivery.route import delivery_per, route_alert
 from watcher.feeds.fetch import FetchLimits, fetch_feed
 from watcher.feeds.health import (
     DUE_SLACK,
@@ -46,9 +47,10 @@ from watcher.feeds.parse import ParsedFeed, parse_feed, read_feed
 from watcher.matching.alerts import build_alerts
 from watcher.matching.matcher import Matcher, match_article
 from watcher.metrics import Metrics
-from watcher.models import Article, Delivery, FeedState, FetchResult
+from watcher.models import Alert, Article, ArticleMatch, Delivery, FeedState, FetchResult
 from watcher.store import PollRecord, Store
 from watcher.store.batching import PollWriter
+from watcher.stories import assign_stories, delivery_gates, gate_decision, story_entry
 
 log = logging.getLogger("watcher.pipeline")
 
@@ -254,7 +256,7 @@ async def _prepare(pipe: Pipeline, fresh: list[Article], now: datetime) -> _Prep
     if not unique:
         return _Prepared([], [], 0)
     deliveries: list[Delivery] = []
-    alerts = 0
+    alerting: list[_Alerting] = []
     oldest = _oldest_alertable(pipe.config, now)
     repeats = await RepeatFilter.load(pipe.store, unique, pipe.config.repeat_window, now)
     for article in unique:
@@ -268,11 +270,16 @@ async def _prepare(pipe: Pipeline, fresh: list[Article], now: datetime) -> _Prep
         if stories is None:
             log.info("quiet repeat of an alerted story: %s", article.key)
             continue
-        alerts += len(built)
-        for hit, alert in zip(found.hits, built, strict=True):
+        if built:
+            alerting.append(_Alerting(article, found, built, stories))
+    alerts = 0
+    for item in await _in_stories(pipe, alerting, now):
+        alerts += len(item.alerts)
+        for hit, alert in zip(item.found.hits, item.alerts, strict=True):
             sinks = route_alert(hit.rule, hit.notify, pipe.config)
-            deliveries.extend(Delivery(alert, sink, stories, route)
+            deliveries.extend(Delivery(alert, sink, item.story_keys, route)
                               for sink, route in sinks.items())
+    deliveries = await _per_story(pipe, deliveries, now)
     return _Prepared(unique, deliveries, alerts)
 
 
@@ -295,6 +302,62 @@ async def accept_push(pipe: Pipeline, feed: FeedConfig, body: bytes,
              report.new_articles, report.alerts, extra={"feed": feed.id})
     return PollReport(feed.id, articles=len(articles), new_articles=report.new_articles,
                       alerts=report.alerts, deliveries=report.deliveries)
+
+
+@dataclass(frozen=True)
+class _Alerting:
+    article: Article
+    found: ArticleMatch
+    alerts: list[Alert]
+    story_keys: tuple[str, ...]  # quiet repeats (delivery.quiet)
+
+
+async def _in_stories(pipe: Pipeline, alerting: list[_Alerting],
+                      now: datetime) -> list[_Alerting]:
+    """Place the alerting articles in stories (watcher/stories/); their alerts name them."""
+    if not alerting:
+        return alerting
+    # In a thread: hashing is CPU work, and the first call loads word lists (a second).
+    entries = await asyncio.to_thread(
+        lambda: [story_entry(item.article, item.found, now) for item in alerting])
+    window = pipe.config.stories.window
+    since = min(e.at for e in entries) - timedelta(seconds=window)
+    views = await pipe.store.assign_stories(entries, since,
+                                            partial(assign_stories, window=window, now=now))
+    return [replace(item, alerts=[a.model_copy(update={"story": view}) for a in item.alerts])
+            for item, view in zip(alerting, views, strict=True)]
+
+
+async def _per_story(pipe: Pipeline, deliveries: Sequence[Delivery],
+                     now: datetime) -> list[Delivery]:
+    """Deliveries per story (stories/gates.py): the first of a story to a sink, and those that
+    escalate it (marked as updates), go out; the rest only join their story."""
+    gated = {i: delivery_gates(d.alert, d.sink) for i, d in enumerate(deliveries)
+             if d.alert.story is not None and delivery_per(pipe.config, d.route) == "story"}
+    if not gated:
+        return list(deliveries)
+    held = await pipe.store.claim_story_gates(
+        [(gate, deliveries[i].alert.article.key) for i, gates in gated.items() for gate in gates],
+        now)
+    kept: list[Delivery] = []
+    for i, delivery in enumerate(deliveries):
+        gates = gated.get(i)
+        if gates is None:
+            kept.append(delivery)
+            continue
+        key = delivery.alert.article.key
+        decision = gate_decision(gates, {g for g in gates if (g, key) in held})
+        story = delivery.alert.story
+        assert story is not None
+        if decision == "quiet":
+            log.info("article %s joins story %s (%d articles); %s already alerted", key,
+                     story.id, story.articles, delivery.sink)
+            continue
+        if decision == "update":
+            update = {"story": story.model_copy(update={"update": True})}
+            delivery = replace(delivery, alert=delivery.alert.model_copy(update=update))
+        kept.append(delivery)
+    return kept
 
 
 def _oldest_alertable(config: Config, now: datetime) -> datetime | None:

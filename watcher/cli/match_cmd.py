@@ -5,6 +5,9 @@ state store of the config) instead of an input; `--summary` prints how often eac
 have fired instead of the alerts. With `--config` (or `--since`), rules scoped by feed tag
 see the feeds' tags from that config. An article read from an input names its feed by its
 `source`.
+
+Alerts name their story (watcher/stories/) as the service does, the whole input being the
+window's articles: a backtest shows which outlets reported one event.
 """
 
 from __future__ import annotations
@@ -19,13 +22,20 @@ from pathlib import Path
 from typing import Any
 
 from watcher.cli.common import CONFIG_HELP, EXIT_OK, EXIT_USAGE, print_problems, quiet_logging
-from watcher.config.settings import Config, config_path, load_config, parse_duration
+from watcher.config.settings import (
+    Config,
+    StoriesSettings,
+    config_path,
+    load_config,
+    parse_duration,
+)
 from watcher.feeds.inputs import read_articles
 from watcher.matching.alerts import build_alerts
 from watcher.matching.matcher import Matcher, compile_rules, match_article
-from watcher.models import Article
+from watcher.models import Alert, Article
 from watcher.rules.load import load_rules
 from watcher.store import open_store
+from watcher.stories import assign_stories, story_entry, story_views
 
 
 def register(sub: Any) -> None:
@@ -78,12 +88,26 @@ def cmd_match(args: argparse.Namespace) -> int:
     if args.summary:
         _print_summary(matcher, articles)
     else:
+        window = config.stories.window if config else StoriesSettings().window
         out = sys.stdout
-        for article in articles:
-            for alert in build_alerts(article, match_article(matcher, article), now):
-                out.write(alert.to_json() + "\n")
+        for alert in alerts_in_stories(matcher, articles, window, now):
+            out.write(alert.to_json() + "\n")
         out.flush()
     return EXIT_OK
+
+
+def alerts_in_stories(matcher: Matcher, articles: Iterable[Article], window: float,
+                      now: datetime) -> list[Alert]:
+    """The alerts of every article, each naming its story as the service would have placed
+    it, the input being all there is (watcher/stories/)."""
+    matched = [(article, found) for article in articles
+               if (found := match_article(matcher, article)).hits]
+    entries = [story_entry(article, found, now) for article, found in matched]
+    ids = assign_stories(entries, [], window, now)
+    views = story_views(entries, ids)
+    return [alert.model_copy(update={"story": views[sid]})
+            for (article, found), sid in zip(matched, ids, strict=True)
+            for alert in build_alerts(article, found, now)]
 
 
 def _read_input(input_path: str | None) -> list[Article] | None:

@@ -300,8 +300,20 @@ class RouteConfig(_Model):
         None, ge=1, description="Most messages in any hour for this route's alerts to each of "
                                 "its sinks, counted apart from the sink's others; over it, a "
                                 "summary. Unset: the sink's max_per_hour.")
+    per: Literal["story", "article"] | None = Field(
+        None, description="`story`: one alert per story to each sink, again only when it "
+                          "escalates; `article`: one per article. Unset: stories.per.")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class StoriesSettings(_Model):
+    window: Duration = Field(
+        48 * 3600.0, gt=0, description="Articles published within this long of a story's "
+                                       "first one may join it (docs/stories.md).")
+    per: Literal["story", "article"] = Field(
+        "story", description="Alerts per story (the first, then escalations) or per article, "
+                             "for sinks no route with its own `per` chose.")
 
 
 class DeliverySettings(_Model):
@@ -431,6 +443,8 @@ class Config(_Model):
                                           "tags; alerts no route takes go to default_sinks.")
     delivery: DeliverySettings = Field(default_factory=DeliverySettings,
                                        description="Retries of failed deliveries.")
+    stories: StoriesSettings = Field(default_factory=StoriesSettings,
+                                     description="Articles of one event across outlets.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Least severe log level written.")
     http: HttpSettings = Field(default_factory=HttpSettings,

@@ -34,6 +34,15 @@ def route_matches(route: RouteConfig, rule: RuleRef, notify: Sequence[str]) -> b
     return not route.tags or bool(set(route.tags) & set(rule.tags))
 
 
+def delivery_per(config: Config, route_name: str) -> str:
+    """`story` or `article`: how often the route named `route_name` ('' for sinks chosen by
+    notify or default_sinks) alerts on the articles of one story (watcher/stories/gates.py)."""
+    for route in config.routes:
+        if route.name == route_name and route.per is not None:
+            return route.per
+    return config.stories.per
+
+
 def route_alert(rule: RuleRef, notify: Sequence[str], config: Config) -> dict[str, str]:
     """The sinks for a rule hit, in order, each once, with the route that chose each ('' for a
     sink named in `notify` or a default sink). A sink named directly keeps '' even when a

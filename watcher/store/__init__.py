@@ -18,7 +18,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from watcher.models import Article, Delivery, FeedState, Lane, OutboxItem
+from watcher.models import (
+    Article,
+    Delivery,
+    FeedState,
+    Lane,
+    OutboxItem,
+    Story,
+    StoryDecider,
+    StoryEntry,
+)
 from watcher.store.cluster import ClusterView, ReplicaRecord, ReplicaView
 from watcher.store.desk_records import (
     Ack,
@@ -47,6 +56,12 @@ class Store(Protocol):
     async def record_polls(self, polls: Sequence[PollRecord], replica_id: str) -> list[int]: ...
     async def articles_since(self, since: datetime) -> list[Article]: ...
     async def recent_stories(self, keys: Sequence[str], since: datetime) -> set[str]: ...
+    # Stories (watcher/stories/): which story each article is in; gates of delivery per story.
+    async def assign_stories(self, entries: Sequence[StoryEntry], since: datetime,
+                             decide: StoryDecider) -> list[Story]: ...
+    async def story_articles(self, story_id: str) -> list[StoryEntry]: ...
+    async def claim_story_gates(self, claims: Sequence[tuple[str, str]],
+                                now: datetime) -> set[tuple[str, str]]: ...
     async def claim_due(self, now: datetime, limit: int,
                         lease_seconds: float) -> list[OutboxItem]: ...
     async def mark_delivered(self, item_id: int, now: datetime) -> None: ...

@@ -118,6 +118,40 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     -- and sends the same document again costs a hash, not a parse.
     ALTER TABLE feed_state ADD COLUMN body_hash text;
     """),
+    (12, """
+    -- Stories (watcher/stories/): articles of one event across outlets. An article is in
+    -- one story (its key is the primary key), and replicas place articles under a lock
+    -- (postgres_stories.py), so they agree on every story.
+    CREATE TABLE stories (
+        story_id   text PRIMARY KEY,
+        first_seen timestamptz NOT NULL,
+        last_seen  timestamptz NOT NULL,
+        articles   integer NOT NULL DEFAULT 0
+    );
+    CREATE TABLE story_articles (
+        article_key text PRIMARY KEY,
+        story_id    text NOT NULL,
+        source      text NOT NULL,
+        url         text,
+        title       text NOT NULL,
+        at          timestamptz NOT NULL,
+        signature   text NOT NULL
+    );
+    CREATE INDEX story_articles_story ON story_articles (story_id, at);
+    -- Where later articles look for stories to join: places, groups, MinHash bands.
+    CREATE TABLE story_keys (
+        key         text NOT NULL,
+        article_key text NOT NULL,
+        at          timestamptz NOT NULL,
+        PRIMARY KEY (key, article_key)
+    );
+    -- Delivery per story (stories/gates.py): each gate is held by the first article to take it.
+    CREATE TABLE story_gates (
+        gate        text PRIMARY KEY,
+        article_key text NOT NULL,
+        taken_at    timestamptz NOT NULL
+    );
+    """),
     (13, """
     -- The desk (watcher/desk/, store/desk_records.py): every alert queued in the outbox is
     -- indexed by the trigger below, in the same transaction, whichever replica queued it:

@@ -28,8 +28,19 @@ from pydantic import ValidationError
 
 from watcher.config.masked import mask_url_password, url_password
 from watcher.errors import StoreError
-from watcher.models import Alert, Article, Delivery, FeedState, Lane, OutboxItem
+from watcher.models import (
+    Alert,
+    Article,
+    Delivery,
+    FeedState,
+    Lane,
+    OutboxItem,
+    Story,
+    StoryDecider,
+    StoryEntry,
+)
 from watcher.store import pg_websub as websub
+from watcher.store import postgres_stories as stories
 from watcher.store.cluster import ClusterView, ReplicaRecord, ReplicaView
 from watcher.store.pg_desk import PgDesk
 from watcher.store.pg_schema import migrate
@@ -295,6 +306,24 @@ class PostgresStore(PgDesk):
         return [Article.model_validate_json(r[0]) for r in rows]
 
     # outbox
+
+    # stories (watcher/stories/)
+
+    async def assign_stories(self, entries: Sequence[StoryEntry], since: datetime,
+                             decide: StoryDecider) -> list[Story]:
+        """As SqliteStore.assign_stories; replicas place articles one batch at a time."""
+        async with self._conn() as conn:
+            return await stories.assign_stories(conn, entries, since, decide)
+
+    async def story_articles(self, story_id: str) -> list[StoryEntry]:
+        async with self._conn() as conn:
+            return await stories.story_articles(conn, story_id)
+
+    async def claim_story_gates(self, claims: Sequence[tuple[str, str]],
+                                now: datetime) -> set[tuple[str, str]]:
+        """As SqliteStore.claim_story_gates."""
+        async with self._conn() as conn:
+            return await stories.claim_gates(conn, claims, now)
 
     async def claim_due(self, now: datetime, limit: int, lease_seconds: float) -> list[OutboxItem]:
         """Lease up to `limit` pending rows that are due, skipping rows another replica is

@@ -119,6 +119,39 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     -- and sends the same document again costs a hash, not a parse.
     ALTER TABLE feed_state ADD COLUMN body_hash TEXT;
     """),
+    (11, """
+    -- Stories (watcher/stories/): articles of one event across outlets. An article is in
+    -- one story (its key is the primary key), so replicas cannot place it twice.
+    CREATE TABLE stories (
+        story_id   TEXT PRIMARY KEY,
+        first_seen TEXT NOT NULL,
+        last_seen  TEXT NOT NULL,
+        articles   INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE story_articles (
+        article_key TEXT PRIMARY KEY,
+        story_id    TEXT NOT NULL,
+        source      TEXT NOT NULL,
+        url         TEXT,
+        title       TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        signature   TEXT NOT NULL
+    );
+    CREATE INDEX story_articles_story ON story_articles (story_id, at);
+    -- Where later articles look for stories to join: places, groups, MinHash bands.
+    CREATE TABLE story_keys (
+        key         TEXT NOT NULL,
+        article_key TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        PRIMARY KEY (key, article_key)
+    );
+    -- Delivery per story (stories/gates.py): each gate is held by the first article to take it.
+    CREATE TABLE story_gates (
+        gate        TEXT PRIMARY KEY,
+        article_key TEXT NOT NULL,
+        taken_at    TEXT NOT NULL
+    );
+    """),
     (12, """
     -- The desk (watcher/desk/, store/desk_records.py): every alert queued in the outbox is
     -- indexed by the trigger below, in the same transaction, whoever queued it: one row per

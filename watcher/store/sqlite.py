@@ -20,11 +20,21 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from watcher.errors import StoreError
-from watcher.models import Article, Delivery, FeedState, Lane, OutboxItem
+from watcher.models import (
+    Article,
+    Delivery,
+    FeedState,
+    Lane,
+    OutboxItem,
+    Story,
+    StoryDecider,
+    StoryEntry,
+)
 from watcher.store import sqlite_desk as desk
 from watcher.store import sqlite_leases as leases
 from watcher.store import sqlite_outbox as outbox
 from watcher.store import sqlite_replicas as replicas
+from watcher.store import sqlite_stories as stories
 from watcher.store import sqlite_websub as websub
 from watcher.store.cluster import ClusterView, ReplicaRecord
 from watcher.store.desk_records import Ack, AlertQuery, DeskAlert, FacetKind, Silence, StoryRecord
@@ -173,6 +183,26 @@ class SqliteStore:
     async def articles_since(self, since: datetime) -> list[Article]:
         """Articles first seen at or after `since`, oldest first (for backtesting rules)."""
         return await self._run(_articles_since, since)
+
+    # stories (watcher/stories/)
+
+    async def assign_stories(self, entries: Sequence[StoryEntry], since: datetime,
+                             decide: StoryDecider) -> list[Story]:
+        """Place each entry in a story and return each one's story, in order. Entries placed
+        before (a retried batch) keep their story; the others are decided by `decide`, given
+        the stored articles that share a key with them and were published at or after
+        `since`, all in one transaction."""
+        return await self._run(stories.assign_stories, list(entries), since, decide)
+
+    async def story_articles(self, story_id: str) -> list[StoryEntry]:
+        """The articles of a story, oldest first (their keys and signatures left out)."""
+        return await self._run(stories.story_articles, story_id)
+
+    async def claim_story_gates(self, claims: Sequence[tuple[str, str]],
+                                now: datetime) -> set[tuple[str, str]]:
+        """Take each (gate, article key) not yet taken; return the claims whose article
+        holds the gate now (taken by this call, or earlier by the same article)."""
+        return await self._run(stories.claim_gates, list(claims), now)
 
     # outbox
 

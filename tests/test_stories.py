@@ -1,0 +1,144 @@
+"""Stories, the pure core: signatures, which articles report one event, assignment, gates.
+
+Articles are matched with the shipped rules and gazetteer (places and groups in any of their
+languages), as the pipeline does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from tests.alertfactory import make_alert
+from watcher.matching.matcher import Matcher, compile_rules, match_article
+from watcher.models import Article, Story, StoryEntry, StoryMember
+from watcher.rules.load import load_rules
+from watcher.stories import (
+    Signature,
+    assign_stories,
+    delivery_gates,
+    gate_decision,
+    same_event,
+    signature,
+    story_entry,
+    story_id,
+    story_views,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+WINDOW = 48 * 3600.0
+
+CONVOY = ("en", "ISIS convoy leaves Raqqa for Deir ez-Zor with 40 buses",
+          "Forty buses carrying Islamic State fighters and their families left Raqqa on "
+          "Tuesday under a deal with the SDF, heading for Deir ez-Zor.")
+CONVOY_AGAIN = ("en", "Buses carrying IS fighters leave Raqqa under SDF deal",
+                "A convoy of 40 buses with Islamic State militants left Raqqa for Deir ez-Zor, "
+                "the Syrian Democratic Forces said.")
+CONVOY_AR = ("ar", "خروج قافلة من 40 حافلة لمقاتلي داعش من الرقة",
+             "قالت قوات سوريا الديمقراطية إن 40 حافلة تقل مقاتلي داعش غادرت الرقة باتجاه دير الزور")
+SCHOOLS = ("en", "Schools reopen in Raqqa after years of war",
+           "Children returned to classrooms in Raqqa on Tuesday as the city's schools reopened "
+           "for the first time since the fighting ended.")
+AIRSTRIKE_ALEPPO = ("en", "Air strike kills 12 civilians in Aleppo market",
+                    "Twelve people were killed when jets struck a market in eastern Aleppo.")
+
+
+@cache
+def matcher() -> Matcher:
+    return compile_rules(load_rules([ROOT / "rules"]))
+
+
+def make(key: str, text: tuple[str, str, str], source: str = "Desk",
+         published: datetime = NOW) -> Article:
+    language, title, summary = text
+    return Article(key=key, title=title, summary=summary, source=source, language=language,
+                   published=published)
+
+
+def sig(text: tuple[str, str, str]) -> Signature:
+    article = make("k", text)
+    return signature(article, match_article(matcher(), article, all_entities=True))
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    (CONVOY, CONVOY, True),
+    (CONVOY, CONVOY_AGAIN, True),       # two outlets, their own words
+    (CONVOY, CONVOY_AR, True),          # across languages: places, groups and figures agree
+    (CONVOY_AGAIN, CONVOY_AR, True),
+    (CONVOY, SCHOOLS, False),           # same place, same day, another event
+    (CONVOY_AR, SCHOOLS, False),
+    (CONVOY, AIRSTRIKE_ALEPPO, False),
+    (SCHOOLS, AIRSTRIKE_ALEPPO, False),
+])
+def test_same_event(a: tuple[str, str, str], b: tuple[str, str, str], same: bool) -> None:
+    assert same_event(sig(a), sig(b)) is same
+    assert same_event(sig(b), sig(a)) is same
+
+
+def test_signature_keeps_figures_not_dates_or_years_and_leaves_countries_out() -> None:
+    article = make("k", ("en", "Syria: 12 killed in Raqqa on 5 April 2017",
+                         "Wed 05 Apr 2017: the toll rose to 15."))
+    found = match_article(matcher(), article, all_entities=True)
+    s = signature(article, found)
+    assert s.figures == {12, 15}
+    assert "place:Raqqa" in s.entities and "place:Syria" not in s.entities
+    assert Signature.from_json(s.to_json()) == s
+    assert len(s.minhash) == 96 and all(0 <= v < 2**32 for v in s.minhash)
+    keys = s.keys()
+    assert "place:Raqqa" in keys and sum(k.startswith("band") for k in keys) == 32
+
+
+def test_signature_of_no_words_has_no_bands() -> None:
+    s = signature(make("k", ("en", "2024", "")), match_article(matcher(), make("k", CONVOY)))
+    assert s.minhash == () and s.similarity(s) == 0.0
+
+
+def entry(key: str, text: tuple[str, str, str], at: datetime = NOW,
+          source: str = "Desk") -> StoryEntry:
+    article = make(key, text, source=source, published=at)
+    return story_entry(article, match_article(matcher(), article, all_entities=True), NOW)
+
+
+def test_assign_joins_earlier_reports_and_keeps_other_events_apart() -> None:
+    entries = [entry("b", CONVOY_AGAIN, NOW - timedelta(hours=1), "B"),
+               entry("a", CONVOY, NOW - timedelta(hours=2), "A"),
+               entry("s", SCHOOLS, NOW - timedelta(hours=1), "A"),
+               entry("r", CONVOY_AR, NOW, "C")]
+    ids = assign_stories(entries, [], WINDOW, NOW)
+    assert ids[0] == ids[1] == ids[3] == story_id("a")  # the oldest report starts it
+    assert ids[2] == story_id("s")
+    views = story_views(entries, ids)
+    assert views[story_id("a")] == Story(id=story_id("a"), first_seen=NOW - timedelta(hours=2),
+                                         articles=3, sources=["A", "B", "C"])
+
+
+def test_assign_joins_a_stored_story_within_the_window_only() -> None:
+    stored = entry("old", CONVOY, NOW - timedelta(hours=10))
+    member = StoryMember(stored, "s-old", stored.at)
+    assert assign_stories([entry("n", CONVOY_AGAIN)], [member], WINDOW, NOW) == ["s-old"]
+    # The story began more than a window before the new article: it starts another.
+    late = entry("late", CONVOY_AGAIN, NOW)
+    assert assign_stories([late], [member], 6 * 3600.0, NOW) == [story_id("late")]
+
+
+def test_an_article_dated_in_the_future_counts_as_now() -> None:
+    future = entry("f", CONVOY, NOW + timedelta(days=30))
+    assert future.at == NOW
+
+
+def test_gates_first_update_and_quiet() -> None:
+    story = Story(id="s1", first_seen=NOW)
+    first = make_alert("a1", severity="medium").model_copy(update={"story": story})
+    gates = delivery_gates(first, "hook")
+    assert gates[0] == "s1\x1fhook\x1fsev:low" and "s1\x1fhook\x1fsev:medium" in gates
+    assert "s1\x1fhook\x1fplace:Raqqa" in gates
+    assert "s1\x1fhook\x1fsev:high" not in gates
+    assert gate_decision(gates, set(gates)) == "first"
+    assert gate_decision(gates, set()) == "quiet"
+    higher = make_alert("a2", severity="critical").model_copy(update={"story": story})
+    new_gates = delivery_gates(higher, "hook")
+    assert gate_decision(new_gates, {"s1\x1fhook\x1fsev:critical"}) == "update"
+    assert delivery_gates(first, "mail") != gates  # each sink has its own

@@ -1,0 +1,139 @@
+"""Which story each new article joins (pure: no I/O, `now` passed in).
+
+An article joins the story of the earlier article it is most like, if it is like one enough;
+else it starts a story of its own. Two articles report the same event when, within the
+window of each other:
+
+- their words mostly agree (near-copies: a wire story re-published, a rewritten headline); or
+- they name a place or group in common (not a whole country) and their words agree in part,
+  or they give the same figure (a casualty count) beside some agreement in words or a second
+  shared name; or
+- they are in different languages (words cannot agree) and share two names and a figure, or
+  three names.
+
+So a convoy leaving Raqqa and schools reopening in Raqqa, on the same day, share a place but
+neither words nor figures, and stay apart. A story lives while its first article is within the
+window of the new one, so a long-running place does not chain into one endless story.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from watcher.models import Article, ArticleMatch, Story, StoryEntry, StoryMember
+from watcher.stories.signature import Signature, signature
+
+NEAR_COPY = 0.5  # estimated Jaccard of word sets
+SAME_EVENT = 0.2  # with a shared place or group
+SOME_WORDS = 0.1  # with a shared place or group and a shared figure
+STORY_ID_LENGTH = 16
+COMPARED_PER_STORY = 8
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An article already placed in a story, ready to compare."""
+
+    story_id: str
+    story_first_seen: datetime
+    at: datetime
+    signature: Signature
+
+
+def same_event(a: Signature, b: Signature) -> bool:
+    """Do two articles (of any outlets, languages) report the same event?"""
+    words = a.similarity(b)
+    if words >= NEAR_COPY:
+        return True
+    names = len(a.entities & b.entities)
+    if not names:
+        return False
+    figures = bool(a.figures & b.figures)
+    if words >= SAME_EVENT or (figures and (words >= SOME_WORDS or names >= 2)):
+        return True
+    if a.language != b.language:
+        return names >= 3 or (names >= 2 and figures)
+    return False
+
+
+def story_id(article_key: str) -> str:
+    """The id of the story an article starts: from its key, so a retry gives the same id."""
+    return hashlib.sha256(f"story\x1f{article_key}".encode()).hexdigest()[:STORY_ID_LENGTH]
+
+
+def assign_stories(entries: Sequence[StoryEntry], members: Sequence[StoryMember],
+                   window: float, now: datetime) -> list[str]:
+    """The story id of each entry, in order: an earlier article's (stored `members`, or an
+    entry before it in this batch) when they report the same event within `window` seconds,
+    else a new one. Entries are taken oldest first, so a story starts with its first report."""
+    span = timedelta(seconds=window)
+    # Each story is compared through its latest few articles: joining one of them is joining
+    # the story, and a flood of look-alike articles (one template headline) stays linear.
+    latest: dict[str, deque[Candidate]] = defaultdict(lambda: deque(maxlen=COMPARED_PER_STORY))
+    for m in members:  # found by a key of this batch: any entry may join them
+        latest[m.story_id].append(Candidate(m.story_id, m.story_first_seen, m.entry.at,
+                                            Signature.from_json(m.entry.signature)))
+    stored = set(latest)
+    by_key: dict[str, set[str]] = defaultdict(set)  # entries of this batch, by their keys
+    assigned: dict[int, str] = {}
+    for index in sorted(range(len(entries)), key=lambda i: (_at(entries[i], now),
+                                                            entries[i].article_key)):
+        entry = entries[index]
+        at = _at(entry, now)
+        mine = Signature.from_json(entry.signature)
+        near = stored.union(*(by_key.get(k, ()) for k in entry.keys))
+        best = _best_match(mine, at, [c for sid in near for c in latest[sid]], span)
+        if best is None:
+            sid, first = story_id(entry.article_key), at
+        else:
+            sid, first = best.story_id, best.story_first_seen
+        assigned[index] = sid
+        latest[sid].append(Candidate(sid, first, at, mine))
+        for key in entry.keys:
+            by_key[key].add(sid)
+    return [assigned[i] for i in range(len(entries))]
+
+
+def _at(entry: StoryEntry, now: datetime) -> datetime:
+    return min(entry.at, now)
+
+
+def _best_match(mine: Signature, at: datetime, pool: Sequence[Candidate],
+                span: timedelta) -> Candidate | None:
+    best: tuple[float, Candidate] | None = None
+    for other in pool:
+        if abs(at - other.at) > span or abs(at - other.story_first_seen) > span:
+            continue
+        if not same_event(mine, other.signature):
+            continue
+        score = mine.similarity(other.signature) + len(mine.entities & other.signature.entities)
+        if best is None or score > best[0]:
+            best = (score, other)
+    return None if best is None else best[1]
+
+
+def story_entry(article: Article, found: ArticleMatch, now: datetime) -> StoryEntry:
+    """What the store keeps of an article in its story."""
+    sig = signature(article, found)
+    at = min(article.published, now) if article.published is not None else now
+    return StoryEntry(article_key=article.key, source=article.source, url=article.url,
+                      title=article.title, at=at, keys=sig.keys(), signature=sig.to_json())
+
+
+def story_views(entries: Sequence[StoryEntry], ids: Sequence[str]) -> dict[str, Story]:
+    """Each story of these entries as an alert shows it, when they are all there is of it
+    (`watcher match`: its whole input is the window)."""
+    views: dict[str, Story] = {}
+    for entry, sid in sorted(zip(entries, ids, strict=True), key=lambda p: p[0].at):
+        view = views.get(sid)
+        if view is None:
+            views[sid] = Story(id=sid, first_seen=entry.at, articles=1, sources=[entry.source])
+            continue
+        view.articles += 1
+        if entry.source not in view.sources:
+            view.sources.append(entry.source)
+    return views
