@@ -545,8 +545,8 @@ def _entities(matcher: Matcher, found: dict[int, set[Occurrence]],
     entries = [(occ, info.kind, info.entry) for term_id in matcher.listed.intersection(found)
                if (info := matcher.terms[term_id]).entry is not None for occ in found[term_id]]
     taken = [occ for occ, _, _ in entries]
-    countries = {gazetteer.country(entry) for _, kind, entry in entries if kind == "place"}
-    world = gazetteer.world_mentions(tokenized, taken, {c for c in countries if c})
+    world = gazetteer.world_mentions(tokenized, taken,
+                                     {entry for _, kind, entry in entries if kind == "place"})
     mentions = sorted([*entries, *((occ, "place", key) for occ, key in world)])
     places: dict[str, Place] = {}
     groups: dict[str, Group] = {}
