@@ -11,8 +11,8 @@ brand. What the article says decides, in this order:
 - a village (under `VILLAGE` people) needs more: its country supported, and either a word
   that announces a place right before it ("in", "near", "the village of", "camp"), its
   division named, or another of the article's places within `NEAR_KM`;
-- a division counts with its country supported, or spelled as one ("Borno State"), or when
-  a million people or more live in it;
+- a division counts with its country supported, or spelled as one ("Borno State"): its
+  size says nothing (Distrito Nacional is "Nacional" in every Spanish weather report);
 - an ambiguous spelling names the biggest of its places whose country is supported, unless
   an unsupported one is `LIKELIER` times bigger (the name more likely means that one);
   among supported ones close in size, the one nearest the article's other places wins.
@@ -35,7 +35,6 @@ LIKELIER = 5  # a place this many times bigger is what an ambiguous name more li
 SMALL_ABROAD = 50_000
 VILLAGE = 15_000  # under this, a place needs a cue, its division or a neighbour as well
 NEAR_KM = 150.0  # a place this close to another of the article's places is its neighbour
-BIG_DIVISION = 1_000_000
 _DIVISION_WORDS = ("province", "governorate", "state", "region", "district")
 
 Coordinates = tuple[float, float]
@@ -103,8 +102,7 @@ def _first_pass(place: Callable[[int], WorldPlace],
             chosen[occurrence] = first
             supported.add(first.country)
         elif first.kind == "region":
-            if (first.country in supported or first.population >= BIG_DIVISION
-                    or keys[occurrence].endswith(_DIVISION_WORDS)):
+            if first.country in supported or keys[occurrence].endswith(_DIVISION_WORDS):
                 chosen[occurrence] = first
                 supported.add(first.country)
         elif first.population >= VILLAGE:
