@@ -63,7 +63,8 @@ def test_one_alert_per_hit_in_the_contract_shape() -> None:
                                "source": "Wire", "published": "2026-11-25T11:00:00Z"}
     assert body["matched"] == [{"term": "convoy", "kind": "word", "text": "Convoy",
                                 "field": "title", "start": 0, "end": 6}]
-    assert body["places"] == [{"name": "Raqqa", "country": "SY", "lat": 35.95, "lon": 39.01}]
+    assert body["places"] == [{"name": "Raqqa", "country": "SY", "lat": 35.95, "lon": 39.01,
+                               "kind": "city", "geonameid": None}]
     assert body["groups"] == [{"name": "ISIL", "kind": "non-state", "region": ["SY", "IQ"]}]
     assert body["detected_at"] == "2026-11-25T12:00:00Z"
 

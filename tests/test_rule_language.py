@@ -179,11 +179,11 @@ def test_disabled_rules_load_but_do_not_run() -> None:
 
 @pytest.mark.parametrize(("title", "places"), [
     ("Batman Returns tops the box office", []),
-    ("Clashes in Batman, south-east Turkey", ["Batman"]),         # context term
+    ("Clashes in Batman, south-east Turkey", ["Batman", "Turkey"]),  # context term
     ("Curfew in Batman and Diyarbakir", ["Batman", "Diyarbakir"]),  # a place of its country
     ("Police raid bar in Raqqa", ["Raqqa"]),                       # case as written
     ("Bar mayor resigns", []),
-    ("Bar, Montenegro: port closed", ["Bar"]),
+    ("Bar, Montenegro: port closed", ["Bar", "Montenegro"]),
 ])
 def test_ambiguous_places_need_supporting_context(title: str, places: list[str]) -> None:
     matcher = matcher_for(rule("places: ['*']"))

@@ -118,10 +118,11 @@ def test_names_that_are_common_words_are_absent_or_ambiguous(shipped: RuleSet) -
     ("Nice to see the talks resume; reading of the bill is split", []),
     ("Bar owner says Batman film drew crowds", []),
     ("Split decision: Reading and Mobile fans react", []),
-    ("Police in Bar, Montenegro, arrest smugglers", ["Bar"]),
+    ("Police in Bar, Montenegro, arrest smugglers", ["Bar", "Montenegro"]),
     ("Curfew in Batman after PKK clashes", ["Batman"]),
-    ("Nice attack: France mourns", ["Nice"]),
-    ("Ferry from Split to Ancona cancelled as Croatia braces for storm", ["Split", "Ancona"]),
+    ("Nice attack: France mourns", ["Nice", "France"]),
+    ("Ferry from Split to Ancona cancelled as Croatia braces for storm",
+     ["Split", "Ancona", "Croatia"]),
 ])
 def test_ambiguous_places_only_with_supporting_context(matcher: Matcher, title: str,
                                                        places: list[str]) -> None:

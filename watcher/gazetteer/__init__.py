@@ -1,6 +1,7 @@
 """The gazetteer: the world's places beneath the curated lists that rules and alerts name.
 
-Owns the GeoNames world layer (`geonames`) and its data files (`data/`, built by
+Owns the world layer (`geonames`: finding places in tokens; `context`: which of them an
+article means; `worldfiles`: the memory-mapped files under `data/`, built by
 `tools/build_geonames.py`). It may import `watcher.text` and `watcher.models`; nothing that does
 I/O beyond reading its own read-only data files.
 """

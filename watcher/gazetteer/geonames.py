@@ -1,65 +1,32 @@
-"""The world layer of the gazetteer: GeoNames cities beneath the curated place lists.
+"""The world layer of the gazetteer: GeoNames places beneath the curated place lists.
 
 The curated lists (`rules/lists/places-*.yaml`) hold the places a desk watches, with the
-spellings the desk sees. Beneath them, every city of 15,000 people or more (GeoNames,
-CC BY 4.0, via `tools/build_geonames.py`, which also decides which names are ambiguous) is
-known too, so an alert lists Goma, Kinshasa or Moscow with country and coordinates.
+spellings the desk sees. Beneath them, every country, first-level division and populated
+place of 500 people or more (GeoNames, CC BY 4.0, via `tools/build_geonames.py`, which also
+decides which names are ambiguous) is known too, so an alert lists Goma, Kinshasa or Moscow
+with kind, country and coordinates.
 
-The layer is read once per process and shared by every rule set (a hot reload does not
-rebuild it): its own Aho-Corasick automaton finds its cities in an article, apart from the
-rules' automaton, so compiling rules costs no more than before. What the curated lists say
-wins (rules/terms.py merges a GeoNames city into the curated entry it duplicates, and a spelling
-of a curated place or group never names a GeoNames city). An ambiguous city counts only
-when the article also names its country, or another city or place of that country; so does
-a small city (under `SMALL_ABROAD` people) when the article places itself elsewhere. A name
-inside a longer name is no place (al-Manar, Vladimir Putin: `WorldLayer.mentions`), and
-one spelling names one city.
+The layer lives in two memory-mapped files (worldfiles.py), shared by every process and every
+rule set (a hot reload does not rebuild it). Each token position of a field is looked up in
+its trie, apart from the rules' automaton, so compiling rules costs no more than before. What
+the curated lists say wins (rules/terms.py merges a GeoNames place into the curated entry it
+duplicates, and a spelling of a curated place or group never names a GeoNames place). A name
+inside a longer name is no place (al-Manar, Vladimir Putin: `scan`), and one spelling names
+one place; which one, if any, context.py decides from what the article says.
 """
 
 from __future__ import annotations
 
-import gzip
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
-from typing import NamedTuple
 
-import ahocorasick
+from watcher.gazetteer.context import Occurrence, WorldHit, resolve
+from watcher.gazetteer.worldfiles import DIVISION_WORDS, OWN_NAME, SUPPORT, WorldFiles, WorldPlace
+from watcher.text.normalize import Tokens, case_form, term_variants
 
-from watcher.text.normalize import Tokens, case_form, token_hits
-
-DATA = Path(__file__).resolve().parent / "data"
-CITIES_FILE = DATA / "geonames.tsv.gz"
-COUNTRIES_FILE = DATA / "countries.tsv"
-
-Occurrence = tuple[int, int, int]  # field index, start, end (as in matching/evaluate.py)
 Variant = tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class WorldPlace:
-    """A GeoNames city. `key` ("Goma (CD)") is unique; `name` is what alerts show. The
-    other spellings stay as the table holds them ("|"-joined: 32,000 cities, so one
-    string each rather than a tuple of strings)."""
-
-    key: str
-    name: str
-    country: str
-    lat: float
-    lon: float
-    population: int
-    ambiguous: bool
-    joined_aliases: str = ""
-
-    @property
-    def aliases(self) -> tuple[str, ...]:
-        return _split(self.joined_aliases)
-
-    @property
-    def spellings(self) -> tuple[str, ...]:
-        return (self.name, *self.aliases)
+__all__ = ["Occurrence", "Variant", "WorldLayer", "WorldPlace", "world_layer"]
 
 
 # A name of a city this big is frequent because of the city: it counts even inside a longer
@@ -86,10 +53,6 @@ friday saturday sunday january february march april may june july august septemb
 november december north south east west northern southern eastern western central
 """
 FUNCTION_WORDS = frozenset(_FUNCTION_WORDS.split())
-LIKELIER = 5  # a city this many times bigger is what an ambiguous name more likely means
-# A city smaller than this, in a country the article gives no other sign of, is more likely
-# a namesake (a village, a person, an outlet: Orum in Aleppo is not Orem, Utah).
-SMALL_ABROAD = 50_000
 # A field this short with this share of its longer words capitalised is a headline in title
 # case; a longer one is prose (and counting its words would cost more than the rest).
 HEADLINE_CHARS, TITLE_SHARE = 300, 0.6
@@ -97,101 +60,114 @@ _LONG_WORD = re.compile(r"\b[^\W\d_]\w{3,}")
 _CAPITALISED_WORD = re.compile(r"\b[A-Z\u00c0-\u00de\u0400-\u042f]\w{3,}")
 
 
-class WorldHit(NamedTuple):
-    """A spelling found in a field: the cities it may name (`cities`, indices into
-    WorldLayer.cities, most populous first, case already checked) and the countries it
-    names. `before`/`after` are capitalised words written right against it that may make it
-    part of a longer name ("Vladimir Putin", "Ahram Online"), unless they are places too."""
-
-    occurrence: Occurrence
-    value: int
-    cities: tuple[int, ...]
-    big: tuple[int, ...]  # those named by their own name and of a million people or more
-    countries: tuple[str, ...]
-    before: Occurrence | None
-    after: Occurrence | None
-
-
-# What a spelling stands for, per automaton value: its length with the two spaces, its
-# token count, the cities (index, for an ambiguous city the case forms the text must have,
-# and whether it is a big city named by its own name) and the countries.
+# What a match key stands for: its token count, the places (number, for an ambiguous place
+# the case forms the text must have, and whether it is a big city named by its own name)
+# and the countries it names or supports.
 _Target = tuple[int, tuple[str, ...] | None, bool]
-_Entry = tuple[int, int, tuple[_Target, ...], tuple[str, ...]]
+_Entry = tuple[int, tuple[_Target, ...], tuple[str, ...]]
+MEMO = 16_384  # keys and places remembered per process
+MAX_TOKENS = 6  # the longest match key, in tokens
+_KEY = re.compile(r"^(?P<name>.+?)(?: \((?P<country>[A-Z]{2})(?:, region)?\))?$")
+# Words after which a capitalised name is a place rather than a person or a brand.
+_CUES = """
+in near outside around at from into across towards toward between
+town village city camp district province governorate region state county municipality
+commune locality area outskirts suburb neighbourhood neighborhood capital
+"""
+CUES = frozenset(_CUES.split())
+SPEECH = frozenset(["said", "says", "told", "added", "explained", "noted", "wrote", "argued",
+                    "stated", "asked", "replied", "recalled", "insisted", "warned"])
 
 
 class WorldLayer:
-    """Every GeoNames city and an automaton over city spellings and country names. The
-    automaton stores an int per spelling (an index into `entries`): a Python object per
-    spelling would double the layer's memory."""
+    """The world gazetteer, read through its mapped files (gazetteer/worldfiles.py): the
+    process keeps only a bounded memo of the keys and places it has met."""
 
-    def __init__(self, rows: Iterable[tuple[WorldPlace, tuple[str, ...], tuple[str, ...]]],
-                 countries: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]) -> None:
-        self.cities: list[WorldPlace] = []
-        self.places: dict[str, WorldPlace] = {}
-        self.countries = {code: names for code, (names, _) in countries.items()}
-        by_key: dict[str, tuple[list[_Target], list[str]]] = {}
-        for place, keys, cases in rows:  # most populous first: find() prefers the bigger
-            index = len(self.cities)
-            self.cities.append(place)
-            self.places[place.key] = place
-            big = place.population >= BIG_CITY
-            for i, key in enumerate(keys):  # the first key is the city's own name
-                case = tuple(cases[i].split(" ")) if place.ambiguous else None
-                found = by_key.setdefault(key, ([], []))[0]
-                if all(t[0] != index for t in found):
-                    found.append((index, case, big and i == 0))
-        for code in sorted(countries):
-            for key in countries[code][1]:
-                by_key.setdefault(key, ([], []))[1].append(code)
-        self.ambiguous = [city.ambiguous for city in self.cities]
-        self.entries: list[_Entry] = []
-        self.automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-        for key, (cities, codes) in by_key.items():
-            self.automaton.add_word(f" {key} ", len(self.entries))
-            self.entries.append((len(key) + 2, key.count(" ") + 1, tuple(cities),
-                                 tuple(codes)))
-        self.automaton.make_automaton()
+    def __init__(self, files: WorldFiles) -> None:
+        self.files = files
+        self._entry = lru_cache(maxsize=MEMO)(self._read_entry)
+        self.place = lru_cache(maxsize=MEMO)(files.place)
 
-    def value_of(self, variant: Variant) -> int | None:
-        """The automaton value of a spelling, if the layer knows it."""
-        value: int | None = self.automaton.get(_joined(variant), None)
-        return value
+    def _read_entry(self, key: str) -> _Entry | None:
+        targets: list[_Target] = []
+        countries: list[str] = []
+        for number, flags, cases in self.files.targets(key):
+            place = self.files.place(number)
+            if flags & SUPPORT:
+                countries.append(place.country)
+                continue
+            if place.kind == "country" and not place.ambiguous:
+                countries.append(place.country)
+            big = bool(flags & OWN_NAME) and place.population >= BIG_CITY
+            targets.append((number, cases, big))
+        if not targets and not countries:
+            return None
+        return (key.count(" ") + 1, tuple(targets), tuple(dict.fromkeys(countries)))
+
+    def value_of(self, variant: Variant) -> str | None:
+        """The match key of a spelling, if the layer knows it."""
+        key = " ".join(variant)
+        return key if key in self.files.trie else None
 
     def cities_named(self, variant: Variant) -> list[str]:
-        """Keys of the cities a spelling names, most populous first."""
-        value = self.value_of(variant)
-        if value is None:
-            return []
-        return [self.cities[target[0]].key for target in self.entries[value][2]]
+        """Keys of the places a spelling names, most populous first."""
+        entry = self._entry(" ".join(variant)) if variant else None
+        return [self.place(target[0]).key for target in entry[1]] if entry else []
+
+    def by_key(self, key: str) -> WorldPlace | None:
+        """The place of a key ("Tripoli (LY)", "Nord Kivu (CD, region)", "Chad")."""
+        match = _KEY.match(key.strip())
+        if match is None:
+            return None
+        names = [match["name"]]
+        if key.endswith(", region)"):
+            names += [f"{match['name']} {word}" for word in DIVISION_WORDS]
+        for variant in (v for name in names for v in term_variants(name)):
+            entry = self._entry(" ".join(variant))
+            for number, _, _ in entry[1] if entry else ():
+                place = self.place(number)
+                if place.key == key.strip():
+                    return place
+        return None
+
+    def spellings(self, place: WorldPlace) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The match keys of a place (rules naming it match each), and their case forms if
+        its names are case-checked."""
+        return self.files.keys_of(place.number)
 
     def scan(self, tokens: Tokens, field_index: int,
-             claimed: frozenset[int] | set[int] = frozenset()) -> list[WorldHit]:
-        """Every city spelling and country name in one field's tokens, but those spellings
-        the curated lists use (`claimed`, automaton values: they name the curated entry).
-        A city is dropped here when it cannot count, cheapest test first: written in lower
+             claimed: frozenset[str] | set[str] = frozenset()) -> list[WorldHit]:
+        """Every place spelling and country name in one field's tokens, but those spellings
+        the curated lists use (`claimed`, match keys: they name the curated entry).
+        A place is dropped here when it cannot count, cheapest test first: written in lower
         case (names are capitalised: "barrage", "roundabout" are words, whatever GeoNames
-        lists), right after an Arabic particle (`PARTICLES`), an ambiguous city not in its
+        lists), right after an Arabic particle (`PARTICLES`), an ambiguous place not in its
         case as written."""
         spans, norms, text = tokens.spans, tokens.norms, tokens.text
-        entries = self.entries
         hits: list[WorldHit] = []
         titled: bool | None = None
-        for first, value in token_hits(self.automaton, norms, lambda v: entries[v][0]):
-            if value in claimed:
+        for first, key in _key_hits(self.files.trie, tokens):
+            if key in claimed:
                 continue
-            _, ntok, targets, countries = entries[value]
+            entry = self._entry(key)
+            if entry is None:
+                continue
+            ntok, targets, countries = entry
             begin, stop = spans[first][0], spans[first + ntok - 1][1]
-            if not targets:  # a country's name: kept for support and as a neighbour
-                hits.append(WorldHit((field_index, begin, stop), value, (), (), countries,
-                                     None, None))
+            if not targets:  # a demonym: kept for support and as a neighbour
+                hits.append(WorldHit((field_index, begin, stop), key, (), (), countries,
+                                     None, None, _cue_before(tokens, first)))
                 continue
             surface = text[begin:stop]
-            if surface.islower() or (first and norms[first - 1] in _ANY_PARTICLE
-                                     and _after_particle(tokens, first)):
+            if surface.islower() or _compound(text, stop) or (
+                    first and norms[first - 1] in _ANY_PARTICLE
+                    and _after_particle(tokens, first)):
                 cities: tuple[int, ...] = ()
                 big: tuple[int, ...] = ()
             else:
                 cities, big = _in_case(targets, tokens, first, ntok)
+                if cities and _speaks(tokens, first + ntok):
+                    cities = big
             if not cities and not countries:
                 continue
             before = after = None
@@ -204,83 +180,21 @@ class WorldLayer:
                     titled = len(text) <= HEADLINE_CHARS and _title_case(text)
                 if titled:
                     before = after = None
-            hits.append(WorldHit((field_index, begin, stop), value, cities, big, countries,
-                                 before, after))
+            hits.append(WorldHit((field_index, begin, stop), key, cities, big, countries,
+                                 before, after, _cue_before(tokens, first)))
         return hits
 
     def mentions(self, hits: list[WorldHit], taken: Iterable[Occurrence],
-                 countries: set[str], hidden: frozenset[int] | set[int]
-                 ) -> list[tuple[Occurrence, str]]:
-        """The cities an article mentions, from its hits (`scan`, which leaves out the
-        spellings the curated lists use), one per spelling found:
-        - not one of a city merged into a curated entry (`hidden`, city indices): that
-          names the entry;
-        - not inside a place or group the matcher found (`taken`) or a longer GeoNames name;
-        - not part of a longer capitalised name (a word written right against it that is
-          neither a curated place or group nor a country: "Vladimir Putin", "Ahram Online"),
-          unless a city of a million or more named by its own name ("Tehran Times");
-        - the first (most populous) unambiguous city of the spelling, else the first
-          ambiguous one whose country is supported: named, or home to another place the
-          article names (`countries` holds those of the matcher's places), unless a city of
-          that spelling `LIKELIER` times bigger is not supported: the name more likely
-          means that one (Geneva in an article that names the U.S.);
-        - an unambiguous city under `SMALL_ABROAD` people counts only where the article
-          supports its country, or another such city of that country is named, or the
-          article names no country at all: in an article on Syria, "Orum" is a Syrian
-          village and not Orem, Utah, and "Ramadan" is no town in Saudi Arabia."""
+                 countries: set[str], hidden: frozenset[int] | set[int],
+                 anchors: Iterable[tuple[float, float]] = ()
+                 ) -> list[tuple[Occurrence, WorldPlace]]:
+        """The places an article mentions, from its hits (`scan`, which leaves out the
+        spellings the curated lists use), one per spelling found (context.py decides
+        which; `anchors` are the coordinates of the curated places found)."""
         if not any(h.cities for h in hits):
             return []
-        supported = set(countries)
-        for hit in hits:
-            supported.update(hit.countries)
         candidates = _candidates(hits, set(taken), hidden)
-        chosen: dict[Occurrence, int] = {}
-        small: dict[Occurrence, int] = {}  # small cities abroad, decided once the rest are
-        for occurrence, cities in candidates:
-            i = next((i for i in cities if not self.ambiguous[i]), None)
-            if i is None:
-                continue
-            city = self.cities[i]
-            if city.population >= SMALL_ABROAD or city.country in supported:
-                chosen[occurrence] = i
-                supported.add(city.country)
-            else:
-                small[occurrence] = i
-        if small:
-            chosen.update(self._small_abroad(small, supported))
-        found = []
-        for occurrence, cities in candidates:
-            index = chosen.get(occurrence)
-            if index is None:
-                index = self._likeliest(cities, supported)
-            if index is not None:
-                found.append((occurrence, self.cities[index].key))
-        return found
-
-
-    def _small_abroad(self, small: dict[Occurrence, int], supported: set[str]
-                      ) -> dict[Occurrence, int]:
-        """The small cities that count (`mentions`, last point); their countries become
-        supported."""
-        by_country: dict[str, set[int]] = {}
-        for i in small.values():
-            by_country.setdefault(self.cities[i].country, set()).add(i)
-        nowhere = not supported
-        counted = {occurrence: i for occurrence, i in small.items()
-                   if nowhere or self.cities[i].country in supported
-                   or len(by_country[self.cities[i].country]) > 1}
-        supported.update(self.cities[i].country for i in counted.values())
-        return counted
-
-    def _likeliest(self, cities: tuple[int, ...], supported: set[str]) -> int | None:
-        """The biggest of a spelling's ambiguous cities whose country is supported, unless
-        an unsupported one is `LIKELIER` times bigger."""
-        biggest = self.cities[cities[0]].population
-        for i in cities:
-            city = self.cities[i]
-            if city.country in supported:
-                return i if city.population * LIKELIER >= biggest else None
-        return None
+        return resolve(self.place, hits, candidates, countries, list(anchors))
 
 
 def _candidates(kept: list[WorldHit], taken: set[Occurrence], hidden: frozenset[int] | set[int]
@@ -304,6 +218,54 @@ def _candidates(kept: list[WorldHit], taken: set[Occurrence], hidden: frozenset[
         if cities:
             candidates.append((hit.occurrence, cities))
     return candidates
+
+
+def _key_hits(trie: object, tokens: Tokens) -> list[tuple[int, str]]:
+    """(first token, match key) of every key of the trie found on whole tokens. A name
+    starts with a capital (or an Arabic particle, or in a script without case): a token
+    written in lower case is no first token, which spares most lookups."""
+    norms, spans, text = tokens.norms, tokens.spans, tokens.text
+    joined = " ".join(norms) + " "
+    starts = []
+    position = 0
+    for norm in norms:
+        starts.append(position)
+        position += len(norm) + 1
+    starts.append(position)
+    prefixes = trie.prefixes  # type: ignore[attr-defined]
+    found = []
+    count = len(norms)
+    for i in range(count):
+        if text[spans[i][0]].islower() and norms[i] not in _ANY_PARTICLE:
+            continue
+        query = joined[starts[i]:starts[min(i + MAX_TOKENS, count)]]
+        for key in prefixes(query):
+            if query[len(key)] == " ":
+                found.append((i, key))
+    return found
+
+
+def _compound(text: str, stop: int) -> bool:
+    """Whether the name ending at `stop` opens a hyphened modifier ("UK-based", "US-led",
+    "Iran-backed"): it says who, not where; its country still supports."""
+    return (text[stop:stop + 1] in _HYPHENS and text[stop + 1:stop + 2].islower())
+
+
+def _speaks(tokens: Tokens, after: int) -> bool:
+    """Whether the word after a name is a verb of saying ("Anderson said", "Mandela told"):
+    the name is a person's, unless that of a city of a million or more or a country
+    ("Moscow says", "Russia said": its government)."""
+    return after < len(tokens.norms) and tokens.norms[after] in SPEECH
+
+
+def _cue_before(tokens: Tokens, first: int) -> bool:
+    """Whether the word before token `first` announces a place (`CUES`: "in", "near",
+    "camp"), alone or with "of" ("the village of", "the province of")."""
+    if first == 0:
+        return False
+    norms = tokens.norms
+    before = norms[first - 1]
+    return before in CUES or (before == "of" and first > 1 and norms[first - 2] in CUES)
 
 
 def _after_particle(tokens: Tokens, first: int) -> bool:
@@ -372,47 +334,10 @@ def _name_after(tokens: Tokens, after: int, field_index: int) -> Occurrence | No
     return (field_index, start, end)
 
 
-def _joined(variant: Variant) -> str:
-    return " " + " ".join(variant) + " "
-
-
-def read_places(path: Path = CITIES_FILE
-                ) -> list[tuple[WorldPlace, tuple[str, ...], tuple[str, ...]]]:
-    """The cities of the table written by tools/build_geonames.py, most populous first,
-    each with its match keys and (if ambiguous) their case forms."""
-    rows = []
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("#"):
-                continue
-            _id, name, country, lat, lon, population, ambiguous, aliases, keys, cases = (
-                line.rstrip("\n").split("\t"))
-            place = WorldPlace(f"{name} ({country})", name, country, float(lat), float(lon),
-                               int(population), ambiguous == "1", aliases)
-            rows.append((place, _split(keys), _split(cases)))
-    rows.sort(key=lambda row: -row[0].population)
-    return rows
-
-
-def _split(column: str) -> tuple[str, ...]:
-    return tuple(column.split("|")) if column else ()
-
-
-def read_countries(path: Path = COUNTRIES_FILE
-                   ) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
-    """Country code -> its names and demonyms, and their match keys."""
-    countries = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#"):
-            code, names, keys = line.split("\t")
-            countries[code] = (_split(names), _split(keys))
-    return countries
-
-
 @lru_cache(maxsize=1)
 def world_layer() -> WorldLayer:
-    """The packaged layer, read on first use and shared for the life of the process."""
-    return WorldLayer(read_places(), read_countries())
+    """The packaged layer, mapped on first use and shared for the life of the process."""
+    return WorldLayer(WorldFiles())
 
 
 def _nested(spans: list[Occurrence]) -> set[Occurrence]:

@@ -555,8 +555,8 @@ def _entities(matcher: Matcher, found: dict[int, set[Occurrence]],
                if (info := matcher.terms[term_id]).entry is not None for occ in found[term_id]
                if (term_id, occ) not in undecided]
     taken = [occ for occ, _, _ in entries]
-    countries = {gazetteer.country(entry) for _, kind, entry in entries if kind == "place"}
-    world = gazetteer.world_mentions(tokenized, taken, {c for c in countries if c})
+    world = gazetteer.world_mentions(tokenized, taken,
+                                     {entry for _, kind, entry in entries if kind == "place"})
     mentions = sorted([*entries, *((occ, "place", key) for occ, key in world)])
     places: dict[str, Place] = {}
     groups: dict[str, Group] = {}

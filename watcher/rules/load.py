@@ -22,6 +22,7 @@ from watcher.errors import Problem
 from watcher.gazetteer.geonames import world_layer
 from watcher.models import FIELDS, FieldName, RuleRef, Severity
 from watcher.rules.checks import lone_common_terms, never_holds
+from watcher.rules.desk_places import add_desk_places, is_desk_gazetteer
 from watcher.rules.schema import (
     TERM_LEAVES,
     Condition,
@@ -101,12 +102,19 @@ def load_rules(paths: Sequence[Path], texts: Mapping[str, str] | None = None) ->
     """Load rule files and folders (folders: every *.yaml/*.yml inside, recursively), and
     rule documents given as text (name -> YAML), which tests and tools use."""
     ruleset = RuleSet()
-    docs = [_read(path, ruleset.problems) for path in rule_files(paths, ruleset.problems)]
-    docs += [_parse(text, name, ruleset.problems) for name, text in (texts or {}).items()]
+    files = rule_files(paths, ruleset.problems)
+    texts = dict(texts or {})
+    desks = {name: texts.pop(name) for name in list(texts) if is_desk_gazetteer(name)}
+    for path in [f for f in files if is_desk_gazetteer(f)]:
+        desks[str(path)] = _read_desk(path, ruleset.problems)
+    docs = [_read(path, ruleset.problems) for path in files if not is_desk_gazetteer(path)]
+    docs += [_parse(text, name, ruleset.problems) for name, text in texts.items()]
     loaded = [found for doc in docs
               if doc is not None and (found := _validate(doc, ruleset.problems)) is not None]
     for doc, parsed in loaded:
         _collect_lists(doc, parsed, ruleset)
+    for name, text in desks.items():  # after the rule files' places, which win
+        ruleset.problems += add_desk_places(ruleset.gazetteer, name, text)
     ruleset.gazetteer.add_world(world_layer())  # beneath the curated places (terms.py)
     first_seen: dict[str, str] = {}
     for doc, parsed in loaded:
@@ -146,6 +154,14 @@ def rule_files(paths: Sequence[Path], problems: list[Problem]) -> list[Path]:
                 seen.add(key)
                 found.append(candidate)
     return found
+
+
+def _read_desk(path: Path, problems: list[Problem]) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(Problem(str(path), 1, 1, f"cannot read the gazetteer: {exc}"))
+        return ""
 
 
 def _read(path: Path, problems: list[Problem]) -> YamlDoc | None:

@@ -26,9 +26,10 @@ case as written, and it counts as mentioned only with supporting context in the 
 one of its `context` terms, or another (unambiguous) place of the same country. A rule that
 names it explicitly (`places: [Batman]`) matches it without that support.
 
-Beneath these curated entries lies the world layer (gazetteer/geonames.py): every GeoNames city of
-15,000 people or more. Curated entries win: a GeoNames city of the same country within
-30 km that shares a spelling with a curated entry is that entry and is never listed apart
+Beneath these curated entries lies the world layer (gazetteer/geonames.py): every country,
+first-level division and GeoNames place of 500 people or more, and the places of the desk's
+own gazetteers (config `gazetteers`). Curated entries win: a world place of the same country
+within 30 km that shares a spelling with a curated entry is that entry and is never listed apart
 (its other names are not added: a capital has hundreds, and each would cost every compile),
 and a curated spelling never names a GeoNames city. A rule may name a
 GeoNames city ("Goma", or "Tripoli (LY)" to pick one of several); `*` means the curated
@@ -39,23 +40,27 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from watcher.errors import Problem
+from watcher.gazetteer.context import Coordinates
+from watcher.gazetteer.countries import COUNTRY_CODES
 from watcher.gazetteer.geonames import (
     Occurrence,
     Variant,
     WorldLayer,
     WorldPlace,
-    read_countries,
 )
 from watcher.models import Group, GroupKind, Place
 from watcher.text.normalize import Tokens, term_variants
 
 LIST_PREFIX = "@"
+# The kind an alert gives a curated place.
+ALERT_KIND: dict[str, Literal["country", "region", "city"]] = {
+    "country": "country", "region": "region", "area": "region", "city": "city", "town": "city",
+    "site": "city"}
 MERGE_KM = 30.0  # a GeoNames city this close to a curated entry of its name is that entry
 ACRONYM_LETTERS = 4  # all capitals this short: case-sensitive (`is_acronym`)
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -141,10 +146,9 @@ class GroupEntry(_Model):
         return region
 
 
-@lru_cache(maxsize=1)
 def country_codes() -> frozenset[str]:
     """The ISO 3166-1 alpha-2 codes GeoNames knows (with XK for Kosovo)."""
-    return frozenset(read_countries())
+    return COUNTRY_CODES
 
 
 def is_acronym(spelling: str) -> bool:
@@ -188,12 +192,13 @@ class Gazetteer:
     _index: dict[tuple[EntryKind, tuple[str, ...]], str] = field(default_factory=dict)
     _hidden: set[str] = field(default_factory=set)  # GeoNames keys merged into curated
     _claimed: set[Variant] = field(default_factory=set)  # spellings of curated entries
-    # The two above as the world layer numbers them (city indices, automaton values).
-    _world_filter: tuple[frozenset[int], frozenset[int]] | None = None
+    # The two above as the world layer numbers them (place numbers, match keys).
+    _world_filter: tuple[frozenset[int], frozenset[str]] | None = None
     _listed: dict[str, Place] = field(default_factory=dict)  # see `place`
     _listed_groups: dict[str, Group] = field(default_factory=dict)  # see `group`
     # Every group a spelling names (several: SNA, ADF, ISF; see `groups_named`).
     _group_spellings: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
+    _geonameids: dict[str, int] = field(default_factory=dict)  # curated name -> merged city
 
     def add(self, kind: EntryKind, entry: PlaceEntry | GroupEntry) -> str | None:
         """Add an entry; return a problem message if its name is taken (it is then skipped)."""
@@ -241,10 +246,12 @@ class Gazetteer:
             for spec in [entry.name, *entry.aliases]:
                 for variant in term_variants(term_from_spec(spec).text):
                     for key in world.cities_named(variant):
-                        city = world.places[key]
-                        if key not in self._hidden and city.country == entry.country and (
+                        city = world.by_key(key)
+                        if city and key not in self._hidden and city.country == entry.country and (
                                 _km(city.lat, city.lon, entry.lat, entry.lon) <= MERGE_KM):
                             self._hidden.add(key)
+                            if city.geonameid is not None:
+                                self._geonameids.setdefault(entry.name, city.geonameid)
 
     def find(self, kind: EntryKind, text: str) -> str | None:
         """Canonical name of the entry that `text` names, or None. Curated entries first,
@@ -255,7 +262,7 @@ class Gazetteer:
                 return name
         if kind != "place" or self.world is None:
             return None
-        if text.strip() in self.world.places:
+        if self.world.by_key(text) is not None:
             return text.strip()
         for variant in term_variants(text):
             for key in self.world.cities_named(variant):
@@ -266,14 +273,15 @@ class Gazetteer:
     def _world_place(self, name: str) -> WorldPlace | None:
         if name in self.places or self.world is None:
             return None
-        return self.world.places.get(name)
+        return self.world.by_key(name)
 
     def spellings(self, kind: EntryKind, name: str) -> list[Term]:
         """Every spelling of an entry, as terms labelled with its canonical name."""
         city = self._world_place(name) if kind == "place" else None
-        if city is not None:
+        if city is not None and self.world is not None:
+            keys, cases = self.world.spellings(city)
             return [Term(s, exact=True, case=city.ambiguous, entry=name)
-                    for s in city.spellings]
+                    for s in (cases if city.ambiguous else keys)]
         entry = self.places[name] if kind == "place" else self.groups[name]
         ambiguous = isinstance(entry, PlaceEntry) and entry.ambiguous
         group = isinstance(entry, GroupEntry)
@@ -304,22 +312,26 @@ class Gazetteer:
         if place is None:
             city = self._world_place(name)
             if city is not None:
-                place = Place(name=city.name, country=city.country, lat=city.lat, lon=city.lon)
+                place = Place(name=city.name, country=city.country, lat=city.lat, lon=city.lon,
+                              kind=city.kind, geonameid=city.geonameid)
             else:
                 e = self.places[name]
-                place = Place(name=e.name, country=e.country, lat=e.lat, lon=e.lon)
+                place = Place(name=e.name, country=e.country, lat=e.lat, lon=e.lon,
+                              kind=ALERT_KIND[e.kind], geonameid=self._geonameids.get(name))
             self._listed[name] = place
         return place
 
     def world_mentions(self, tokenized: list[Tokens | None], taken: list[Occurrence],
-                       countries: set[str]) -> list[tuple[Occurrence, str]]:
-        """The GeoNames cities an article mentions (geonames.WorldLayer.mentions), beside the
-        places and groups the matcher found (`taken`) and those places' `countries`."""
+                       found: set[str]) -> list[tuple[Occurrence, str]]:
+        """The world places an article mentions (geonames.WorldLayer.mentions), beside the
+        places and groups the matcher found (`taken`) and the curated places among them
+        (`found`, names), whose countries and coordinates are context."""
         if self.world is None:
             return []
         world = self.world
         if self._world_filter is None:
-            hidden = frozenset(i for i, city in enumerate(world.cities) if city.key in self._hidden)
+            hidden = frozenset(city.number for key in self._hidden
+                               if (city := world.by_key(key)) is not None)
             claimed = frozenset(value for variant in self._claimed
                                 if (value := world.value_of(variant)) is not None)
             self._world_filter = (hidden, claimed)
@@ -328,7 +340,11 @@ class Gazetteer:
                 for hit in world.scan(tokens, index, claimed)]
         if not hits:
             return []
-        return world.mentions(hits, taken, countries, hidden)
+        curated = [self.places[name] for name in found if name in self.places]
+        countries = {entry.country for entry in curated}
+        anchors: list[Coordinates] = [(e.lat, e.lon) for e in curated if e.kind != "country"]
+        return [(occurrence, place.key) for occurrence, place
+                in world.mentions(hits, taken, countries, hidden, anchors)]
 
     def group(self, name: str) -> Group:
         """The group an alert lists (one object per entry, made on first use)."""
