@@ -81,3 +81,10 @@ def test_a_latin_letter_in_a_cyrillic_word_is_folded_too(words: Matcher, title: 
 ])
 def test_single_script_words_are_left_alone(words: Matcher, title: str) -> None:
     assert match_article(words, Article(key="k", title=title)).hits == ()
+
+
+def test_an_override_around_right_to_left_letters_changes_nothing() -> None:
+    ruleset = load_rules([], {"rules.yaml": WORDS.replace("Київ", "الرقة")})
+    matcher = compile_rules(ruleset)
+    found = match_article(matcher, Article(key="k", title="قصف \u202eالرقة\u202c اليوم"))
+    assert [h.rule.id for h in found.hits] == ["kyiv"]

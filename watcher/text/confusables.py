@@ -18,6 +18,7 @@ screen: `display_order` folds such a word in the order the reader sees.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from functools import lru_cache
 
@@ -31,12 +32,30 @@ BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 _OVERRIDE_ENDS = frozenset("\u202c\u202d\u2069")
 
 
+MAX_REMEMBERED = 65_536
+
+
+class _Scripts(dict[str, str]):
+    """Character -> its script: a binary search in the package, so remembered (news uses a
+    few hundred distinct characters; the bound keeps hostile text from growing it)."""
+
+    def __missing__(self, ch: str) -> str:
+        if len(self) >= MAX_REMEMBERED:
+            self.clear()
+        script = self[ch] = str(alias(ch))
+        return script
+
+
+_SCRIPTS = _Scripts()
+_script = _SCRIPTS.__getitem__
+
+
 @lru_cache(maxsize=4096)
 def _look_alike(ch: str, script: str) -> str:
     """A one-letter look-alike of `ch` in `script`, or `ch` itself when it has none."""
     for glyph in confusables_data.get(ch, ()):
         found = glyph["c"]
-        if len(found) == 1 and alias(found) == script:
+        if len(found) == 1 and _script(found) == script:
             return str(found)
     return ch
 
@@ -46,21 +65,25 @@ def fold_confusables(token: str) -> str:
     script (module docstring); a token in one script comes back unchanged."""
     if token.isascii():
         return token
-    scripts = [alias(ch) for ch in token]
-    counts = Counter(s for s in scripts if s not in SCRIPTLESS)
-    if len(counts) < 2:
+    scripts = list(map(_script, token))
+    if len(set(scripts) - SCRIPTLESS) < 2:
         return token
+    counts = Counter(s for s in scripts if s not in SCRIPTLESS)
     main = max(counts, key=lambda s: (counts[s], s == "LATIN"))
     return "".join(_look_alike(ch, main) if script in counts and script != main else ch
                    for ch, script in zip(token, scripts, strict=True))
 
 
 def display_order(token: str) -> str:
-    """`token` as shown on screen: what follows a right-to-left override (up to the end of
-    the override) reversed. Tokens without one come back unchanged."""
+    """`token` as shown on screen: left-to-right letters after a right-to-left override (up
+    to the end of the override) reversed. Right-to-left letters (Arabic, Hebrew) already run
+    that way, so a run holding any is left as it is. Tokens without one come back unchanged."""
     start = token.find(RIGHT_TO_LEFT_OVERRIDE)
     if start < 0:
         return token
     end = next((i for i in range(start + 1, len(token)) if token[i] in _OVERRIDE_ENDS),
                len(token))
-    return token[:start] + token[start + 1:end][::-1] + display_order(token[end:])
+    run = token[start + 1:end]
+    if not any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in run):
+        run = run[::-1]
+    return token[:start] + run + display_order(token[end:])
