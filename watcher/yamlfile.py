@@ -59,7 +59,6 @@ def _child(node: yaml.Node | None, part: int | str) -> yaml.Node | None:
     return None
 
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # What YAML may not hold (YAML 1.1, 5.1; PyYAML's Reader.NON_PRINTABLE): control characters
 # but tab and line breaks, and lone surrogates.
 _NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd"
@@ -109,9 +108,92 @@ def _duplicate(key: yaml.Node, first: yaml.Node, path: str) -> YamlProblem:
         f"column {earlier.column + 1}); each key may appear once"))
 
 
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR, _SEQ, _MAP = (f"tag:yaml.org,2002:{kind}" for kind in ("str", "seq", "map"))
+_SCALARS = {f"tag:yaml.org,2002:{kind}" for kind in ("null", "bool", "int", "float")}
+# First characters of the plain scalars that may be something other than a string (true,
+# null, 12, .5, ~, <<...): only these go through PyYAML's regular expressions.
+_MAYBE_NOT_STR = frozenset(_SafeLoader.yaml_implicit_resolvers)
+
+
+class _Loader(_SafeLoader):  # type: ignore[misc,valid-type]
+    """The safe loader, C parser when available, telling tags as PyYAML does but with
+    a shortcut: libyaml asks for the tag of every node, and most of them are plain words
+    ("low", "convoy", an id) or quoted strings, strings whatever their content."""
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> Any:
+        if not self.yaml_path_resolvers:
+            if kind is yaml.ScalarNode:
+                if not implicit[0] or value[:1] not in _MAYBE_NOT_STR:
+                    return _STR
+            elif kind is yaml.MappingNode:
+                return _MAP
+            elif kind is yaml.SequenceNode:
+                return _SEQ
+        return super().resolve(kind, value, implicit)
+
+
+class _Alias(Exception):
+    """A node reached twice: an alias (*name)."""
+
+    def __init__(self, node: yaml.Node) -> None:
+        super().__init__("alias")
+        self.node = node
+
+
+class _Duplicate(Exception):
+    """A key written twice in one mapping."""
+
+    def __init__(self, key: yaml.Node, first: yaml.Node) -> None:
+        super().__init__("duplicate key")
+        self.key, self.first = key, first
+
+
+class _Unusual(Exception):
+    """A node the plain walk leaves to PyYAML's constructor (a merge key, a timestamp...)."""
+
+
+def _plain_data(loader: Any, root: yaml.Node) -> Any:
+    """The data of a node tree made only of strings, numbers, booleans, nulls, lists and
+    mappings (what rule and config files hold), as PyYAML's safe constructor makes it but
+    several times faster: node by node, no generators. Raises `_Alias` for a node reached
+    twice (refusing aliases keeps a billion-laughs file as small in memory as on disk),
+    `_Duplicate` for a key written twice in one mapping, and `_Unusual` for anything else,
+    which PyYAML's constructor then builds."""
+    seen: set[int] = set()
+
+    def build(node: yaml.Node) -> Any:
+        if id(node) in seen:
+            raise _Alias(node)
+        seen.add(id(node))
+        tag = node.tag
+        if tag == _STR:
+            return node.value
+        if tag == _MAP:
+            mapping = {}
+            key_nodes: dict[Any, yaml.Node] = {}
+            for key, value in node.value:
+                if key.tag == "tag:yaml.org,2002:merge":
+                    raise _Unusual(key.tag)
+                made = build(key)
+                if isinstance(made, list | dict):
+                    raise _Unusual("a key that is a list or mapping")
+                if made in key_nodes:
+                    raise _Duplicate(key, key_nodes[made])
+                key_nodes[made] = key
+                mapping[made] = build(value)
+            return mapping
+        if tag == _SEQ:
+            return [build(item) for item in node.value]
+        if tag in _SCALARS:
+            return loader.yaml_constructors[tag](loader, node)
+        raise _Unusual(tag)
+
+    return build(root)
+
+
 def _first_alias(root: yaml.Node) -> yaml.Node | None:
-    """A node reached twice is an alias (*name). Refusing them keeps a billion-laughs file
-    as small in memory as it is on disk."""
+    """A node reached twice is an alias (*name)."""
     seen: set[int] = set()
     stack = [root]
     while stack:
@@ -127,6 +209,28 @@ def _first_alias(root: yaml.Node) -> yaml.Node | None:
     return None
 
 
+def _data(loader: Any, root: yaml.Node, path: str) -> Any:
+    """`root`'s data, refusing aliases and keys written twice (see `_plain_data`)."""
+    try:
+        return _plain_data(loader, root)
+    except _Alias as alias:
+        found = alias.node
+    except _Duplicate as twice:
+        raise _duplicate(twice.key, twice.first, path) from None
+    except RecursionError:
+        raise YamlProblem(Problem(path, 1, 1, "invalid YAML: nested too deeply")) from None
+    except _Unusual:
+        first = _first_alias(root)
+        if first is None:
+            if (duplicate := _first_duplicate_key(root, path)) is not None:
+                raise duplicate from None
+            return loader.construct_document(root)
+        found = first
+    mark = found.start_mark
+    raise YamlProblem(Problem(path, mark.line + 1, mark.column + 1,
+                              "aliases (*name) are not allowed in watcher files"))
+
+
 def parse_yaml(text: str, path: str) -> YamlDoc:
     """Parse YAML text once (C loader when available) into data plus its node tree; raise
     `YamlProblem` with the position of a syntax error, a duplicate key or a character YAML
@@ -137,13 +241,7 @@ def parse_yaml(text: str, path: str) -> YamlDoc:
         loader = _Loader(text)
         try:
             root = loader.get_single_node()
-            if root is not None and (alias := _first_alias(root)) is not None:
-                mark = alias.start_mark
-                raise YamlProblem(Problem(path, mark.line + 1, mark.column + 1,
-                                          "aliases (*name) are not allowed in watcher files"))
-            if root is not None and (duplicate := _first_duplicate_key(root, path)) is not None:
-                raise duplicate
-            data = loader.construct_document(root) if root is not None else None
+            data = _data(loader, root, path) if root is not None else None
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:

@@ -60,7 +60,7 @@ class Explainer:
         self.found = found
         self.texts = texts
         self._said: dict[tuple[int, Occurrence], MatchedTerm] = {}
-        self._every: dict[int, list[Said]] = {}
+        self._every: dict[int, tuple[MatchedTerm, ...]] = {}
 
     def _said_once(self, term_id: int, occurrence: Occurrence) -> MatchedTerm:
         matched = self._said.get((term_id, occurrence))
@@ -71,28 +71,35 @@ class Explainer:
                 info.label, info.kind, self.texts[fi][start:end], FIELDS[fi], start, end)
         return matched
 
-    def every(self, term_id: int) -> list[Said]:
-        """Every occurrence of a found term, in order, with its sort key."""
+    def every(self, term_id: int) -> tuple[MatchedTerm, ...]:
+        """Every occurrence of a found term, in order of place in the article."""
         made = self._every.get(term_id)
         if made is None:
             info = self.terms[term_id]
             label, kind, texts, said = info.label, info.kind, self.texts, self._said
-            made = self._every[term_id] = []
+            occurrences = []
             for occ in sorted(self.found[term_id]):
                 matched = said.get((term_id, occ))
                 if matched is None:
                     fi, start, end = occ
                     matched = said[term_id, occ] = matched_term(
                         label, kind, texts[fi][start:end], FIELDS[fi], start, end)
-                made.append(((occ, label, term_id), matched))
+                occurrences.append(matched)
+            made = self._every[term_id] = tuple(occurrences)
         return made
+
+    def _keyed(self, term_id: int) -> list[Said]:
+        label = self.terms[term_id].label
+        return [((occ, label, term_id), matched) for occ, matched in
+                zip(sorted(self.found[term_id]), self.every(term_id), strict=True)]
 
     def of_terms(self, term_ids: Iterable[int]) -> tuple[MatchedTerm, ...]:
         """A rule that fires whenever its terms are found: every occurrence of each."""
         found = [t for t in term_ids if t in self.found]
-        every = (self.every(found[0]) if len(found) == 1 else
-                 sorted(chain.from_iterable(map(self.every, found)), key=_ORDER))
-        return tuple(map(_MATCHED, every))
+        if len(found) == 1:
+            return self.every(found[0])
+        return tuple(map(_MATCHED, sorted(chain.from_iterable(map(self._keyed, found)),
+                                          key=_ORDER)))
 
     def of_why(self, why: Why) -> tuple[MatchedTerm, ...]:
         """The terms that made a rule fire (`holds` collected them), in order of place in
