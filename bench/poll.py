@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/poll.py [--sizes 1000,10000] [--runs 3] [--changed 0.05]
     .venv/bin/python bench/poll.py --workload first-start [--sizes 1000,10000]
-        [--concurrency 64] [--per-host 64] [--code OTHER_CHECKOUT]
+        [--concurrency 64] [--per-host 64] [--code OTHER_CHECKOUT] [--unchanged-only]
 
 `--workload first-start` is issue 19's workload (bench/poll_workload.py): real-sized feeds on
 one host with 50 ms of latency, four polls (first, unchanged, 5 new items per feed,
@@ -197,11 +197,12 @@ def report(size: int, runs: list[dict[str, Any]], base: list[dict[str, Any]]) ->
                                         if last["first_error"] else ""))
 
 
-def first_start_child(mode: str, port: int, size: int, concurrency: int, per_host: int) -> None:
+def first_start_child(mode: str, port: int, size: int, concurrency: int, per_host: int,
+                      unchanged_only: bool) -> None:
     import poll_workload
 
     run = poll_workload.pipeline_run if mode == "pipeline" else poll_workload.baseline_run
-    result = asyncio.run(run(port, size, concurrency, per_host, ROOT))
+    result = asyncio.run(run(port, size, concurrency, per_host, ROOT, unchanged_only))
     print(json.dumps(result))
 
 
@@ -230,13 +231,15 @@ def first_start(args: argparse.Namespace) -> None:
                 out = subprocess.run(
                     [sys.executable, __file__, "--first-start-child", mode, "--port", str(port),
                      "--size", str(size), "--concurrency", str(args.concurrency),
-                     "--per-host", str(args.per_host)],
+                     "--per-host", str(args.per_host)]
+                    + (["--unchanged-only"] if args.unchanged_only else []),
                     capture_output=True, text=True, env=env, check=False)
                 if out.returncode:
                     print(f"  {label}: failed\n{out.stderr[-2000:]}")
                     continue
                 result = json.loads(out.stdout.strip().splitlines()[-1])
-                report_first_start(label, result, {0: first, 2: third})
+                report_first_start(label, result,
+                                   {} if args.unchanged_only else {0: first, 2: third})
     finally:
         server.terminate()
         server.wait()
@@ -275,6 +278,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64, help="first-start only")
     parser.add_argument("--per-host", type=int, default=64, help="first-start only")
     parser.add_argument("--code", help="first-start only: also run this checkout's pipeline")
+    parser.add_argument("--unchanged-only", action="store_true",
+                        help="first-start only: seed every feed's validators, poll once (304s)")
     parser.add_argument("--serve-first-start", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--first-start-child", choices=["pipeline", "baseline"],
                         help=argparse.SUPPRESS)
@@ -291,7 +296,7 @@ def main() -> None:
         return
     if args.first_start_child:
         first_start_child(args.first_start_child, args.port, args.size, args.concurrency,
-                          args.per_host)
+                          args.per_host, args.unchanged_only)
         return
     if args.workload == "first-start":
         first_start(args)

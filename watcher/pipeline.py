@@ -94,6 +94,12 @@ class Pipeline:
             self.fetch_limits = FetchLimits.from_settings(self.config.fetch)
         self.writer = PollWriter(self.store, self.replica_id)
 
+    async def write(self, poll: PollRecord) -> int:
+        """Write a poll's outcome with other polls' (store.batching); its new articles."""
+        if self.writer.store is not self.store:  # the store was replaced (reopened)
+            self.writer = PollWriter(self.store, self.replica_id)
+        return await self.writer.write(poll)
+
 
 @dataclass(frozen=True)
 class PollReport:
@@ -158,7 +164,7 @@ async def _poll_leased(pipe: Pipeline, feed: FeedConfig, *, force: bool) -> Poll
     state.last_status = result.status
     if result.not_modified:
         _record_success(pipe, feed, state, result, now)
-        await pipe.writer.write(PollRecord(state))
+        await pipe.write(PollRecord(state))
         log.debug("feed %s: not modified", feed.id, extra={"feed": feed.id})
         return PollReport(feed.id, status=304)
     if not result.ok or result.body is None:
@@ -179,7 +185,7 @@ async def _read_body(pipe: Pipeline, feed: FeedConfig, state: FeedState, result:
     digest = hashlib.blake2b(result.body, digest_size=16).hexdigest()
     if digest == state.body_hash:  # the same document again: a 304 the server did not say
         _record_success(pipe, feed, state, result, now)
-        await pipe.writer.write(PollRecord(state))
+        await pipe.write(PollRecord(state))
         log.debug("feed %s: unchanged body", feed.id, extra={"feed": feed.id})
         return PollReport(feed.id, status=result.status)
     # Parsing a large feed takes CPU seconds: keep the event loop (other polls, deliveries)
@@ -196,7 +202,7 @@ async def _read_body(pipe: Pipeline, feed: FeedConfig, state: FeedState, result:
     _record_success(pipe, feed, state, result, now)
     state.last_warning = parsed.warning  # a 304 keeps the warning: same document
     state.body_hash = digest
-    new = await pipe.writer.write(PollRecord(state, prepared.fresh, prepared.deliveries, now))
+    new = await pipe.write(PollRecord(state, prepared.fresh, prepared.deliveries, now))
     state.entries_seen += new  # as the store counted it in the row it wrote
     if prepared.deliveries:
         pipe.outbox_changed.set()
@@ -405,7 +411,7 @@ async def _record_failure(pipe: Pipeline, feed: FeedConfig, state: FeedState, er
     delay = failure_backoff(pipe.config.feed_interval(feed), state.consecutive_failures,
                             retry_after, pipe.rng, settings.max_backoff)
     state.next_poll = now + timedelta(seconds=delay)
-    await pipe.writer.write(PollRecord(state))
+    await pipe.write(PollRecord(state))
     log.warning("feed %s: %s (failure %d, next try in %.0fs)", feed.id, error,
                 state.consecutive_failures, delay, extra={"feed": feed.id})
     if not was_flagged and is_flagged(state, now, settings.failing_after):
