@@ -11,7 +11,7 @@ import pytest
 
 from tests.alertfactory import make_alert, make_article
 from watcher.cli import main
-from watcher.models import Delivery
+from watcher.models import Delivery, StoryEntry
 from watcher.store import open_store
 
 START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -117,3 +117,29 @@ async def test_a_requeued_alert_gets_max_age_from_its_requeue(tmp_path: Path) ->
     [again] = await store.claim_due(later, 1, 60)
     assert (again.created_at, again.queued_at, again.attempts) == (START, later, 0)
     await store.close()
+
+
+def test_story_lists_every_article_of_a_story(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "watcher.yaml"
+    path.write_text("state: var/w.db\nrules: []\nsinks:\n  - type: console\n")
+
+    async def seed() -> None:
+        store = await open_store(tmp_path / "var" / "w.db")
+        entries = [StoryEntry(article_key=f"k{n}", source=source, url=f"https://{source}/{n}",
+                              title=f"Convoy report {n}", at=START + timedelta(hours=n),
+                              keys=("place:Raqqa",), signature="{}")
+                   for n, source in enumerate(["afp", "bbc"])]
+        await store.assign_stories(entries, START, lambda todo, _: ["s1"] * len(todo))
+        await store.close()
+
+    asyncio.run(seed())
+    assert main(["alerts", "--config", str(path), "--story", "s1", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(x["key"], x["source"], x["url"]) for x in lines] == [
+        ("k0", "afp", "https://afp/0"), ("k1", "bbc", "https://bbc/1")]
+    assert main(["alerts", "--config", str(path), "--story", "s1"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert len(table) == 2 and "bbc  Convoy report 1  https://bbc/1" in table[1]
+    assert main(["alerts", "--config", str(path), "--story", "nope"]) == 1
+    assert "no story 'nope'" in capsys.readouterr().err

@@ -19,6 +19,7 @@ from typing import Any
 
 from watcher.cli.common import CONFIG_HELP, EXIT_FAIL, EXIT_OK, EXIT_USAGE, add_config_option, load
 from watcher.config.settings import Config
+from watcher.models import StoryEntry
 from watcher.store import OUTBOX_STATUSES, OutboxRecord, Store, open_store
 
 ERROR_WIDTH = 60
@@ -33,6 +34,9 @@ def register(sub: Any) -> None:
     alerts.add_argument("--status", choices=OUTBOX_STATUSES, help="only rows of this status")
     alerts.add_argument("--limit", type=_positive, default=50, help="rows shown (default 50)")
     alerts.add_argument("--json", action="store_true", help="one JSON object per line")
+    alerts.add_argument("--story", metavar="STORY_ID",
+                        help="every article of this story (an alert's story.id), alerted or "
+                             "not, oldest first")
     alerts.set_defaults(handler=cmd_alerts)
     actions = alerts.add_subparsers(dest="action", metavar="ACTION")
     retry = actions.add_parser("retry", help="re-queue a delivery, an alert, or every dead one",
@@ -58,6 +62,8 @@ async def _open(config: Config) -> Store:
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     config = load(args)
+    if args.story:
+        return _show_story(config, args.story, as_json=args.json)
 
     async def fetch() -> list[OutboxRecord]:
         store = await _open(config)
@@ -72,6 +78,29 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             sys.stdout.write(json.dumps(record_json(record), ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(render_table(records))
+    return EXIT_OK
+
+
+def _show_story(config: Config, story_id: str, *, as_json: bool) -> int:
+    async def fetch() -> list[StoryEntry]:
+        store = await _open(config)
+        try:
+            return await store.story_articles(story_id)
+        finally:
+            await store.close()
+
+    members = asyncio.run(fetch())
+    if not members:
+        print(f"no story {story_id!r}", file=sys.stderr)
+        return EXIT_FAIL
+    for m in members:
+        if as_json:
+            sys.stdout.write(json.dumps({"key": m.article_key, "source": m.source,
+                                         "url": m.url, "title": m.title, "at": _iso(m.at)},
+                                        ensure_ascii=False) + "\n")
+        else:
+            sys.stdout.write(f"{m.at.astimezone(UTC):%Y-%m-%d %H:%M}  {m.source}  "
+                             f"{_cut(m.title, TITLE_WIDTH)}  {m.url or ''}".rstrip() + "\n")
     return EXIT_OK
 
 

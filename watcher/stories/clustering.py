@@ -49,15 +49,14 @@ def same_event(a: Signature, b: Signature) -> bool:
     words = a.similarity(b)
     if words >= NEAR_COPY:
         return True
-    names = len(a.entities & b.entities)
-    if not names:
+    shared = a.entities & b.entities
+    places = sum(name.startswith("place:") for name in shared)
+    if not places:  # groups act everywhere: they confirm an event, never make one
         return False
     figures = bool(a.figures & b.figures)
-    if words >= SAME_EVENT or (figures and (words >= SOME_WORDS or names >= 2)):
+    if words >= SAME_EVENT or (figures and (words >= SOME_WORDS or len(shared) >= 2)):
         return True
-    if a.language != b.language:
-        return names >= 3 or (names >= 2 and figures)
-    return False
+    return a.language != b.language and (figures or len(shared) >= 3)
 
 
 def story_id(article_key: str) -> str:

@@ -20,18 +20,20 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import eq
 from typing import Any
 
 from watcher.gazetteer.geonames import world_layer
 from watcher.models import Article, ArticleMatch
-from watcher.text.normalize import language_code, normalize_token, tokenize
+from watcher.text.normalize import Memo, language_code, normalize_token, tokenize
 
 PERMUTATIONS = 96
 BAND_ROWS = 3
 SEED = 15  # stored signatures are compared with new ones: never change SEED or the hashing
 PRIME = (1 << 61) - 1  # a Mersenne prime
 LOW32 = (1 << 32) - 1
-CONTENT_CHARS = 3000  # the lead of a long article says what happened; the rest adds noise
+CONTENT_CHARS = 1000  # the lead of a long article says what happened; the rest adds noise
+LEAD_CHARS = 300  # where an article gives its own figures
 COMMON_WORDS = 150  # per language, dropped before hashing
 MIN_FIGURE, YEARS = 2, range(1900, 2101)
 # Words beside which a number is part of a date, not a figure.
@@ -40,6 +42,24 @@ _MONTHS = frozenset((
     "jul", "july", "aug", "august", "sep", "sept", "september", "oct", "october", "nov",
     "november", "dec", "december", "mon", "tue", "wed", "thu", "fri", "sat", "sun", "monday",
     "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+# Figures written as words, as headlines do ("Six killed", "kills six"): English, French,
+# Spanish; two and up (one is an article as often as a number).
+_NUMBER_WORDS = {
+    **dict(zip(_words("two three four five six seven eight nine ten eleven twelve thirteen "
+                      "fourteen fifteen sixteen seventeen eighteen nineteen twenty"),
+               range(2, 21), strict=True)),
+    "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100,
+    **dict(zip(_words("deux trois quatre cinq six sept huit neuf dix onze douze"),
+               range(2, 13), strict=True)),
+    **dict(zip(_words("dos tres cuatro cinco seis siete ocho nueve diez once doce"),
+               range(2, 13), strict=True)),
+}
 
 
 @dataclass(frozen=True)
@@ -55,8 +75,7 @@ class Signature:
         """Estimated Jaccard similarity of the two articles' word sets."""
         if not self.minhash or not other.minhash:
             return 0.0
-        same = sum(a == b for a, b in zip(self.minhash, other.minhash, strict=True))
-        return same / len(self.minhash)
+        return sum(map(eq, self.minhash, other.minhash)) / len(self.minhash)
 
     def keys(self) -> tuple[str, ...]:
         """Where a store files the article so that later ones find it."""
@@ -76,6 +95,13 @@ class Signature:
     def from_json(cls, text: str) -> Signature:
         data = json.loads(text)
         return cls(tuple(data["m"]), frozenset(data["e"]), frozenset(data["f"]), data["l"])
+
+
+def _word_hash(word: str) -> int:
+    return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "little")
+
+
+_WORD_HASHES = Memo(_word_hash)  # news repeats its words
 
 
 @lru_cache(maxsize=1)
@@ -118,8 +144,12 @@ def signature(article: Article, found: ArticleMatch) -> Signature:
     common = _common_words(language)
     words: set[str] = set()
     figures: set[int] = set()
+    lead = len(tokenize(" \n ".join((article.title, article.summary[:LEAD_CHARS],
+                                     article.content[:LEAD_CHARS]))).norms)
     for i, token in enumerate(norms):
-        if token.isdecimal():
+        if token.isdecimal() or token in _NUMBER_WORDS:
+            if i >= lead:  # figures deep in the text are background (last week's toll)
+                continue
             figure = _figure(token, norms, i)
             if figure is not None:
                 figures.add(figure)
@@ -132,6 +162,9 @@ def signature(article: Article, found: ArticleMatch) -> Signature:
 
 
 def _figure(token: str, norms: list[str], i: int) -> int | None:
+    value = _NUMBER_WORDS.get(token)
+    if value is not None:
+        return value
     value = int(token)  # int() reads Arabic-Indic and other decimal digits too
     if value < MIN_FIGURE or value in YEARS:
         return None
@@ -145,9 +178,8 @@ def _minhash(words: set[str]) -> tuple[int, ...]:
     if not words:
         return ()
     np = _numpy()
-    hashed = np.fromiter((int.from_bytes(hashlib.blake2b(w.encode(), digest_size=4).digest(),
-                                         "little") for w in words),
-                         dtype=np.uint64, count=len(words))
+    hashed = np.fromiter(map(_WORD_HASHES.__getitem__, words), dtype=np.uint64,
+                         count=len(words))
     a, b = _permutations()
     permuted = (np.outer(hashed, a) + b) % np.uint64(PRIME) & np.uint64(LOW32)
     return tuple(int(v) for v in permuted.min(axis=0))
