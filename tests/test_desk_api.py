@@ -75,6 +75,7 @@ def test_filters(client: httpx.Client, params: dict[str, str], count: int) -> No
 
 
 @pytest.mark.parametrize("params", [{"severity": "loud"}, {"since": "yesterday"},
+                                    {"until": "0001-01-01T00:00:00+01:00"},
                                     {"limit": "0"}, {"cursor": "-3"}, {"q": "x" * 201}])
 def test_bad_filters_are_400_naming_the_parameter(client: httpx.Client,
                                                   params: dict[str, str]) -> None:
@@ -128,6 +129,12 @@ def test_ack_and_silence_round_trip(desk: Desk, client: httpx.Client) -> None:
     {"matchers": [{"kind": "rule", "value": "x"}], "reason": "r"},
     {"matchers": [{"kind": "rule", "value": "x"}], "duration": "1h", "reason": "r",
      "extra": 1},
+    {"matchers": [{"kind": "rule", "value": "x"}], "reason": "r", "duration": "1h",
+     "starts_at": "9999-12-31T23:59:59+00:00"},
+    {"matchers": [{"kind": "rule", "value": "x"}], "reason": "r",
+     "starts_at": "0001-01-01T00:00:00+01:00", "ends_at": "2026-11-25T14:00:00Z"},
+    {"matchers": [{"kind": "rule", "value": "x"}], "reason": "r",
+     "ends_at": "2026-11-25T14:00:00"},
 ])
 def test_bad_silences_are_400(client: httpx.Client, body: dict[str, object]) -> None:
     assert client.post("/api/v1/silences", json=body, headers=csrf(client)).status_code == 400

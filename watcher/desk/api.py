@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -146,22 +146,32 @@ def _author(request: web.Request, given: str | None) -> str:
     return given if given and not desk_of(request).auth.configured else who.name
 
 
+def silence_window(body: SilenceIn, now: datetime) -> tuple[datetime, datetime]:
+    """(starts, ends) of a new silence, in UTC; ValueError saying what is wrong."""
+    if body.ends_at is None and body.duration is None:
+        raise ValueError("give duration or ends_at")
+    given = [t for t in (body.starts_at, body.ends_at) if t is not None]
+    if any(t.tzinfo is None for t in given):
+        raise ValueError("times need a UTC offset")
+    try:
+        starts = body.starts_at.astimezone(UTC) if body.starts_at else now
+        ends = (body.ends_at.astimezone(UTC) if body.ends_at is not None
+                else starts + timedelta(seconds=body.duration or 0))
+    except OverflowError:
+        raise ValueError("times out of range") from None
+    if not starts < ends or not now < ends <= now + MAX_SILENCE:
+        raise ValueError("a silence must end after it starts, in the future, within a year")
+    return starts, ends
+
+
 async def create_silence(request: web.Request) -> web.Response:
     desk = desk_of(request)
     body: SilenceIn = await _body(request, SilenceIn)
     now = desk.clock()
-    starts = body.starts_at or now
-    if body.ends_at is not None:
-        ends = body.ends_at
-    elif body.duration is not None:
-        ends = starts + timedelta(seconds=body.duration)
-    else:
-        return problem(400, "give duration or ends_at")
-    if starts.tzinfo is None or ends.tzinfo is None:
-        return problem(400, "times need a UTC offset")
-    if not starts < ends <= now + MAX_SILENCE or ends <= now:
-        return problem(400, "a silence must end after it starts, in the future, "
-                            "within a year")
+    try:
+        starts, ends = silence_window(body, now)
+    except ValueError as exc:
+        return problem(400, str(exc))
     unknown = [m.kind for m in body.matchers if m.kind not in SILENCE_KINDS]
     if unknown:
         return problem(400, f"cannot silence by {unknown[0]}")

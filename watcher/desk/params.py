@@ -54,9 +54,10 @@ def _time(params: Mapping[str, str], name: str) -> datetime | None:
         if "T" not in value.upper():  # a date and a time, as RFC 3339 has it
             raise ValueError(value)
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)  # 0001-01-01T00:00+01:00 is no time in UTC
+    except (ValueError, OverflowError):
         raise BadQuery(f"{name}: not an ISO-8601 date and time: {value!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _seq(params: Mapping[str, str], name: str) -> int | None:
