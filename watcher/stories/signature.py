@@ -23,7 +23,6 @@ from functools import lru_cache
 from operator import eq
 from typing import Any
 
-from watcher.gazetteer.geonames import world_layer
 from watcher.models import Article, ArticleMatch
 from watcher.text.normalize import Memo, language_code, normalize_token, tokenize
 
@@ -131,11 +130,6 @@ def _common_words(language: str) -> frozenset[str]:
         return frozenset()
 
 
-@lru_cache(maxsize=1)
-def _country_names() -> frozenset[str]:
-    return frozenset(name for names in world_layer().countries.values() for name in names)
-
-
 def signature(article: Article, found: ArticleMatch) -> Signature:
     """The signature of `article`, given what matching found in it."""
     language = language_code(article.language)
@@ -155,8 +149,8 @@ def signature(article: Article, found: ArticleMatch) -> Signature:
                 figures.add(figure)
         elif len(token) > 1 and token not in common:
             words.add(token)
-    countries = _country_names()
-    entities = {f"place:{p.name}" for p in found.places if p.name not in countries}
+    # A country is too wide to tell events apart: only its towns and regions count.
+    entities = {f"place:{p.name}" for p in found.places if p.kind != "country"}
     entities.update(f"group:{g.name}" for g in found.groups)
     return Signature(_minhash(words), frozenset(entities), frozenset(figures), language)
 
