@@ -48,7 +48,8 @@ class Metrics:
                                      "HTTP status codes of feed fetches ('none': no answer).",
                                      ["feed", "status"], registry=r)
         self.articles = Counter("watcher_articles",
-                                "Articles read from feeds: new (first sighting) or seen before.",
+                                "Articles read from feeds: new (first sighting) or seen before "
+                                "(a body unchanged since the last poll is not read).",
                                 ["feed", "state"], registry=r)
         self.matches = Counter("watcher_matches", "Articles a rule fired on.", ["rule"],
                                registry=r)
