@@ -109,6 +109,7 @@ def test_sigkill_mid_delivery_then_restart_delivers_everything(
         "jitter": 0, "feeds": [{"id": "kill", "url": "feed.xml"}],
         "sinks": [{"type": "webhook", "name": "hook", "url": url, "timeout": 5}],
         "delivery": {"poll_interval": 0.1, "lease": 2, "initial_backoff": 0.2},
+        "stories": {"per": "article"},  # its five look-alike articles each alert here
     }))
     expected = {json.loads(line)["alert_id"] for line in subprocess.run(
         watcher("match", "--rules", str(ROOT / "rules"), "--input", str(tmp_path / "feed.xml")),
