@@ -262,3 +262,10 @@ def test_a_tile_url_draws_the_map_on_tiles_from_that_host_only(tmp_path: Path) -
         page.headers["Content-Security-Policy"])
     with pytest.raises(ValidationError, match="tile_url"):
         desk_config(tmp_path, tile_url="http://tiles.example.org/{z}/{x}.png")
+
+
+def test_empty_filters_from_the_page_form_mean_any(client: httpx.Client) -> None:
+    every = client.get("/api/v1/alerts", params={"limit": 100}).json()["items"]
+    blank = {k: "" for k in ("severity", "rule", "tag", "place", "group", "feed", "source",
+                             "story", "q", "since", "until")}
+    assert client.get("/api/v1/alerts", params={**blank, "limit": 100}).json()["items"] == every

@@ -32,7 +32,8 @@ def _query(name: str, description: str, schema: dict[str, Any] | None = None) ->
 
 
 _ALERT_FILTERS = [
-    _query("severity", "Only this severity.", {"type": "string", "enum": list(SEVERITIES)}),
+    _query("severity", "Only this severity (empty: any, as the page's form sends it).",
+           {"type": "string", "enum": ["", *SEVERITIES]}),
     *(_query(kind, f"Only alerts whose {kind} is this (exact).")
       for kind in FACET_KINDS if kind != "severity"),
     _query("q", "Words in the title (case-insensitive substring).",
