@@ -74,8 +74,13 @@ class MatchedTerm(BaseModel):
     end: int
 
 
+# Alert parts: every field is in every alert sent, defaults included, so the schema of what
+# is sent (`watcher schema alert`, serialization mode) marks them all required.
+_ALWAYS_SENT = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
 class Place(BaseModel):
-    model_config = ConfigDict(frozen=True)  # one per gazetteer entry, shared by alerts
+    model_config = ConfigDict(frozen=True, **_ALWAYS_SENT)  # one per entry, shared by alerts
 
     name: str
     country: str
@@ -91,7 +96,7 @@ GroupKind = Literal["non-state", "state", "mission"]
 
 
 class Group(BaseModel):
-    model_config = ConfigDict(frozen=True)  # one per gazetteer entry, shared by alerts
+    model_config = ConfigDict(frozen=True, **_ALWAYS_SENT)  # one per entry, shared by alerts
 
     name: str
     kind: GroupKind | None = Field(None, description="non-state (armed groups), state (a "
@@ -99,11 +104,6 @@ class Group(BaseModel):
                                                      "or stabilisation operation)")
     region: tuple[str, ...] = Field((), description="ISO 3166-1 alpha-2 codes of the "
                                                     "countries where it operates")
-
-
-# Alert parts: every field is in every alert sent, defaults included, so the schema of what
-# is sent (`watcher schema alert`, serialization mode) marks them all required.
-_ALWAYS_SENT = ConfigDict(json_schema_serialization_defaults_required=True)
 
 
 class RuleRef(BaseModel):
@@ -131,6 +131,8 @@ class Story(BaseModel):
     """The event an alert's article belongs to, across outlets (watcher/stories/): its id,
     when its first article was seen, how many articles and which sources it has so far.
     `update` marks an alert sent again for a story already alerted (it escalated)."""
+
+    model_config = _ALWAYS_SENT
 
     id: str
     first_seen: datetime

@@ -171,16 +171,17 @@ def _plain_data(loader: Any, root: yaml.Node) -> Any:
             return node.value
         if tag == _MAP:
             mapping = {}
-            key_nodes: dict[Any, yaml.Node] = {}
+            key_nodes: dict[tuple[type, Any], yaml.Node] = {}
             for key, value in node.value:
                 if key.tag == "tag:yaml.org,2002:merge":
                     raise _Unusual(key.tag)
                 made = build(key)
                 if isinstance(made, list | dict):
                     raise _Unusual("a key that is a list or mapping")
-                if made in key_nodes:
-                    raise _Duplicate(key, key_nodes[made])
-                key_nodes[made] = key
+                identity = (type(made), made)  # 1 and true are equal in Python, not in YAML
+                if identity in key_nodes:
+                    raise _Duplicate(key, key_nodes[identity])
+                key_nodes[identity] = key
                 mapping[made] = build(value)
             return mapping
         if tag == _SEQ:
