@@ -13,16 +13,10 @@ import pytest
 
 from tests import pgtest
 from tests.alertfactory import make_alert, make_article
-from watcher.models import Alert, Delivery
+from watcher.models import Delivery, Story
 from watcher.store import AlertQuery, Store, open_store
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-
-
-class StoryAlert(Alert):
-    """An alert as code that groups articles into stories writes it."""
-
-    story: dict[str, object]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -81,7 +75,8 @@ async def test_cursors_time_range_and_story_when_alerts_carry_one(store: Store) 
     assert [a.alert["alert_id"] for a in window] == [ids[2], ids[1]]
     # Alerts may carry a story (an additive field of the contract): indexed when present.
     article = make_article("s1").model_copy(update={"feed": "levant"})
-    alert = StoryAlert(**make_alert("s1").model_dump(), story={"id": "st-1", "articles": 2})
+    alert = make_alert("s1").model_copy(
+        update={"story": Story(id="st-1", first_seen=NOW, articles=2)})
     await store.record_articles([article], [Delivery(alert, "hook")], NOW)
     story = await store.desk_alerts(AlertQuery(facets=(("story", "st-1"),)))
     assert [a.alert["story"]["id"] for a in story] == ["st-1"]
