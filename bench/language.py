@@ -117,6 +117,18 @@ def sample(min_words: int, per_feed: int) -> list[tuple[str, str, str]]:
     return out
 
 
+def sample_titles() -> list[tuple[str, str, str]]:
+    """(origin, language, title) of every captured feed's articles with a title."""
+    out: list[tuple[str, str, str]] = []
+    for name, language in FEEDS.items():
+        path = DATA / name
+        if path.is_file():
+            parsed = parse_feed(path.read_bytes(), feed_id="bench", source="bench",
+                                url="http://bench.invalid/")
+            out.extend((name, language, a.title) for a in parsed.articles if a.title.strip())
+    return out
+
+
 def memory() -> tuple[float, float, float]:
     probe = MEMORY_PROBE.format(root=str(ROOT), text="Selon des habitants, un convoi de "
                                 "camions a quitté la ville tôt ce matin en direction de la "
@@ -158,6 +170,14 @@ def main() -> None:
     print(f"{'all':<6}{len(rows):>6}{correct / len(rows):>10.1%}")
     for origin, language, got, text in misses[:20]:
         print(f"  miss: {origin} {language} -> {got}: {text[:90]!r}")
+    titles = [(language, detect_language(title, None))
+              for _, language, title in sample_titles()]
+    if titles:
+        right = sum(got == language for language, got in titles)
+        unsure = sum(got is None for _, got in titles)
+        print(f"titles alone (feeds above, any length; no target): {right / len(titles):.1%} "
+              f"of {len(titles)} right, {unsure / len(titles):.1%} unsure (the declared "
+              f"language stands), {(len(titles) - right - unsure) / len(titles):.1%} wrong")
     speeds = []
     for _ in range(args.runs):
         started = time.process_time()

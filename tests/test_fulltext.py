@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -224,3 +226,11 @@ async def test_a_rule_fires_on_a_word_only_the_page_holds(
     again = await poll_feed(pipe, feed, force=True)
     assert again.new_articles == 0
     assert [r.path for r, _ in httpserver.log[fetched:]] == ["/feed.xml"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(max_size=2000) | st.text(max_size=2000).map(str.encode),
+       st.sampled_from([None, "text/html", "text/html; charset=utf-16", "text/html; charset=x"]))
+def test_the_extractor_never_raises(body: bytes, content_type: str | None) -> None:
+    text = extract_main_text(b"<html><body><article>" + body, content_type, None)
+    assert text is None or text.strip() == text

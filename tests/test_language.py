@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from watcher.cli import main
 from watcher.feeds.complete import with_languages
@@ -120,3 +122,12 @@ def test_watcher_match_detects_the_language_of_input_articles(
                  "--input", str(tmp_path / "in.jsonl")]) == 0
     alerts = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [a["article"]["language"] for a in alerts] == ["ar", "en", "fr"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(max_size=300), st.sampled_from([None, "en", "ar", "ru", "zz"]),
+       st.sampled_from(["auto", "always", "never"]))
+def test_any_text_gets_a_language_or_none_and_never_raises(
+        text: str, declared: str | None, mode: language.DetectMode) -> None:
+    found = article_language(text, declared, mode)
+    assert found is None or (len(found) == 2 and found.isascii()) or found == declared

@@ -131,8 +131,13 @@ async def _full_text(client: httpx.AsyncClient, article: Article, settings: Full
     assert result.body is not None
     if not _is_html(result):
         return None, "not_html"
-    text = await asyncio.to_thread(extract_main_text, result.body, result.content_type,
-                                   result.final_url or url)
+    try:
+        text = await asyncio.to_thread(extract_main_text, result.body, result.content_type,
+                                       result.final_url or url)
+    except Exception:  # a hostile page must not fail the poll: its summary is matched
+        log.warning("article %s: the extractor failed on its page", url, exc_info=True,
+                    extra={"feed": article.feed})
+        return None, "empty"
     if text is None or len(text) < MIN_TEXT_CHARS:
         return None, "empty"
     return text[:settings.max_chars], "fetched"

@@ -92,7 +92,9 @@ def article_language(text: str, declared: str | None, mode: DetectMode = "auto")
 
 def detect_language(text: str, fallback: str | None) -> str | None:
     """The ISO 639-1 code fastText finds for `text`, or `fallback` when it is unsure."""
-    sample = " ".join(text[:SAMPLE_CHARS].split())  # fastText reads one line
+    # fastText reads one line of UTF-8: no line breaks, no NUL, no lone surrogates.
+    sample = " ".join(text[:SAMPLE_CHARS].replace("\x00", " ").split())
+    sample = sample.encode("utf-8", "replace").decode("utf-8")
     if not any(ch.isalpha() for ch in sample):
         return fallback
     (label,), (confidence,) = _load().predict(sample)
