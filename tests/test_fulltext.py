@@ -234,3 +234,24 @@ async def test_a_rule_fires_on_a_word_only_the_page_holds(
 def test_the_extractor_never_raises(body: bytes, content_type: str | None) -> None:
     text = extract_main_text(b"<html><body><article>" + body, content_type, None)
     assert text is None or text.strip() == text
+
+
+async def test_pages_past_the_batch_deadline_keep_their_summaries(
+        request: pytest.FixtureRequest) -> None:
+    httpserver = HTTPServer(threaded=True)
+    httpserver.start()
+    request.addfinalizer(httpserver.stop)
+
+    def slow(_: Request) -> Response:
+        time.sleep(3)
+        return Response(page(), content_type="text/html")
+
+    httpserver.expect_request("/fast").respond_with_data(page(), content_type="text/html")
+    httpserver.expect_request("/slow").respond_with_handler(slow)
+    started = time.monotonic()
+    done, outcomes = await fetch([httpserver.url_for("/fast"), httpserver.url_for("/slow")],
+                                 timeout=5, batch_timeout=0.7)
+    assert outcomes == {"fetched": 1, "timeout": 1}
+    assert "white phosphorus" in done[0].content
+    assert done[1].content == ""
+    assert time.monotonic() - started < 2.5  # the slow page takes 3 s

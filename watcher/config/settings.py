@@ -135,6 +135,10 @@ class FullTextSettings(_Model):
     max_per_poll: int = Field(50, ge=1, description="Most pages fetched for one poll's new "
                                                     "articles (the newest); the rest keep "
                                                     "their summaries.")
+    batch_timeout: Duration = Field(
+        30.0, gt=0, description="Seconds for all the pages of one poll; pages not read by "
+                                "then keep their summaries (a poll holds one of a few "
+                                "parse-and-match slots while its pages are fetched).")
 
 
 class ConsoleSink(_Model):

@@ -11,7 +11,8 @@ connection and every redirect hop, the size cap (`full_text.max_bytes`) and one 
 fetched (a feed's `file:` link is refused). At most `full_text.concurrency` pages of one batch
 are fetched at once, at most `full_text.max_per_poll` of them at all (the newest first); a
 page that timed out, could not connect or answered 5xx/429 is tried `full_text.retries` more
-times.
+times. The whole batch ends by `full_text.batch_timeout`: the pipeline fetches pages while its
+poll holds one of its few parse-and-match slots, so a slow outlet must not hold it for long.
 
 Every failure (timeout, too big, not HTML, blocked address, HTTP error, less than
 MIN_TEXT_CHARS of main text extracted)
@@ -107,8 +108,17 @@ async def fetch_full_texts(client: httpx.AsyncClient, articles: Sequence[Article
             return article
         return article.model_copy(update={"content": text})
 
-    done = await asyncio.gather(*(one(i, a) for i, a in enumerate(articles)))
-    return list(done), report
+    tasks = [asyncio.create_task(one(i, a)) for i, a in enumerate(articles)]
+    _, late = await asyncio.wait(tasks, timeout=settings.batch_timeout)
+    for task in late:  # past the batch's deadline: given up, their summaries are matched
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
+    if late:
+        report.outcomes["timeout"] += len(late)
+        log.info("%d article pages not read within full_text.batch_timeout (%gs)", len(late),
+                 settings.batch_timeout, extra={"feed": articles[0].feed})
+    return [article if task in late else task.result()
+            for article, task in zip(articles, tasks, strict=True)], report
 
 
 async def _full_text(client: httpx.AsyncClient, article: Article, settings: FullTextSettings,
