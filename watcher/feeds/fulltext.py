@@ -53,7 +53,7 @@ RETRIED = frozenset({"timeout", "unreachable"})
 # Less main text than this is a paywall, a cookie wall or bare navigation, not the article:
 # the feed's summary says as much.
 MIN_TEXT_CHARS = 200
-_AGES = datetime.min.replace(tzinfo=UTC)
+_LONG_AGO = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -89,7 +89,7 @@ async def fetch_full_texts(client: httpx.AsyncClient, articles: Sequence[Article
         return list(articles), report
     page_settings = fetch.model_copy(update={"timeout": settings.timeout,
                                              "max_bytes": settings.max_bytes})
-    newest = sorted(range(len(articles)), key=lambda i: articles[i].published or _AGES,
+    newest = sorted(range(len(articles)), key=lambda i: articles[i].published or _LONG_AGO,
                     reverse=True)
     chosen = set(newest[:settings.max_per_poll])
     gate = asyncio.Semaphore(settings.concurrency)
