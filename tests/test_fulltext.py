@@ -4,6 +4,7 @@ the page holds; failures fall back to the summary and show in the feed's health.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -255,3 +256,17 @@ async def test_pages_past_the_batch_deadline_keep_their_summaries(
     assert "white phosphorus" in done[0].content
     assert done[1].content == ""
     assert time.monotonic() - started < 2.5  # the slow page takes 3 s
+
+
+def test_a_real_page_loses_its_scripts_and_navigation() -> None:
+    """A captured web page: a blog's front page with inline scripts."""
+    path = (Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "feeds" / "wild"
+            / "html-page-instead-of-feed_with-autodiscovery.html")
+    if not path.is_file():
+        if os.environ.get("CI") == "true":
+            raise AssertionError(f"{path} is missing")
+        pytest.skip("../shared/data is absent")
+    text = extract_main_text(path.read_bytes(), "text/html; charset=utf-8", None)
+    assert text is not None and len(text) > 10_000
+    for absent in ("ReadCookie", "_gaq", "document.write"):  # its inline scripts
+        assert absent not in text
