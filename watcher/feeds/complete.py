@@ -17,7 +17,7 @@ from watcher.feeds.fetch import FetchLimits
 from watcher.feeds.fulltext import fetch_full_texts
 from watcher.metrics import Metrics
 from watcher.models import Article
-from watcher.text.language import DetectMode, article_language
+from watcher.text.language import SAMPLE_CHARS, DetectMode, article_language
 
 __all__ = ["Completed", "complete_articles", "with_languages"]
 
@@ -64,7 +64,8 @@ def with_languages(articles: Sequence[Article],
     out = []
     for article in articles:
         mode = (modes or {}).get(article.feed, "auto")
-        text = " ".join(filter(None, (article.title, article.summary, article.content)))
+        text = " ".join(filter(None, (article.title, article.summary[:SAMPLE_CHARS],
+                                      article.content[:SAMPLE_CHARS])))  # all that is read
         language = article_language(text, article.language, mode)
         out.append(article if language == article.language
                    else article.model_copy(update={"language": language}))
