@@ -20,10 +20,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from itertools import accumulate, compress
+from itertools import count as counter
+from operator import add, itemgetter, not_
 
 from watcher.gazetteer.context import Occurrence, WorldHit, resolve
 from watcher.gazetteer.worldfiles import DIVISION_WORDS, OWN_NAME, SUPPORT, WorldFiles, WorldPlace
-from watcher.text.normalize import Tokens, case_form, term_variants
+from watcher.text.normalize import Memo, Tokens, case_form, term_variants
 
 Variant = tuple[str, ...]
 __all__ = ["Occurrence", "Variant", "WorldLayer", "WorldPlace", "world_layer"]
@@ -72,6 +75,7 @@ MEMO = 16_384  # keys and places remembered per process
 # The longest run of tokens looked up: 99.4% of the match keys have four tokens or fewer,
 # and each token more costs a lookup per capitalised word.
 MAX_TOKENS = 4
+_START = itemgetter(0)
 _KEY = re.compile(r"^(?P<name>.+?)(?: \((?P<country>[A-Z]{2})(?:, region)?\))?$")
 # Words after which a capitalised name is a place rather than a person or a brand.
 _CUES = """
@@ -230,28 +234,61 @@ def _key_hits(trie: object, tokens: Tokens) -> list[tuple[int, str]]:
     up to MAX_TOKENS tokens is looked up (a membership test is a microsecond; the trie's
     `prefixes()` is fifty times that). A name starts with a capital (or an Arabic particle,
     or in a script without case): a token written in lower case starts no run, nor does a
-    number or a capitalised function word ("The", "After")."""
+    number or a capitalised function word ("The", "After"). The tokens that may start one
+    are picked out by C loops (most tokens of prose are in lower case), and what the trie
+    holds of a run (a key? the start of a longer one?) is remembered (`_opening`): news
+    repeats its names, and a run that starts no longer key is not made longer."""
     norms, spans, text = tokens.norms, tokens.spans, tokens.text
-    joined = " ".join(norms) + " "
-    starts = []
-    position = 0
-    for norm in norms:
-        starts.append(position)
-        position += len(norm) + 1
-    starts.append(position)
-    found = []
     count = len(norms)
-    for i in range(count):
+    if not count:
+        return []
+    lower = map(str.islower, map(text.__getitem__, map(_START, spans)))
+    may_start = set(compress(range(count), map(not_, lower)))
+    may_start.update(compress(range(count), map(_ANY_PARTICLE.__contains__, norms)))
+    if not may_start:
+        return []
+    opening = _opening(trie)
+    joined = " ".join(norms) + " "
+    starts = list(map(add, accumulate(map(len, norms), initial=0), counter()))
+    found = []
+    for i in sorted(may_start):
         norm = norms[i]
-        if (text[spans[i][0]].islower() and norm not in _ANY_PARTICLE) or (
-                norm in _NO_START or norm.isdigit()):
+        if norm in _NO_START or norm.isdigit():
             continue
+        alone, longer = opening[norm]
+        if alone:
+            found.append((i, norm))
         begin = starts[i]
-        for stop in range(i + 1, min(i + MAX_TOKENS, count) + 1):
+        for stop in range(i + 2, min(i + MAX_TOKENS, count) + 1):
+            if not longer:
+                break
             key = joined[begin:starts[stop] - 1]
-            if key in trie:  # type: ignore[operator]
+            alone, longer = opening[key]
+            if alone:
                 found.append((i, key))
     return found
+
+
+def _opening(trie: object) -> Memo[tuple[bool, bool]]:
+    """Tokens joined by spaces -> (they are a match key of `trie`, some key of more tokens
+    starts with them) (`_key_hits`); one memo per trie, bounded."""
+    known = _OPENINGS.get(id(trie))
+    if known is not None and known[0] is trie:
+        return known[1]
+    keys_from = trie.iterkeys  # type: ignore[attr-defined]
+
+    def look_up(key: str) -> tuple[bool, bool]:
+        return key in trie, next(keys_from(key + " "), None) is not None  # type: ignore[operator]
+
+    memo = Memo(look_up)
+    memo.limit = MEMO
+    if len(_OPENINGS) >= 4:
+        _OPENINGS.clear()
+    _OPENINGS[id(trie)] = (trie, memo)
+    return memo
+
+
+_OPENINGS: dict[int, tuple[object, Memo[tuple[bool, bool]]]] = {}
 
 
 def _compound(text: str, stop: int) -> bool:
