@@ -68,16 +68,23 @@ class Explainer:
         self._spots: dict[int, Spots] = {}
 
     def spots(self, key: object) -> Spots:
-        """A hit's matched terms as plain arrays (models.Spots): `key` is the terms of a
-        rule decided by the index (a frozenset) or what `holds` collected (a list)."""
-        if isinstance(key, frozenset):
-            return self.spots_of_terms(key)
+        """A hit's matched terms as plain arrays (models.Spots): `key` is the term of a
+        rule decided by the index (an int) or its terms (a frozenset), or what `holds`
+        collected (a list)."""
+        kind = type(key)
+        if kind is int:
+            return self.every_spot(key)  # type: ignore[arg-type]
+        if kind is frozenset:
+            return self.spots_of_terms(key)  # type: ignore[arg-type]
         return self.spots_of_why(key)  # type: ignore[arg-type]
 
     def matched_terms(self, key: object) -> tuple[MatchedTerm, ...]:
         """A hit's matched terms (see `spots`)."""
-        if isinstance(key, frozenset):
-            return self.of_terms(key)
+        kind = type(key)
+        if kind is int:
+            return self.every(key)  # type: ignore[arg-type]
+        if kind is frozenset:
+            return self.of_terms(key)  # type: ignore[arg-type]
         return self.of_why(key)  # type: ignore[arg-type]
 
     def spots_of_terms(self, term_ids: Iterable[int]) -> Spots:

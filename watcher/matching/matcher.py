@@ -128,11 +128,16 @@ class CompiledRule:
     # The terms of a rule that fires whenever the rule index makes it a candidate (see
     # `decided_terms`), else None: it is not evaluated, its explanation is these terms.
     decided: frozenset[int] | None = field(init=False)
+    # What its hits give the Explainer (explain.py): its one decided term, or its terms.
+    explain_key: int | frozenset[int] | None = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ref", self.rule.ref())
         object.__setattr__(self, "notify", self.rule.notify)
-        object.__setattr__(self, "decided", decided_terms(self.condition))
+        decided = decided_terms(self.condition)
+        object.__setattr__(self, "decided", decided)
+        object.__setattr__(self, "explain_key", next(iter(decided)) if (
+            decided is not None and len(decided) == 1) else decided)
 
     def in_scope(self, feed: str, language: str) -> bool:
         return ((self.feeds is None or feed in self.feeds)
@@ -447,7 +452,7 @@ def match_article(matcher: Matcher, article: Article, *,
             continue
         if compiled.decided is not None:  # a candidate is a hit: nothing to evaluate
             hits.append(RuleHit(compiled.ref, compiled.notify,
-                                explanation=explain, key=compiled.decided))
+                                explanation=explain, key=compiled.explain_key))
             continue
         if not holds(compiled.condition, scan, None):  # most candidates: stop early
             continue
