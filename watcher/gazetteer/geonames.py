@@ -251,13 +251,11 @@ def _key_hits(trie: object, tokens: Tokens) -> list[tuple[int, str]]:
     joined = " ".join(norms) + " "
     starts = list(map(add, accumulate(map(len, norms), initial=0), counter()))
     found = []
-    for i in sorted(may_start):
-        norm = norms[i]
-        if norm in _NO_START or norm.isdigit():
-            continue
-        alone, longer = opening[norm]
+    firsts = sorted(may_start)
+    states = list(map(opening.__getitem__, map(norms.__getitem__, firsts)))
+    for i, (alone, longer) in compress(zip(firsts, states, strict=True), map(any, states)):
         if alone:
-            found.append((i, norm))
+            found.append((i, norms[i]))
         begin = starts[i]
         for stop in range(i + 2, min(i + MAX_TOKENS, count) + 1):
             if not longer:
@@ -271,13 +269,16 @@ def _key_hits(trie: object, tokens: Tokens) -> list[tuple[int, str]]:
 
 def _opening(trie: object) -> Memo[tuple[bool, bool]]:
     """Tokens joined by spaces -> (they are a match key of `trie`, some key of more tokens
-    starts with them) (`_key_hits`); one memo per trie, bounded."""
+    starts with them) (`_key_hits`); both False for a token that starts no name (a number,
+    a function word); one memo per trie, bounded."""
     known = _OPENINGS.get(id(trie))
     if known is not None and known[0] is trie:
         return known[1]
     keys_from = trie.iterkeys  # type: ignore[attr-defined]
 
     def look_up(key: str) -> tuple[bool, bool]:
+        if key in _NO_START or key.isdigit():  # a first token that starts no name
+            return False, False
         return key in trie, next(keys_from(key + " "), None) is not None  # type: ignore[operator]
 
     memo = Memo(look_up)
