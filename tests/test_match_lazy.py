@@ -122,3 +122,12 @@ def test_world_key_hits_are_those_of_a_lookup_at_every_token() -> None:
     for text in texts:
         tokens = tokenize(text)
         assert geonames._key_hits(trie, tokens) == plain_key_hits(trie, tokens), text[:80]
+
+
+def test_world_key_lookups_remember_only_short_runs() -> None:
+    trie = geonames.world_layer().files.trie
+    long_word = "Q" + "x" * 5000
+    text = f"{long_word} {long_word} met in Aleppo"
+    assert geonames._key_hits(trie, tokenize(text)) == plain_key_hits(trie, tokenize(text))
+    runs = geonames._opening(trie)
+    assert runs and all(len(key) <= geonames.LONGEST_REMEMBERED for key in runs)

@@ -26,7 +26,7 @@ from operator import add, itemgetter, not_
 
 from watcher.gazetteer.context import Occurrence, WorldHit, resolve
 from watcher.gazetteer.worldfiles import DIVISION_WORDS, OWN_NAME, SUPPORT, WorldFiles, WorldPlace
-from watcher.text.normalize import Memo, Tokens, case_form, term_variants
+from watcher.text.normalize import Tokens, case_form, term_variants
 
 Variant = tuple[str, ...]
 __all__ = ["Occurrence", "Variant", "WorldLayer", "WorldPlace", "world_layer"]
@@ -267,29 +267,45 @@ def _key_hits(trie: object, tokens: Tokens) -> list[tuple[int, str]]:
     return found
 
 
-def _opening(trie: object) -> Memo[tuple[bool, bool]]:
-    """Tokens joined by spaces -> (they are a match key of `trie`, some key of more tokens
+class _Runs(dict[str, tuple[bool, bool]]):
+    """Tokens joined by spaces -> (they are a match key of the trie, some key of more tokens
     starts with them) (`_key_hits`); both False for a token that starts no name (a number,
-    a function word); one memo per trie, bounded."""
+    a function word). Bounded: at most MEMO runs, none longer than LONGEST_REMEMBERED
+    characters (no place name is; a hostile text's long words are looked up, not kept)."""
+
+    def __init__(self, trie: object) -> None:
+        super().__init__()
+        self.trie = trie
+        self.keys_from = trie.iterkeys  # type: ignore[attr-defined]
+
+    def __missing__(self, key: str) -> tuple[bool, bool]:
+        if key in _NO_START or key.isdigit():
+            found = (False, False)
+        else:
+            found = (key in self.trie,  # type: ignore[operator]
+                     next(self.keys_from(key + " "), None) is not None)
+        if len(key) <= LONGEST_REMEMBERED:
+            if len(self) >= MEMO:
+                self.clear()
+            self[key] = found
+        return found
+
+
+LONGEST_REMEMBERED = 120
+
+
+def _opening(trie: object) -> _Runs:
+    """The memo of runs (`_Runs`) of `trie`, one per trie."""
     known = _OPENINGS.get(id(trie))
-    if known is not None and known[0] is trie:
-        return known[1]
-    keys_from = trie.iterkeys  # type: ignore[attr-defined]
-
-    def look_up(key: str) -> tuple[bool, bool]:
-        if key in _NO_START or key.isdigit():  # a first token that starts no name
-            return False, False
-        return key in trie, next(keys_from(key + " "), None) is not None  # type: ignore[operator]
-
-    memo = Memo(look_up)
-    memo.limit = MEMO
+    if known is not None and known.trie is trie:
+        return known
     if len(_OPENINGS) >= 4:
         _OPENINGS.clear()
-    _OPENINGS[id(trie)] = (trie, memo)
-    return memo
+    runs = _OPENINGS[id(trie)] = _Runs(trie)
+    return runs
 
 
-_OPENINGS: dict[int, tuple[object, Memo[tuple[bool, bool]]]] = {}
+_OPENINGS: dict[int, _Runs] = {}
 
 
 def _compound(text: str, stop: int) -> bool:
