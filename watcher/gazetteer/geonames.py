@@ -20,6 +20,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from itertools import accumulate, compress
+from itertools import count as counter
+from operator import add, itemgetter, not_
 
 from watcher.gazetteer.context import Occurrence, WorldHit, resolve
 from watcher.gazetteer.worldfiles import DIVISION_WORDS, OWN_NAME, SUPPORT, WorldFiles, WorldPlace
@@ -72,6 +75,7 @@ MEMO = 16_384  # keys and places remembered per process
 # The longest run of tokens looked up: 99.4% of the match keys have four tokens or fewer,
 # and each token more costs a lookup per capitalised word.
 MAX_TOKENS = 4
+_START = itemgetter(0)
 _KEY = re.compile(r"^(?P<name>.+?)(?: \((?P<country>[A-Z]{2})(?:, region)?\))?$")
 # Words after which a capitalised name is a place rather than a person or a brand.
 _CUES = """
@@ -230,28 +234,78 @@ def _key_hits(trie: object, tokens: Tokens) -> list[tuple[int, str]]:
     up to MAX_TOKENS tokens is looked up (a membership test is a microsecond; the trie's
     `prefixes()` is fifty times that). A name starts with a capital (or an Arabic particle,
     or in a script without case): a token written in lower case starts no run, nor does a
-    number or a capitalised function word ("The", "After")."""
+    number or a capitalised function word ("The", "After"). The tokens that may start one
+    are picked out by C loops (most tokens of prose are in lower case), and what the trie
+    holds of a run (a key? the start of a longer one?) is remembered (`_opening`): news
+    repeats its names, and a run that starts no longer key is not made longer."""
     norms, spans, text = tokens.norms, tokens.spans, tokens.text
-    joined = " ".join(norms) + " "
-    starts = []
-    position = 0
-    for norm in norms:
-        starts.append(position)
-        position += len(norm) + 1
-    starts.append(position)
-    found = []
     count = len(norms)
-    for i in range(count):
-        norm = norms[i]
-        if (text[spans[i][0]].islower() and norm not in _ANY_PARTICLE) or (
-                norm in _NO_START or norm.isdigit()):
-            continue
+    if not count:
+        return []
+    lower = map(str.islower, map(text.__getitem__, map(_START, spans)))
+    may_start = set(compress(range(count), map(not_, lower)))
+    may_start.update(compress(range(count), map(_ANY_PARTICLE.__contains__, norms)))
+    if not may_start:
+        return []
+    opening = _opening(trie)
+    joined = " ".join(norms) + " "
+    starts = list(map(add, accumulate(map(len, norms), initial=0), counter()))
+    found = []
+    firsts = sorted(may_start)
+    states = list(map(opening.__getitem__, map(norms.__getitem__, firsts)))
+    for i, (alone, longer) in compress(zip(firsts, states, strict=True), map(any, states)):
+        if alone:
+            found.append((i, norms[i]))
         begin = starts[i]
-        for stop in range(i + 1, min(i + MAX_TOKENS, count) + 1):
+        for stop in range(i + 2, min(i + MAX_TOKENS, count) + 1):
+            if not longer:
+                break
             key = joined[begin:starts[stop] - 1]
-            if key in trie:  # type: ignore[operator]
+            alone, longer = opening[key]
+            if alone:
                 found.append((i, key))
     return found
+
+
+class _Runs(dict[str, tuple[bool, bool]]):
+    """Tokens joined by spaces -> (they are a match key of the trie, some key of more tokens
+    starts with them) (`_key_hits`); both False for a token that starts no name (a number,
+    a function word). Bounded: at most MEMO runs, none longer than LONGEST_REMEMBERED
+    characters (no place name is; a hostile text's long words are looked up, not kept)."""
+
+    def __init__(self, trie: object) -> None:
+        super().__init__()
+        self.trie = trie
+        self.keys_from = trie.iterkeys  # type: ignore[attr-defined]
+
+    def __missing__(self, key: str) -> tuple[bool, bool]:
+        if key in _NO_START or key.isdigit():
+            found = (False, False)
+        else:
+            found = (key in self.trie,  # type: ignore[operator]
+                     next(self.keys_from(key + " "), None) is not None)
+        if len(key) <= LONGEST_REMEMBERED:
+            if len(self) >= MEMO:
+                self.clear()
+            self[key] = found
+        return found
+
+
+LONGEST_REMEMBERED = 120
+
+
+def _opening(trie: object) -> _Runs:
+    """The memo of runs (`_Runs`) of `trie`, one per trie."""
+    known = _OPENINGS.get(id(trie))
+    if known is not None and known.trie is trie:
+        return known
+    if len(_OPENINGS) >= 4:
+        _OPENINGS.clear()
+    runs = _OPENINGS[id(trie)] = _Runs(trie)
+    return runs
+
+
+_OPENINGS: dict[int, _Runs] = {}
 
 
 def _compound(text: str, stop: int) -> bool:
