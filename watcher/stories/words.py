@@ -30,14 +30,15 @@ COMMON = 150  # the commonest words of a language are left out altogether
 class Weights:
     """One language's word weights: `common` words are dropped, others weigh `weight(w)`."""
 
-    listed: dict[str, float]
+    listed: dict[str, int]  # Zipf frequency in tenths (small ints: no object per word)
     common: frozenset[str]
     known: bool  # a language with a word list
 
     def weight(self, word: str) -> float:
         if not self.known:
             return 1.0
-        return self.listed.get(word, UNLISTED)
+        tenths = self.listed.get(word)
+        return UNLISTED if tenths is None else max(0.0, RARE_AT - tenths / 10)
 
 
 @lru_cache(maxsize=32)
@@ -48,17 +49,11 @@ def weights(language: str) -> Weights:
         raw = gzip.decompress(resource.read_bytes()).decode()
     except FileNotFoundError:
         return Weights({}, frozenset(), known=False)
-    listed: dict[str, float] = {}
-    common: set[str] = set()
-    for rank, line in enumerate(raw.splitlines()):
+    listed: dict[str, int] = {}
+    for line in raw.splitlines():  # words already folded by the normaliser, each once
         tenths, _, word = line.partition("\t")
-        norm = normalize_token(word)
-        if not norm or norm in listed:
-            continue
-        listed[norm] = max(0.0, RARE_AT - int(tenths) / 10)
-        if rank < COMMON:
-            common.add(norm)
-    return Weights(listed, frozenset(common), known=True)
+        listed[word] = int(tenths)
+    return Weights(listed, frozenset(list(listed)[:COMMON]), known=True)
 
 
 # Weekday names as news writes them ("on Tuesday", "mardi", "во вторник", "يوم الثلاثاء"),
