@@ -198,3 +198,8 @@ def test_the_committed_word_weights_are_what_the_builder_makes() -> None:
         assert committed.read_bytes() == builder.build(language), (
             "run tools/build_word_weights.py")
     assert len(list(committed.parent.glob("*.words.gz"))) == len(builder.LANGUAGES)
+
+
+def test_french_round_counts_are_figures() -> None:
+    s = sig(("fr", "Mali : une vingtaine de soldats tués près de Mopti", ""))
+    assert s.figures == {20}

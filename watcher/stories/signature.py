@@ -46,7 +46,8 @@ def _words(text: str) -> list[str]:
 
 
 # Figures written as words, as headlines do ("Six killed", "kills six"): English, French,
-# Spanish; two and up (one is an article as often as a number).
+# Spanish; two and up (one is an article as often as a number); French round counts ("une
+# vingtaine de soldats") as the number other outlets give ("20 soldiers").
 _NUMBER_WORDS = {
     **dict(zip(_words("two three four five six seven eight nine ten eleven twelve thirteen "
                       "fourteen fifteen sixteen seventeen eighteen nineteen twenty"),
@@ -56,6 +57,8 @@ _NUMBER_WORDS = {
                range(2, 13), strict=True)),
     **dict(zip(_words("dos tres cuatro cinco seis siete ocho nueve diez once doce"),
                range(2, 13), strict=True)),
+    "dizaine": 10, "douzaine": 12, "quinzaine": 15, "vingtaine": 20, "trentaine": 30,
+    "quarantaine": 40, "cinquantaine": 50, "centaine": 100,
 }
 
 
