@@ -47,9 +47,13 @@ class Candidate:
 
 def same_event(a: Signature, b: Signature) -> bool:
     """Do two articles (of any outlets, languages) report the same event?"""
+    return _same_event(a, b, a.similarity(b))
+
+
+def _same_event(a: Signature, b: Signature, words: float) -> bool:
+    """same_event, given the similarity of their words."""
     if a.days and b.days and not a.days & b.days:
         return False
-    words = a.similarity(b)
     if words >= NEAR_COPY:
         return True
     if not any(name.startswith("place:") for name in a.entities & b.entities):
@@ -108,9 +112,12 @@ def _best_match(mine: Signature, at: datetime, pool: Sequence[Candidate],
     for other in pool:
         if abs(at - other.at) > span or abs(at - other.story_first_seen) > span:
             continue
-        if not same_event(mine, other.signature):
+        theirs = other.signature
+        if mine.days and theirs.days and not mine.days & theirs.days:
+            continue  # different days: no need to compare their words
+        score = mine.similarity(theirs)
+        if not _same_event(mine, theirs, score):
             continue
-        score = mine.similarity(other.signature)
         if best is None or score > best[0]:
             best = (score, other)
     return None if best is None else best[1]

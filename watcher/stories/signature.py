@@ -13,9 +13,10 @@ a date. The weekdays an article names ("on Tuesday") fix the days it reports (wo
 event_days): two reports of different days tell of different events. Places that are whole
 countries are too common to tell events apart and are left out.
 
-A store files each article under its places and groups and its KEY_WORDS rarest words, so a
-new article finds the few stories it may join by key: a rewritten wire story shares its rare
-words, an outlet's own report of an event its places.
+A store files each article under its places and its KEY_WORDS rarest words, so a new article
+finds the few stories it may join by key: a rewritten wire story shares its rare words, an
+outlet's own report of an event its places (groups act everywhere: they never make an event,
+and filing under them would only widen the search).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from watcher.models import Article, ArticleMatch
 from watcher.stories.words import event_days, weekdays, weights
@@ -81,14 +82,15 @@ class Signature:
         """Cosine of the two articles' weighted words (0 when either has none)."""
         if not self.norm or not other.norm:
             return 0.0
-        small, large = sorted((self.words, other.words), key=len)
-        dot = sum(w * large[s] for s, w in small.items() if s in large)
+        mine, theirs = self.words, other.words
+        dot = sum(mine[s] * theirs[s] for s in mine.keys() & theirs.keys())
         return dot / (self.norm * other.norm)
 
     def keys(self) -> tuple[str, ...]:
         """Where a store files the article so that later ones find it."""
         rarest = sorted(self.words.items(), key=lambda sw: (-sw[1], sw[0]))[:KEY_WORDS]
-        return (*sorted(self.entities), *(f"word:{s}" for s, _ in rarest))
+        places = sorted(e for e in self.entities if e.startswith("place:"))
+        return (*places, *(f"word:{s}" for s, _ in rarest))
 
     def to_json(self) -> str:
         return json.dumps({"v": 2, "w": dict(sorted(self.words.items())),
@@ -101,7 +103,7 @@ class Signature:
         """A stored signature; one of the first version (a MinHash, before words were
         weighed) keeps its places, groups and figures and has no words."""
         data = json.loads(text)
-        return cls({str(k): float(v) for k, v in data.get("w", {}).items()},
+        return cls(dict(data.get("w", {})),
                    frozenset(data["e"]), frozenset(data["f"]), data["l"],
                    frozenset(date.fromisoformat(d) for d in data.get("d", ())))
 
@@ -113,27 +115,33 @@ def signature(article: Article, found: ArticleMatch) -> Signature:
                         article.content[:CONTENT_CHARS]))
     norms = tokenize(text).norms
     known = weights(language)
-    days = weekdays()
     figures: set[int] = set()
-    kept: list[str] = []
-    for i, token in enumerate(norms):
-        if token.isdecimal() or token in _NUMBER_WORDS:
-            figure = _figure(token, norms, i)
-            if figure is not None:
-                figures.add(figure)
-        elif (len(token) > 1 and token not in known.common and token not in _MONTHS
-              and token not in days):
-            kept.append(token)
+    numbers = [i for i, token in enumerate(norms) if token.isdecimal() or token in _NUMBER_WORDS]
+    for i in numbers:
+        figure = _figure(norms[i], norms, i)
+        if figure is not None:
+            figures.add(figure)
+    skip = _skipped(language)
+    distinct = [t for t in dict.fromkeys(norms)  # news repeats its words
+                if len(t) > 1 and t not in skip and not t.isdecimal()]
     words: dict[str, float] = {}
-    for token, stem in zip(kept, stem_tokens(kept, language), strict=True):
+    for token, stem in zip(distinct, stem_tokens(distinct, language), strict=True):
         weight = known.weight(token)
         if weight > words.get(stem, 0.0):
-            words[stem] = round(weight, 2)
+            words[stem] = weight
+    words = {stem: round(weight, 2) for stem, weight in words.items()}
     # A country is too wide to tell events apart: only its towns and regions count.
     entities = {f"place:{p.name}" for p in found.places if p.kind != "country"}
     entities.update(f"group:{g.name}" for g in found.groups)
     return Signature(words, frozenset(entities), frozenset(figures), language,
                      event_days(norms, article.published))
+
+
+@lru_cache(maxsize=32)
+def _skipped(language: str) -> frozenset[str]:
+    """Tokens that are not words of an event: the commonest of the language, months and
+    weekdays (the days they name are kept apart), figures written as words."""
+    return weights(language).common | _MONTHS | weekdays().keys() | _NUMBER_WORDS.keys()
 
 
 def _figure(token: str, norms: list[str], i: int) -> int | None:
