@@ -16,7 +16,8 @@
    first.
 2. Alerts per multi-outlet event, before (per: article) and after (per: story, the
    default), through the pipeline's queue_articles and a real SQLite store, one article at a
-   time in date order, with one rule that fires on every report of violence.
+   time in date order, with one rule that fires on every report of violence and the shipped
+   lists of places and groups (rules/lists: their names in Arabic, Russian, Ukrainian...).
 3. Cost: matching FA-KES against N synthetic rules (bench/match.py's), alone and followed by
    clustering of every article that fires (signature and placement; the store's queries
    are apart), median of --runs runs, in this process.
@@ -172,7 +173,8 @@ async def alerts_per_event(articles: list[Article], labels: dict[str, str],
         store = await open_store(folder / "w.db")
         async with make_client(config.fetch) as client:
             pipe = Pipeline(config=config, store=store, client=client,
-                            matcher=compile_rules(load_rules([folder / "rules.yaml"])))
+                            matcher=compile_rules(load_rules([folder / "rules.yaml",
+                                                              ROOT / "rules" / "lists"])))
             for article in sorted(articles, key=lambda a: (a.published, a.key)):
                 assert article.published is not None
                 await queue_articles(pipe, [article], article.published + timedelta(hours=1))
