@@ -70,8 +70,11 @@ sys.path.insert(0, str(ROOT))
 from watcher.gazetteer.worldfiles import (  # noqa: E402
     AMBIGUOUS,
     CASED,
+    COMMON,
+    COMMON_MASK,
     DIGEST_FILE,
     DIVISION_WORDS,
+    FOREIGN,
     HEADER,
     KINDS,
     MAGIC,
@@ -82,6 +85,7 @@ from watcher.gazetteer.worldfiles import (  # noqa: E402
     SUPPORT,
     TARGET,
     TRIE_FILE,
+    WORD_LANGUAGES,
 )
 from watcher.text.normalize import case_form, term_spellings, term_variants  # noqa: E402
 
@@ -93,6 +97,9 @@ TINY = 2  # so is a city whose name has this many letters or fewer
 SHORT = 3  # names of this many letters or fewer are ambiguous (or, as aliases, dropped)
 OUTER = 0.02  # a country's or division's outermost places left out of its box (centre())
 SMALL = 15_000  # a place smaller than this named with a common word is left out
+# A key at least this frequent (wordfreq Zipf) in a language is a common word of it: in an
+# article of that language it counts only with support (gazetteer/geonames.py).
+COMMON_IN_LANGUAGE_ZIPF = 4.0
 # Languages whose word frequencies judge a name, by script.
 # Latin names of towns are judged in English: the matcher compares ambiguous names with
 # their case, so a lower-case word ("goma" in Spanish) is no mention anyway. Urdu and
@@ -133,6 +140,11 @@ COUNTRY_WORDS: dict[str, tuple[str, ...]] = {
 # Countries whose name is also a person's or a word that news capitalises (Michael Jordan,
 # Chad, Georgia the U.S. state): they count only with context, as an ambiguous city does.
 AMBIGUOUS_COUNTRIES = frozenset({"JO", "TD", "GE", "NE"})
+# A country's name is frequent because of the country ("Chile" in Spanish, "Israel"
+# anywhere), so a country's keys are not checked against word frequencies; these spellings
+# are common words all the same, in these languages (Mali in Arabic script: "financial").
+COUNTRY_COMMON_WORDS: dict[str, tuple[str, ...]] = {"مالی": ("ar", "fa", "ur"),
+                                                    "مالي": ("ar", "fa", "ur")}
 _WORD = re.compile(r"\w+")
 _ALLOWED = re.compile(r"^[\w .'’\-]+$")
 
@@ -197,6 +209,54 @@ def is_common(name: str, zipf: float = 0.0, village: bool = False) -> bool:
         return False
     languages = VILLAGE_LANGUAGES if village and script == "latin" else LANGUAGES[script]
     return any(zipf_frequency(name, lang) >= (zipf or COMMON_ZIPF) for lang in languages)
+
+
+@cache
+def _folded(language: str) -> dict[str, float]:
+    """The common words of a language (Zipf COMMON_IN_LANGUAGE_ZIPF or more), folded as the
+    matcher folds them ("habrá" is "habra", "Cómo" is "como"), with their frequency."""
+    least = 10 ** (COMMON_IN_LANGUAGE_ZIPF - 9)
+    table: dict[str, float] = {}
+    for word, frequency in _frequencies(language).items():
+        if frequency < least:
+            continue
+        key = _key(word)
+        if len(key) == 1 and frequency > table.get(key[0], 0.0):
+            table[key[0]] = frequency
+    return table
+
+
+@cache
+def language_mask(key: str) -> int:
+    """The `WORD_LANGUAGES` (as COMMON_MASK bits) in which a match key is a common word; a
+    key of several tokens is as frequent as wordfreq combines them."""
+    mask = 0
+    tokens = key.split(" ")
+    for bit, language in enumerate(WORD_LANGUAGES):
+        table = _folded(language)
+        frequencies = [table.get(token, 0.0) for token in tokens]
+        if all(frequencies) and (math.log10(1 / sum(1 / f for f in frequencies)) + 9
+                                 >= COMMON_IN_LANGUAGE_ZIPF):
+            mask |= 1 << bit
+    return mask
+
+
+def common_mask(place: City, key: str, own_language: str) -> int:
+    """The languages in which a place's key is a common word (and FOREIGN if one of them
+    is not its country's main language, `own_language`): none for a big city's names
+    (frequent because of the city: London, Londres) or a country's (COUNTRY_COMMON_WORDS
+    aside). In an article of unknown language only FOREIGN counts: a name common in its
+    own country's language alone is most likely frequent there because of the place
+    (Ancona, Pescara), while Natal (Christmas in Portuguese, Spanish and Catalan) and Como
+    ("how" in Spanish) are words wherever they are written."""
+    if place.kind == "country":
+        languages = COUNTRY_COMMON_WORDS.get(key, ())
+        return sum(1 << WORD_LANGUAGES.index(language) for language in languages)
+    if place.kind == "city" and place.population >= BIG_CITY:
+        return 0
+    mask = language_mask(key)
+    own = 1 << WORD_LANGUAGES.index(own_language) if own_language in WORD_LANGUAGES else 0
+    return mask | FOREIGN if mask & ~own else mask
 
 
 def translated(alias: str, akey: tuple[str, ...], key: tuple[str, ...]) -> bool:
@@ -408,8 +468,9 @@ def support_keys(city: City) -> list[str]:
     return list(dict.fromkeys(" ".join(v) for word in city.support for v in term_variants(word)))
 
 
-def render(places: list[City]) -> tuple[bytes, bytes]:
-    """The two files (gazetteer/worldfiles.py), places in the order given."""
+def render(places: list[City], own_languages: dict[str, str]) -> tuple[bytes, bytes]:
+    """The two files (gazetteer/worldfiles.py), places in the order given;
+    `own_languages` is each country's main language (common_mask())."""
     import marisa_trie
 
     taken = {(" ".join(k), c.country) for c in places if c.kind == "city"
@@ -421,7 +482,10 @@ def render(places: list[City]) -> tuple[bytes, bytes]:
         keys, cases = match_keys(place, taken)
         for i, key in enumerate(keys):
             flags = (OWN_NAME if i == 0 else 0) | (CASED if place.ambiguous else 0)
-            value = TARGET.pack(number, flags)
+            mask = common_mask(place, key, own_languages.get(place.country, ""))
+            value = TARGET.pack(number, flags | (COMMON if mask else 0))
+            if mask:
+                value += COMMON_MASK.pack(mask)
             if place.ambiguous:
                 value += cases[i].encode("utf-8")
             values.append((key, value))
@@ -467,7 +531,10 @@ def build() -> tuple[bytes, bytes]:
               *load_countries(cities, paths["countries"])]
     places = one_per_name(places)
     decide(places)
-    return render(places)
+    # GeoNames lists a country's languages most spoken first ("es-AR,en,it,de,fr,gn").
+    own_languages = {code: (row.get("languages") or "").split(",")[0].split("-")[0]
+                     for code, row in countries.items()}
+    return render(places, own_languages)
 
 
 def main() -> int:
