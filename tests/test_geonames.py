@@ -254,3 +254,25 @@ def test_a_name_common_only_in_its_countrys_language_counts_when_the_language_is
                                "storm", None) == ["Split", "Ancona", "Croatia"]
     assert _places_in(matcher, "Como una búsqueda del tesoro: 600 kilómetros por gasoil",
                       None) == []
+
+
+@pytest.mark.parametrize(("text", "places"), [
+    # The sea, not the town of Azov; its country still supports.
+    ("Ships stuck in the Sea of Azov as Russia closes the strait", ["Russia"]),
+    # A surname met after a first name is that person wherever the article repeats it.
+    ("Loan case | The court heard Eduardo Barreiro on Monday. Barreiro lent the money, "
+     "prosecutors in Portugal announced.", ["Portugal"]),
+])
+def test_seas_and_repeated_surnames_are_no_towns(matcher: Matcher, text: str,
+                                                 places: list[str]) -> None:
+    assert _places_in(matcher, text, "en") == places
+
+
+def test_an_ambiguous_name_is_the_one_of_the_articles_country(matcher: Matcher) -> None:
+    # Córdoba: Argentina's, with Rosario, Mendoza and Salta around it (not Colombia's,
+    # nearer Bogotá).
+    text = ("Tour dates | The band plays Bogotá in May, then Argentina: Mar del Plata, "
+            "Bahía Blanca, Neuquén and Córdoba in June.")
+    found = match_article(matcher, Article(key="k", title=text.split(" | ")[0],
+                                           content=text.split(" | ")[1]), all_entities=True)
+    assert ("Córdoba", "AR") in [(p.name, p.country) for p in found.places]

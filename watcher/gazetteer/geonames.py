@@ -102,6 +102,11 @@ WEAK_CUES = CUES | frozenset(_WEAK_CUES.split())
 POSTPOSITIONS = frozenset(["میں", "ميں", "مىں", "سے"])
 _SENTENCE_ENDS = (".", "!", "?", ":", "\n", "\"", "\u201c", "\u00ab", "\u2014", "|", "\u06d4",
                   "\u061f")
+# Words before a name that make it a sea's, a gulf's or a bay's (normalised).
+SEAS = frozenset(zip(["sea", "gulf", "bay", "mar", "mar", "golfo", "golfo", "mer", "golfe",
+                      "mare", "golfo", "baia", "bahia"],
+                     ["of", "of", "of", "de", "del", "de", "del", "de", "de", "di", "di",
+                      "de", "de"], strict=True))
 SPEECH = frozenset(["said", "says", "told", "added", "explained", "noted", "wrote", "argued",
                     "stated", "asked", "replied", "recalled", "insisted", "warned"])
 
@@ -196,7 +201,7 @@ class WorldLayer:
                                      None, None, _cue_before(tokens, first)))
                 continue
             surface = text[begin:stop]
-            if surface.islower() or _compound(text, stop) or (
+            if surface.islower() or _compound(text, stop) or _at_sea(norms, first) or (
                     first and norms[first - 1] in _ANY_PARTICLE
                     and _after_particle(tokens, first)):
                 cities: tuple[int, ...] = ()
@@ -241,9 +246,15 @@ def _candidates(kept: list[WorldHit], taken: set[Occurrence], hidden: frozenset[
     """Each hit's cities that may count (WorldLayer.mentions, first three points)."""
     covers = {*taken, *(h.occurrence for h in kept)}
     nested = _nested(sorted(covers, key=lambda o: (o[0], o[1], -o[2])))
-    known = [*taken, *(h.occurrence for h in kept if h.countries)]
+    # A country's name beside a name keeps it a place ("Syria Aleppo"); a demonym does not
+    # ("Germán Castelli" is a judge).
+    known = [*taken, *(h.occurrence for h in kept if h.countries and h.cities)]
     starts = {(o[0], o[1]) for o in known}
     ends = {(o[0], o[2]) for o in known}
+    # A spelling that ends a longer name once ("Eduardo Barreiro") is that name wherever
+    # the article repeats it bare ("Barreiro said"), unless a cue says place ("in Barreiro").
+    surnames = {hit.value for hit in kept
+                if hit.before is not None and (hit.before[0], hit.before[2]) not in ends}
     candidates = []
     for hit in kept:
         cities = hit.cities
@@ -252,7 +263,8 @@ def _candidates(kept: list[WorldHit], taken: set[Occurrence], hidden: frozenset[
         if hidden and not hidden.isdisjoint(cities):
             continue
         if (hit.before is not None and (hit.before[0], hit.before[2]) not in ends) or (
-                hit.after is not None and (hit.after[0], hit.after[1]) not in starts):
+                hit.after is not None and (hit.after[0], hit.after[1]) not in starts) or (
+                hit.value in surnames and not hit.cue):
             cities = hit.big
         if cities:
             candidates.append((hit.occurrence, cities))
@@ -286,6 +298,12 @@ def _key_hits(trie: object, tokens: Tokens) -> list[tuple[int, str]]:
             if key in trie:  # type: ignore[operator]
                 found.append((i, key))
     return found
+
+
+def _at_sea(norms: list[str], first: int) -> bool:
+    """Whether the name at token `first` names a sea, gulf or bay ("Sea of Azov", "Mar de
+    Azov", "Gulf of Aden"): not the town of that name. Its country still supports."""
+    return first > 1 and (norms[first - 2], norms[first - 1]) in SEAS
 
 
 def _compound(text: str, stop: int) -> bool:
