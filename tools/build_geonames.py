@@ -98,6 +98,7 @@ TINY = 2  # so is a city whose name has this many letters or fewer
 SHORT = 3  # names of this many letters or fewer are ambiguous (or, as aliases, dropped)
 OUTER = 0.02  # a country's or division's outermost places left out of its box (centre())
 SMALL = 15_000  # a place smaller than this named with a common word is left out
+MAINLAND = 0.5  # a country's largest part, if this share of it, gives its centroid
 # A key at least this frequent (wordfreq Zipf) in a language is a common word of it: in an
 # article of that language it counts only with support (gazetteer/geonames.py).
 COMMON_IN_LANGUAGE_ZIPF = 4.0
@@ -375,16 +376,54 @@ def centre(places: list[City]) -> tuple[float, float]:
 
 
 def country_points(folder: Path) -> dict[str, tuple[float, float]]:
-    """Each country's representative point as reference works give it (countryinfo's
-    `latlng`, from REST Countries and the CIA World Factbook: whole degrees near the middle
-    of the country, as encyclopaedias place a country), by ISO code."""
+    """Each country's representative point, near its middle as encyclopaedias place a
+    country, by ISO code, from countryinfo: the centroid of its outline's largest part
+    when that part is most of the country (the contiguous United States, mainland
+    China), else its reference point (`latlng`, from REST Countries and the CIA World
+    Factbook: Indonesia's islands, the Philippines)."""
     points = {}
     for path in sorted(folder.glob("*.json")):
         row = json.loads(path.read_text(encoding="utf-8"))
         code, latlng = (row.get("ISO") or {}).get("alpha2"), row.get("latlng")
-        if isinstance(code, str) and isinstance(latlng, list) and len(latlng) == 2:
+        if not isinstance(code, str):
+            continue
+        middle = _mainland_centroid(row.get("geoJSON"))
+        if middle is not None:
+            points[code] = middle
+        elif isinstance(latlng, list) and len(latlng) == 2:
             points[code] = (float(latlng[0]), float(latlng[1]))
     return points
+
+
+def _mainland_centroid(geojson: object) -> tuple[float, float] | None:
+    """The centroid (planar, in degrees) of the largest polygon of a GeoJSON feature
+    collection, if it holds MAINLAND or more of the total area."""
+    if not isinstance(geojson, dict):
+        return None
+    parts = []
+    for feature in geojson.get("features") or []:
+        geometry = feature.get("geometry") or {}
+        polygons = (geometry.get("coordinates") or [] if geometry.get("type") == "MultiPolygon"
+                    else [geometry.get("coordinates") or []])
+        parts += [_ring_centroid(polygon[0]) for polygon in polygons if polygon]
+    total = sum(area for area, _ in parts)
+    if not total:
+        return None
+    area, middle = max(parts)
+    return (round(middle[0], 4), round(middle[1], 4)) if area >= MAINLAND * total else None
+
+
+def _ring_centroid(ring: list[list[float]]) -> tuple[float, tuple[float, float]]:
+    """Area and centroid (lat, lon) of a closed ring of [lon, lat] points (shoelace)."""
+    area = cx = cy = 0.0
+    for (x1, y1, *_), (x2, y2, *_) in zip(ring, [*ring[1:], ring[0]], strict=True):
+        cross = x1 * y2 - x2 * y1
+        area += cross
+        cx += (x1 + x2) * cross
+        cy += (y1 + y2) * cross
+    if not area:
+        return 0.0, (0.0, 0.0)
+    return abs(area) / 2, (cy / (3 * area), cx / (3 * area))
 
 
 def load_countries(cities: list[City], path: Path,
