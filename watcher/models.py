@@ -125,6 +125,7 @@ class ArticleRef(BaseModel):
     summary: str = ""
     source: str = ""
     published: datetime | None = None
+    language: str | None = None  # ISO 639-1: declared, or detected (text/language.py)
 
 
 class Story(BaseModel):
