@@ -14,9 +14,10 @@ rule that fires on every article would see them), with the shipped rules/lists o
   most frequent country is Syria, places per article.
 - The held-out set (bench/fixtures/heldout-places.jsonl: short reports from Africa, Asia and
   Latin America written for this bench, places annotated by hand): as GeoVirus.
-- The non-conflict feeds of ../shared/data/feeds/news (feeds/SOURCES.md: no conflict item):
-  articles with any place, places per article, and the articles that list a place that is
-  not there (a person, a brand, a common word): every place listed that the hand-checked
+- The non-conflict feeds of ../shared/data/feeds/news (feeds/SOURCES.md: no conflict item),
+  each article in the language the service settles for it: articles with any place, places
+  per article, and the articles that list a place that is not there (a person, a brand, a
+  common word): every place listed that the hand-checked
   allow-list (bench/fixtures/non-conflict-places.jsonl: per feed and article key, the places
   it does name) lacks counts as false, and is printed with its article's title so that the
   figure can be checked (a true place newly found is added to the list once read).
@@ -141,14 +142,20 @@ def score_fakes(find: Callable[[Any], Found], canonical: Callable[[str], str],
 
 
 def non_conflict_articles(package: str) -> list[tuple[str, Any]]:
-    """(feed file name, article) of every article of the non-conflict feeds."""
+    """(feed file name, article) of every article of the non-conflict feeds, with its
+    language settled as the service settles it (feeds/complete.py: declared, or detected
+    where the feed declares none), in a checkout that does so."""
     parse = _module(package, "feeds.parse", "parse").parse_feed
+    try:
+        settle = _module(package, "feeds.complete").with_languages
+    except ModuleNotFoundError:  # a checkout from before language detection
+        settle = list
     articles = []
     for name in NON_CONFLICT:
         path = NEWS / name
         if path.exists():
             outcome = parse(path.read_bytes(), feed_id=name, source=name, url=f"file:{name}")
-            articles += [(name, article) for article in outcome.articles]
+            articles += [(name, article) for article in settle(outcome.articles)]
     return articles
 
 
