@@ -462,7 +462,8 @@ def match_article(matcher: Matcher, article: Article, *,
                                 explanation=explain, key=why))
     if not (hits or all_entities):
         return ArticleMatch()
-    places, groups = _entities(matcher, found, _tokens_for_places(texts, tokenized), undecided)
+    places, groups = _entities(matcher, found, _tokens_for_places(texts, tokenized), undecided,
+                               article.language)
     return ArticleMatch(hits=tuple(hits), places=places, groups=groups)
 
 
@@ -557,8 +558,8 @@ def _drop_nested_entities(entities: frozenset[int], found: dict[int, set[Occurre
 
 def _entities(matcher: Matcher, found: dict[int, set[Occurrence]],
               tokenized: list[Tokens | None],
-              undecided: frozenset[tuple[int, Occurrence]] = frozenset()
-              ) -> tuple[tuple[Place, ...], tuple[Group, ...]]:
+              undecided: frozenset[tuple[int, Occurrence]] = frozenset(),
+              language: str | None = None) -> tuple[tuple[Place, ...], tuple[Group, ...]]:
     """Every place and group the article names, in order of first mention: the gazetteer
     entries found, and the GeoNames cities beside them (terms.Gazetteer.world_mentions).
     An acronym of several actors that the article does not decide (`undecided`, see
@@ -569,7 +570,8 @@ def _entities(matcher: Matcher, found: dict[int, set[Occurrence]],
                if (term_id, occ) not in undecided]
     taken = [occ for occ, _, _ in entries]
     world = gazetteer.world_mentions(tokenized, taken,
-                                     {entry for _, kind, entry in entries if kind == "place"})
+                                     {entry for _, kind, entry in entries if kind == "place"},
+                                     language)
     mentions = sorted([*entries, *((occ, "place", key) for occ, key in world)])
     places: dict[str, Place] = {}
     groups: dict[str, Group] = {}
