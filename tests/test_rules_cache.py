@@ -219,17 +219,15 @@ def test_a_folder_that_cannot_be_created_turns_the_cache_off(rules_dir: Path,
 
 
 def test_a_folder_that_cannot_be_written_still_loads(rules_dir: Path, tmp_path: Path) -> None:
+    """A private folder that cannot be written (a read-only volume): loads, uncached."""
     folder = tmp_path / "cache"
     folder.mkdir(mode=0o500)
+    if os.access(folder, os.W_OK):
+        pytest.skip("root writes anyway (the folder that cannot be created covers root)")
     cache = RuleCache(folder)
-    if os.access(folder, os.W_OK):  # root writes anyway: stop the write another way
-        (folder / "x").mkdir()
-        folder.chmod(0o700)
-        cache = RuleCache(folder / "x" / "gone")
-        (folder / "x").chmod(0o500)
-        (folder / "x").rmdir()
-        (folder / "x").write_text("")  # a file where the folder should be
+    assert cache.usable()
     same(load_rules([rules_dir], cache=cache), load_rules([rules_dir]))
+    assert entries(cache) == []
 
 
 def test_the_service_loads_through_the_cache(rules_dir: Path, tmp_path: Path,
