@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from watcher.errors import Problem
 from watcher.gazetteer.geonames import world_layer
 from watcher.models import FIELDS, FieldName, RuleRef, Severity
+from watcher.rules.cache import RuleCache, input_key
 from watcher.rules.checks import lone_common_terms, never_holds
 from watcher.rules.desk_places import add_desk_places, is_desk_gazetteer
 from watcher.rules.schema import (
@@ -49,7 +50,8 @@ from watcher.text.normalize import language_code
 from watcher.text.patterns import PatternError, compile_pattern
 from watcher.yamlfile import YamlDoc, YamlProblem, parse_yaml, read_yaml, validation_problems
 
-__all__ = ["Branch", "Leaf", "NearLeaf", "Node", "Rule", "RuleFile", "RuleSet", "load_rules"]
+__all__ = ["Branch", "Leaf", "NearLeaf", "Node", "Rule", "RuleCache", "RuleFile", "RuleSet",
+           "load_rules"]
 
 ANY_ENTRY = "*"  # in `places` or `groups`: any entry of the gazetteer
 _LEAF_KIND: dict[str, LeafKind] = {"places": "place", "groups": "group", "words": "word",
@@ -98,12 +100,32 @@ class RuleSet:
         return not any(p.severity == "error" for p in self.problems)
 
 
-def load_rules(paths: Sequence[Path], texts: Mapping[str, str] | None = None) -> RuleSet:
+def load_rules(paths: Sequence[Path], texts: Mapping[str, str] | None = None,
+               cache: RuleCache | None = None) -> RuleSet:
     """Load rule files and folders (folders: every *.yaml/*.yml inside, recursively), and
-    rule documents given as text (name -> YAML), which tests and tools use."""
+    rule documents given as text (name -> YAML), which tests and tools use. With a usable
+    `cache`, an unchanged set of inputs loads from it (cache.py says when)."""
+    texts = dict(texts or {})
+    if cache is None or not cache.usable():
+        return _load_rules(paths, texts)
+    files = rule_files(paths, [])
+    key = input_key(paths, files, texts)
+    if key is None:
+        return _load_rules(paths, texts)
+    found = cache.get(key)
+    if isinstance(found, RuleSet):
+        found.gazetteer.world = world_layer()
+        return found
+    ruleset = _load_rules(paths, texts)
+    if ruleset.ok and input_key(paths, rule_files(paths, []), texts) == key:
+        world_free = replace(ruleset.gazetteer, world=None)
+        cache.put(key, replace(ruleset, gazetteer=world_free))
+    return ruleset
+
+
+def _load_rules(paths: Sequence[Path], texts: dict[str, str]) -> RuleSet:
     ruleset = RuleSet()
     files = rule_files(paths, ruleset.problems)
-    texts = dict(texts or {})
     desks = {name: texts.pop(name) for name in list(texts) if is_desk_gazetteer(name)}
     for path in [f for f in files if is_desk_gazetteer(f)]:
         desks[str(path)] = _read_desk(path, ruleset.problems)

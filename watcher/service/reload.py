@@ -35,7 +35,7 @@ import watchfiles
 from watcher.config.settings import Config
 from watcher.errors import Problem
 from watcher.matching.matcher import Matcher, compile_rules
-from watcher.rules.load import RuleSet, load_rules, rule_files
+from watcher.rules.load import RuleCache, RuleSet, load_rules, rule_files
 from watcher.yamlfile import MAX_YAML_BYTES
 
 log = logging.getLogger("watcher.reload")
@@ -95,6 +95,7 @@ class RuleReloader:
     paths: Sequence[Path]
     feed_tags: Mapping[str, Sequence[str]] = field(default_factory=dict)
     on_load: Callable[[Matcher, RulesStatus], None] | None = None
+    cache: RuleCache | None = None  # of loaded rule sets (rules/cache.py)
     clock: Callable[[], datetime] = utcnow
     status: RulesStatus = field(default_factory=RulesStatus)
     matcher: Matcher | None = None
@@ -160,7 +161,7 @@ class RuleReloader:
                 unreadable.append(path)
             else:
                 texts[str(path)] = text
-        ruleset = load_rules(unreadable, texts)
+        ruleset = load_rules(unreadable, texts, self.cache)
         current = problems + ruleset.problems
         broken = {p.path for p in current if p.severity == "error"}
         fallback = {name: self._good[name] for name in broken
@@ -194,7 +195,9 @@ class RuleReloader:
 
 def rule_reloader(config: Config) -> RuleReloader:
     """A reloader of the configured rule paths; feed tags come from the configured feeds."""
-    return RuleReloader(config.rule_paths(), {f.id: list(f.tags) for f in config.feeds})
+    folder = config.rules_cache_folder()
+    return RuleReloader(config.rule_paths(), {f.id: list(f.tags) for f in config.feeds},
+                        cache=RuleCache(folder) if folder else None)
 
 
 def _read_text(path: Path) -> str | None:
