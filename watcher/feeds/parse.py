@@ -42,7 +42,6 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -89,15 +88,24 @@ class _Entry:
     language: str | None
     content_repeats_summary: bool = False  # feedparser copies Atom content into a summary
     url: str | None = None  # the canonical link the article carries, once keyed
+    # The texts, once made. Not functools.cached_property: on Python 3.11 it takes one lock
+    # for every instance, so the parse threads would reduce HTML one at a time.
+    _summary: str | None = field(default=None, repr=False)
+    _content: str | None = field(default=None, repr=False)
 
-    @cached_property
+    @property
     def summary(self) -> str:
-        return _body_text(self.raw_summary, html=self.summary_is_html)
+        if self._summary is None:
+            self._summary = _body_text(self.raw_summary, html=self.summary_is_html)
+        return self._summary
 
-    @cached_property
+    @property
     def content(self) -> str:
-        content = _body_text(self.raw_content, html=self.content_is_html)
-        return "" if self.content_repeats_summary and content == self.summary else content
+        if self._content is None:
+            content = _body_text(self.raw_content, html=self.content_is_html)
+            self._content = "" if self.content_repeats_summary and content == self.summary \
+                else content
+        return self._content
 
 
 @dataclass
