@@ -230,9 +230,8 @@ async def _unseen_articles(pipe: Pipeline, parsed: ParsedFeed, feed: FeedConfig)
     unseen = await pipe.store.unseen_keys(parsed.names())
     if not unseen:
         return []
-    articles = await asyncio.to_thread(parsed.articles, unseen)
     # Rules may be scoped to feeds: each article carries the id of its feed.
-    return [a.model_copy(update={"feed": feed.id}) for a in articles]
+    return await asyncio.to_thread(parsed.articles, unseen, feed.id)
 
 
 @dataclass(frozen=True)

@@ -123,9 +123,10 @@ class ParsedFeed:
         """Every key and alias, for dedupe."""
         return [name for key, aliases, _ in self.entries for name in (key, *aliases)]
 
-    def articles(self, unseen: set[str] | None = None) -> list[Article]:
-        """The articles, or only those whose key and aliases are all in `unseen`."""
-        return [_article(key, aliases, entry, self.source, self.language)
+    def articles(self, unseen: set[str] | None = None, feed: str = "") -> list[Article]:
+        """The articles, or only those whose key and aliases are all in `unseen`; `feed` is
+        the id of the feed they came from (Article.feed)."""
+        return [_article(key, aliases, entry, self.source, self.language, feed)
                 for key, aliases, entry in self.entries
                 if unseen is None or unseen.issuperset((key, *aliases))]
 
@@ -375,11 +376,11 @@ def _keyed(read: tuple[list[_Entry], str | None, str | None, str | None], feed_i
 
 
 def _article(key: str, aliases: tuple[str, ...], e: _Entry, source: str,
-             fallback_language: str | None) -> Article:
+             fallback_language: str | None, feed: str = "") -> Article:
     return Article(key=key, aliases=aliases, url=e.url, title=e.title,
                    summary=e.summary, content=e.content, source=source,
                    published=e.published,
-                   language=normalize_language(e.language) or fallback_language)
+                   language=normalize_language(e.language) or fallback_language, feed=feed)
 
 
 def _is_html(detail: Any) -> bool:
