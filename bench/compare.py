@@ -10,7 +10,9 @@ and the figure is the median of the per-round ratios of their CPU times: a drift
 alike. The other checkout's `watcher` package is copied under another name so that both
 can be imported at once. Before timing, both match every article once (so that caches and
 anything a matcher learns are warm, as in a running service) and the rules that fire, with
-their matched terms, are compared: a change meant to be faster must not change them.
+their matched terms, are compared, and so is `watcher match`'s output (every alert's JSON,
+places, groups and story included, at one fixed time): a change meant to be faster must
+not change them.
 Both use this checkout's rules/lists, unless `--own-lists` gives each its own (to measure
 what a change to the lists costs): the synthetic rules are then drawn from the other
 checkout's lists for both, so that both match the same rules, each beside its own gazetteer
@@ -28,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from bench.match import load_articles, synthesise  # noqa: E402
 
 Signature = list[list[tuple[str, list[tuple[str, str, int, int]]]]]
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # the time alerts are said to be made
 
 
 def _module(package: str, *names: str) -> Any:
@@ -61,9 +65,12 @@ def copy_package(source: Path, target: Path) -> None:
 
 
 def prepare(package: str, size: int, lists: Path = ROOT / "rules" / "lists",
-            drawn_from: Path | None = None) -> tuple[Callable[[], object], Signature]:
-    """A function matching every article once with `package`'s matcher, and what fired.
-    The synthetic rules name places and groups of `drawn_from` (default: `lists`)."""
+            drawn_from: Path | None = None
+            ) -> tuple[Callable[[], object], Signature, list[str] | None]:
+    """A function matching every article once with `package`'s matcher, what fired, and
+    the JSON lines `watcher match` prints for the articles (None for a checkout older than
+    stories, whose alerts have none). The synthetic rules name places
+    and groups of `drawn_from` (default: `lists`)."""
     rules = _module(package, "rules.load", "rules")
     match = _module(package, "matching.matcher", "match")
     models = importlib.import_module(f"{package}.models")
@@ -75,7 +82,13 @@ def prepare(package: str, size: int, lists: Path = ROOT / "rules" / "lists",
     found: list[Any] = [match.match_article(matcher, a) for a in own]
     signature = [[(h.rule.id, [(t.term, t.field, t.start, t.end) for t in h.matched])
                   for h in f.hits] for f in found]
-    return (lambda: [match.match_article(matcher, a) for a in own]), signature
+    try:
+        stories = _module(package, "cli.match_cmd").alerts_in_stories
+    except (ModuleNotFoundError, AttributeError):  # older than stories (issue 15)
+        printed = None
+    else:
+        printed = [alert.to_json() for alert in stories(matcher, own, 3600.0, NOW)]
+    return (lambda: [match.match_article(matcher, a) for a in own]), signature, printed
 
 
 def main() -> int:
@@ -90,11 +103,16 @@ def main() -> int:
         copy_package(args.other / "watcher", Path(tmp) / "watcher_other")
         sys.path.insert(0, tmp)
         other_lists = (args.other if args.own_lists else ROOT) / "rules" / "lists"
-        this, this_fired = prepare("watcher", args.rules, drawn_from=other_lists)
-        other, other_fired = prepare("watcher_other", args.rules, other_lists)
+        this, this_fired, this_printed = prepare("watcher", args.rules, drawn_from=other_lists)
+        other, other_fired, other_printed = prepare("watcher_other", args.rules, other_lists)
     count = len(this_fired)
+    compared = this_printed is not None and other_printed is not None
+    same_output = not compared or this_printed == other_printed
     print(f"{count} articles, {args.rules} rules; same rules fire with the same terms: "
-          f"{'yes' if this_fired == other_fired else 'NO'}")
+          f"{'yes' if this_fired == other_fired else 'NO'}; `watcher match` output "
+          + (f"({len(this_printed or [])} alerts) byte for byte the same: "
+             f"{'yes' if same_output else 'NO'}" if compared else "not compared (the other "
+             "checkout predates stories)"))
     times: dict[str, list[float]] = {"this": [], "other": []}
     for _ in range(args.rounds):
         for name, work in (("this", this), ("other", other)):
@@ -107,7 +125,8 @@ def main() -> int:
     ratios = [o / t for t, o in zip(times["this"], times["other"], strict=True)]
     print(f"this checkout is {statistics.median(ratios):.2f}x the other's speed "
           f"(median of {args.rounds} paired rounds)")
-    return 0 if this_fired == other_fired or args.own_lists else 1
+    same = this_fired == other_fired and same_output
+    return 0 if same or args.own_lists else 1
 
 
 if __name__ == "__main__":

@@ -14,9 +14,14 @@ rule that fires on every article would see them), with the shipped rules/lists o
   most frequent country is Syria, places per article.
 - The held-out set (bench/fixtures/heldout-places.jsonl: short reports from Africa, Asia and
   Latin America written for this bench, places annotated by hand): as GeoVirus.
-- The non-conflict feeds of ../shared/data/feeds/news (feeds/SOURCES.md: no conflict item):
-  articles with any place, places per article; `--show FILE` writes every article's places
-  there, to be read for places that are not there (a person, a brand, a game).
+- The non-conflict feeds of ../shared/data/feeds/news (feeds/SOURCES.md: no conflict item),
+  each article in the language the service settles for it: articles with any place, places
+  per article, and the articles that list a place that is not there (a person, a brand, a
+  common word): every place listed that the hand-checked
+  allow-list (bench/fixtures/non-conflict-places.jsonl: per feed and article key, the places
+  it does name) lacks counts as false, and is printed with its article's title so that the
+  figure can be checked (a true place newly found is added to the list once read).
+  `--show FILE` writes every article's places there.
 `--baseline` computes the same figures with another checkout (a git worktree), in this
 process, as bench/compare.py does.
 """
@@ -45,6 +50,7 @@ GEOVIRUS = SHARED / "corpus" / "GeoVirus.xml"
 FAKES = SHARED / "corpus" / "FA-KES-Dataset.csv"
 NEWS = SHARED / "feeds" / "news"
 HELDOUT = ROOT / "bench" / "fixtures" / "heldout-places.jsonl"
+ALLOWED = ROOT / "bench" / "fixtures" / "non-conflict-places.jsonl"
 NON_CONFLICT = ["aljazeera-america_2016-02.xml", "jornal-de-noticias-pt_2018-01_iso-8859-1.rss",
                 "bbc-urdu.xml", "bbc-chinese-simp_2013-01.atom", "livemint-news_2019-05.xml",
                 "lanacion-ar_2022-04.xml", "aktuality-sk_2021-01.rss", "dw-chinese_2015-03.rdf",
@@ -135,35 +141,61 @@ def score_fakes(find: Callable[[Any], Found], canonical: Callable[[str], str],
             "places/article": listed / len(rows)}
 
 
-def non_conflict_articles(package: str) -> list[Any]:
+def non_conflict_articles(package: str) -> list[tuple[str, Any]]:
+    """(feed file name, article) of every article of the non-conflict feeds, with its
+    language settled as the service settles it (feeds/complete.py: declared, or detected
+    where the feed declares none), in a checkout that does so."""
     parse = _module(package, "feeds.parse", "parse").parse_feed
+    try:
+        settle = _module(package, "feeds.complete").with_languages
+    except ModuleNotFoundError:  # a checkout from before language detection
+        settle = list
     articles = []
     for name in NON_CONFLICT:
         path = NEWS / name
         if path.exists():
             outcome = parse(path.read_bytes(), feed_id=name, source=name, url=f"file:{name}")
-            articles += outcome.articles
+            articles += [(name, article) for article in settle(outcome.articles)]
     return articles
 
 
-def score_non_conflict(find: Callable[[Any], Found], articles: Iterable[Any],
-                       show: Path | None) -> dict[str, float]:
-    lines, with_place, listed, count = [], 0, 0, 0
-    for article in articles:
+def allowed_places() -> dict[tuple[str, str], set[str]]:
+    """The hand-checked places each non-conflict article does name, by (feed, key)."""
+    rows = [json.loads(line) for line in ALLOWED.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    return {(row["feed"], row["key"]): set(row["places"]) for row in rows}
+
+
+def score_non_conflict(find: Callable[[Any], Found], articles: Iterable[tuple[str, Any]],
+                       show: Path | None, run: str) -> dict[str, float]:
+    """Figures on the non-conflict feeds; the false places are printed (module docstring)."""
+    allowed = allowed_places()
+    lines, false_lines = [], []
+    with_place = with_false = listed = count = 0
+    for feed, article in articles:
         count += 1
         found = find(article)
         listed += len(found)
         with_place += bool(found)
+        false = [n for n, *_ in found if n not in allowed.get((feed, article.key), set())]
+        with_false += bool(false)
+        if false:
+            false_lines.append(f"    {feed} {article.key} {article.title[:70]!r}: "
+                               + ", ".join(false))
         if found:
-            lines.append(f"{article.title[:90]!r}: " + ", ".join(
+            lines.append(f"{feed}\t{article.key}\t{article.title[:90]!r}: " + ", ".join(
                 f"{n} ({c})" for n, c, *_ in found))
     if show is not None:
         show.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"== {run}: non-conflict articles listing a place not there ({with_false}):")
+    print("\n".join(false_lines) or "    none")
     return {"articles": float(count), "with a place": with_place / max(1, count),
-            "places/article": listed / max(1, count)}
+            "places/article": listed / max(1, count),
+            "with a place not there": with_false / max(1, count)}
 
 
-def report(package: str, show: Path | None, limit: int | None) -> dict[str, dict[str, float]]:
+def report(package: str, show: Path | None, limit: int | None, run: str
+           ) -> dict[str, dict[str, float]]:
     find, canonical = places_finder(package)
     article_type = _module(package, "models").Article
     results = {}
@@ -174,7 +206,7 @@ def report(package: str, show: Path | None, limit: int | None) -> dict[str, dict
     results["held-out (own)"] = score_annotated(find, article_type, heldout())
     if NEWS.exists():
         results["non-conflict feeds"] = score_non_conflict(
-            find, non_conflict_articles(package), show)
+            find, non_conflict_articles(package), show, run)
     return results
 
 
@@ -190,12 +222,12 @@ def main() -> int:
     parser.add_argument("--limit", type=int, help="GeoVirus articles to score (default all)")
     parser.add_argument("--show", type=Path, help="write non-conflict articles' places here")
     args = parser.parse_args()
-    runs = {"this checkout": report("watcher", args.show, args.limit)}
+    runs = {"this checkout": report("watcher", args.show, args.limit, "this checkout")}
     if args.baseline is not None:
         with tempfile.TemporaryDirectory() as tmp:
             copy_package(args.baseline / "watcher", Path(tmp) / "watcher_baseline")
             sys.path.insert(0, tmp)
-            runs["baseline"] = report("watcher_baseline", None, args.limit)
+            runs["baseline"] = report("watcher_baseline", None, args.limit, "baseline")
     for run, results in runs.items():
         print(f"== {run}")
         for corpus, figures in results.items():

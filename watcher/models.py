@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -125,6 +125,7 @@ class ArticleRef(BaseModel):
     summary: str = ""
     source: str = ""
     published: datetime | None = None
+    language: str | None = None  # ISO 639-1: declared, or detected (text/language.py)
 
 
 class Story(BaseModel):
@@ -164,13 +165,68 @@ class Alert(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
-@dataclass(frozen=True)
-class RuleHit:
-    """A rule that fired on an article, with the terms that made it fire."""
+# Where the matched terms of a hit are, as matching finds them, in three arrays of one
+# length: (field index in FIELDS, start, end) of each, its term's label, and kind.
+# `MatchedTerm`s say the same for alerts.
+Spots = tuple[tuple[tuple[int, int, int], ...], tuple[str, ...], tuple[TermKind, ...]]
 
-    rule: RuleRef
-    notify: tuple[str, ...]
-    matched: tuple[MatchedTerm, ...]
+
+class Explanation(Protocol):
+    """Why rules fired on one article, as matching keeps it until an alert needs it
+    (matching/explain.py): each hit holds it and a key of its own."""
+
+    def spots(self, key: object) -> Spots: ...
+
+    def matched_terms(self, key: object) -> tuple[MatchedTerm, ...]: ...
+
+
+class RuleHit:
+    """A rule that fired on an article, with the terms that made it fire (`matched`).
+
+    Matching gives the terms as an `Explanation` and a key into it: plain arrays (`spots`),
+    made into the `MatchedTerm`s of alerts on first use of `matched`, since a busy article
+    fires hundreds of rules and only alerts want the models. A hit may also be given its
+    matched terms outright. Either way it equals, hashes and reads the same."""
+
+    __slots__ = ("_explanation", "_key", "_matched", "notify", "rule")
+
+    def __init__(self, rule: RuleRef, notify: tuple[str, ...],
+                 matched: tuple[MatchedTerm, ...] | None = None,
+                 explanation: Explanation | None = None, key: object = None) -> None:
+        if (matched is None) == (explanation is None):
+            raise TypeError("RuleHit takes either matched terms or an explanation")
+        self.rule = rule
+        self.notify = notify
+        self._matched = matched
+        self._explanation = explanation
+        self._key = key
+
+    @property
+    def matched(self) -> tuple[MatchedTerm, ...]:
+        if self._matched is None:
+            assert self._explanation is not None
+            self._matched = self._explanation.matched_terms(self._key)
+        return self._matched
+
+    def spots(self) -> Spots:
+        """The matched terms as plain arrays (`Spots`), in the order of `matched`."""
+        if self._explanation is not None:
+            return self._explanation.spots(self._key)
+        matched = self.matched
+        return (tuple((FIELDS.index(m.field), m.start, m.end) for m in matched),
+                tuple(m.term for m in matched), tuple(m.kind for m in matched))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RuleHit):
+            return NotImplemented
+        return (self.rule, self.notify, self.matched) == (other.rule, other.notify,
+                                                            other.matched)
+
+    def __hash__(self) -> int:
+        return hash((self.rule, self.notify, self.matched))
+
+    def __repr__(self) -> str:
+        return f"RuleHit(rule={self.rule!r}, notify={self.notify!r}, matched={self.matched!r})"
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ import httpx
 from watcher.config.settings import Config, FeedConfig, default_replica_id
 from watcher.delivery.quiet import RepeatFilter
 from watcher.delivery.route import delivery_per, route_alert
+from watcher.feeds.complete import complete_articles
 from watcher.feeds.fetch import FetchLimits, fetch_feed
 from watcher.feeds.health import (
     DUE_SLACK,
@@ -207,9 +208,11 @@ async def _read_body(pipe: Pipeline, feed: FeedConfig, state: FeedState, result:
     if parsed.error:
         return await _record_failure(pipe, feed, state, parsed.error, None, now, result.status,
                                      previous_attempt)
-    prepared = await _prepare(pipe, await _unseen_articles(pipe, parsed, feed), now)
+    prepared = await _prepare(pipe, await _unseen_articles(pipe, parsed, feed), now, feed)
     _record_success(pipe, feed, state, result, now)
-    state.last_warning = parsed.warning  # a 304 keeps the warning: same document
+    # A 304 keeps the warning: same document. Pages not read for full text add theirs.
+    state.last_warning = "; ".join(filter(None, (parsed.warning,
+                                                 prepared.warnings.get(feed.id)))) or None
     state.body_hash = digest
     new = await pipe.write(PollRecord(state, prepared.fresh, prepared.deliveries, now))
     state.entries_seen += new  # as the store counted it in the row it wrote
@@ -262,13 +265,19 @@ class _Prepared:
     fresh: list[Article]
     deliveries: list[Delivery]
     alerts: int
+    warnings: dict[str, str] = field(default_factory=dict)  # feed id -> full-text failures
 
 
-async def _prepare(pipe: Pipeline, fresh: list[Article], now: datetime) -> _Prepared:
+async def _prepare(pipe: Pipeline, fresh: list[Article], now: datetime,
+                   feed: FeedConfig | None = None) -> _Prepared:
     """Match and route unseen articles: the deliveries of their alerts."""
     unique = list({a.key: a for a in fresh}.values())
     if not unique:
         return _Prepared([], [], 0)
+    # Full text where the feed asks for it, then each article's language (feeds/complete.py).
+    completed = await complete_articles(pipe.client, pipe.config, unique, feed=feed,
+                                        limits=pipe.fetch_limits, metrics=pipe.metrics)
+    unique = completed.articles
     deliveries: list[Delivery] = []
     alerting: list[_Alerting] = []
     oldest = _oldest_alertable(pipe.config, now)
@@ -294,7 +303,7 @@ async def _prepare(pipe: Pipeline, fresh: list[Article], now: datetime) -> _Prep
             deliveries.extend(Delivery(alert, sink, item.story_keys, route)
                               for sink, route in sinks.items())
     deliveries = await _per_story(pipe, deliveries, now)
-    return _Prepared(unique, deliveries, alerts)
+    return _Prepared(unique, deliveries, alerts, completed.warnings)
 
 
 async def accept_push(pipe: Pipeline, feed: FeedConfig, body: bytes,

@@ -29,6 +29,7 @@ from watcher.config.settings import (
     load_config,
     parse_duration,
 )
+from watcher.feeds.complete import with_languages
 from watcher.feeds.inputs import read_articles
 from watcher.matching.alerts import build_alerts
 from watcher.matching.matcher import Matcher, compile_rules, match_article
@@ -84,7 +85,10 @@ def cmd_match(args: argparse.Namespace) -> int:
         read = _read_input(args.input)
         if read is None:
             return EXIT_USAGE
-        articles = read
+        # Each article's language as the service settles it (feeds/complete.py): an input
+        # article without one has it detected.
+        modes = {f.id: f.detect_language for f in config.feeds} if config else None
+        articles = with_languages(read, modes)
     if args.summary:
         _print_summary(matcher, articles)
     else:

@@ -70,6 +70,15 @@ class FeedConfig(_Model):
     interval: Duration | None = Field(None, description="Seconds between polls (30s, 5m...).")
     tags: list[str] = Field(default_factory=list, description="Free labels, e.g. region.")
     language: str | None = Field(None, description="ISO 639-1 code when the feed omits it.")
+    detect_language: Literal["auto", "always", "never"] = Field(
+        "auto", description="`auto`: detect an article's language when neither it nor the feed "
+                            "declares one (or the feed names several), or its script is not "
+                            "the declared language's; `always`: every article (a feed mixing "
+                            "languages); `never`: the declared one (docs/language.md).")
+    full_text: bool = Field(
+        False, description="Fetch each new article's page and match its main text as "
+                           "`content`; on failure the feed's summary is matched "
+                           "(full_text settings, docs/full-text.md).")
     enabled: bool = Field(True, description="Set false to stop polling without removing.")
 
 
@@ -112,6 +121,24 @@ class FetchSettings(_Model):
                 "allow_private_addresses is replaced by allow_addresses: list the networks "
                 "to fetch from, e.g. allow_addresses: [127.0.0.1/32, 10.20.0.0/16]")
         return data
+
+
+class FullTextSettings(_Model):
+    timeout: Duration = Field(10.0, gt=0, description="Total seconds allowed for one article "
+                                                      "page, redirects and retries apart.")
+    max_bytes: int = Field(2_000_000, ge=1024, description="Largest page accepted, in bytes.")
+    concurrency: int = Field(4, ge=1, description="Pages of one poll fetched at once (the "
+                                                  "fetch limits per host apply as well).")
+    retries: int = Field(1, ge=0, le=5, description="Further tries of a page that timed out, "
+                                                    "could not connect or answered 5xx/429.")
+    max_chars: int = Field(100_000, ge=1000, description="Longest text kept of one page.")
+    max_per_poll: int = Field(50, ge=1, description="Most pages fetched for one poll's new "
+                                                    "articles (the newest); the rest keep "
+                                                    "their summaries.")
+    batch_timeout: Duration = Field(
+        30.0, gt=0, description="Seconds for all the pages of one poll; pages not read by "
+                                "then keep their summaries (a poll holds one of a few "
+                                "parse-and-match slots while its pages are fetched).")
 
 
 class ConsoleSink(_Model):
@@ -437,6 +464,9 @@ class Config(_Model):
     feeds: list[FeedConfig] = Field(default_factory=list, description="The feeds to poll.")
     fetch: FetchSettings = Field(default_factory=FetchSettings,
                                  description="How feeds are fetched.")
+    full_text: FullTextSettings = Field(
+        default_factory=FullTextSettings,
+        description="How article pages are fetched for feeds with `full_text: true`.")
     sinks: list[SinkConfig] = Field(default_factory=list,
                                     description="Where alerts are delivered.")
     default_sinks: list[str] | None = Field(

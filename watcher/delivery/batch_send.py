@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from watcher.delivery.grouping import HOUR, Batch, BatchPolicy, cap_free_at, chunks
 from watcher.delivery.sending import LaneSender
 from watcher.delivery.sinks.digest import BatchSender
+from watcher.delivery.story_digest import refresh_stories
 from watcher.errors import SinkError
 from watcher.models import Lane, OutboxItem
 
@@ -67,11 +68,13 @@ async def deliver_with_policy(worker: LaneSender, sink: BatchSender, lane: Lane,
                 busy = cap_free_at([*sent, *[now] * room], policy.max_per_hour, now)
                 await _hold(worker, rows[room:], busy or now, capped=True)
             return
+    # Each alert's story as it stands now: the outlets that joined it since it was queued.
+    alerts, stories = await refresh_stories(worker.store, [i.alert for i in rows])
     start = 0
-    for part in chunks([i.alert for i in rows]):
+    for part in chunks(list(alerts)):
         part_rows, start = rows[start:start + len(part)], start + len(part)
-        retry_at = await _send(worker, sink, lane, Batch(lane.sink, "digest", part, lane.route),
-                               part_rows)
+        retry_at = await _send(worker, sink, lane,
+                               Batch(lane.sink, "digest", part, lane.route, stories), part_rows)
         if retry_at is not None:  # the sink is down: the rest waits as long
             await _hold(worker, rows[start:], retry_at, capped=False)
             return

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
@@ -32,6 +32,7 @@ from watcher.config.settings import (
     TeamsSink,
     WebhookSink,
 )
+from watcher.delivery.story_digest import StoryNow
 from watcher.models import SEVERITIES, Alert, Lane, Severity
 
 T = TypeVar("T")
@@ -170,12 +171,14 @@ def lane_for(policies: Mapping[LaneKey, BatchPolicy], sink: str, route: str) -> 
 class Batch:
     """Alerts sent to one sink in one message: a digest (each alert in full) or a summary of
     alerts held over the cap (counts and titles). `route` names the route whose lane it is
-    ('' for the sink's own); the key does not depend on it."""
+    ('' for the sink's own); the key does not depend on it. `stories`: the alerts' stories
+    as read at send time (story_digest.py), for "also reported by"."""
 
     sink: str
     kind: Literal["digest", "summary"]
     alerts: tuple[Alert, ...]
     route: str = ""
+    stories: Mapping[str, StoryNow] = field(default_factory=dict, compare=False)
 
     @property
     def key(self) -> str:

@@ -15,13 +15,19 @@ brand. What the article says decides, in this order:
   size says nothing (Distrito Nacional is "Nacional" in every Spanish weather report);
 - an ambiguous spelling names the biggest of its places whose country is supported, unless
   an unsupported one is `LIKELIER` times bigger (the name more likely means that one);
-  among supported ones close in size, the one nearest the article's other places wins.
+  among supported ones close in size, the one of the country with most of the article's
+  other places wins, then the nearest to one of them.
+A spelling that is a common word of the article's language ("Como", "Natal") names its
+places weakly (geonames.WorldLayer.scan): they count only once the rest of the article
+supports their country (the countries named, and those of the places found without them),
+and then as an ambiguous spelling does.
 What has no support is dropped.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -54,6 +60,9 @@ class WorldHit(NamedTuple):
     before: Occurrence | None
     after: Occurrence | None
     cue: bool = False  # written after a word that announces a place ("in", "village of")
+    # Those of `cities` named by a common word of the article's language, with no cue: they
+    # count only where the rest of the article supports their country.
+    weak: tuple[int, ...] = ()
 
 
 def resolve(place: Callable[[int], WorldPlace], hits: Sequence[WorldHit],
@@ -66,9 +75,34 @@ def resolve(place: Callable[[int], WorldPlace], hits: Sequence[WorldHit],
         supported.update(hit.countries)
     cued = {hit.occurrence for hit in hits if hit.cue}
     keys = {hit.occurrence: hit.value for hit in hits}
+    weak = {hit.occurrence: frozenset(hit.weak) for hit in hits if hit.weak}
+    if weak:
+        strong = [(occurrence, tuple(n for n in numbers if n not in weak.get(occurrence, ())))
+                  for occurrence, numbers in candidates]
+        found = _resolve(place, [c for c in strong if c[1]], supported, cued, keys, anchors)
+        supported.update(p.country for _, p in found)
+        points = [*anchors, *((p.lat, p.lon) for _, p in found if p.kind != "country")]
+        done = {occurrence for occurrence, _ in found}
+        for occurrence, numbers in candidates:
+            named = tuple(n for n in numbers if n in weak.get(occurrence, ()))
+            if named and occurrence not in done:
+                chosen_place = _likeliest(place, named, supported, points, False,
+                                          Counter(p.country for _, p in found))
+                if chosen_place is not None:
+                    found.append((occurrence, chosen_place))
+        return sorted(found, key=lambda item: item[0])
+    return _resolve(place, candidates, supported, cued, keys, anchors)
+
+
+def _resolve(place: Callable[[int], WorldPlace],
+             candidates: list[tuple[Occurrence, tuple[int, ...]]], supported: set[str],
+             cued: set[Occurrence], keys: dict[Occurrence, str], anchors: list[Coordinates]
+             ) -> list[tuple[Occurrence, WorldPlace]]:
+    """`resolve` for candidates of no weak place."""
     chosen, towns, villages = _first_pass(place, candidates, supported, keys)
     chosen.update(_towns(towns, supported))
     points = [*anchors, *((p.lat, p.lon) for p in chosen.values() if p.kind != "country")]
+    weights = Counter(p.country for p in chosen.values())
     divisions = {p.number for p in chosen.values() if p.kind == "region"}
     for occurrence, village in villages.items():
         if village.country in supported and (
@@ -79,7 +113,8 @@ def resolve(place: Callable[[int], WorldPlace], hits: Sequence[WorldHit],
     for occurrence, numbers in candidates:
         chosen_place = chosen.get(occurrence)
         if chosen_place is None:
-            chosen_place = _likeliest(place, numbers, supported, points, occurrence in cued)
+            chosen_place = _likeliest(place, numbers, supported, points, occurrence in cued,
+                                      weights)
         if chosen_place is not None:
             found.append((occurrence, chosen_place))
     return found
@@ -126,8 +161,8 @@ def _towns(towns: dict[Occurrence, WorldPlace], supported: set[str]
 
 
 def _likeliest(place: Callable[[int], WorldPlace], numbers: tuple[int, ...],
-               supported: set[str], points: list[Coordinates], cued: bool
-               ) -> WorldPlace | None:
+               supported: set[str], points: list[Coordinates], cued: bool,
+               weights: Counter[str]) -> WorldPlace | None:
     """The place an ambiguous spelling names (module docstring), or None."""
     biggest = place(numbers[0]).population
     fitting = []
@@ -144,7 +179,10 @@ def _likeliest(place: Callable[[int], WorldPlace], numbers: tuple[int, ...],
     if not fitting:
         return None
     if len(fitting) > 1 and points:
-        return min(fitting, key=lambda p: min(_km(p.lat, p.lon, *point) for point in points))
+        # The one of the country most of the article's places are in, then the nearest
+        # to one of them.
+        return min(fitting, key=lambda p: (
+            -weights[p.country], min(_km(p.lat, p.lon, *point) for point in points)))
     return fitting[0]
 
 

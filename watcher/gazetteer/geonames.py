@@ -20,9 +20,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from itertools import accumulate, compress
+from itertools import count as counter
+from operator import add, itemgetter, not_
 
 from watcher.gazetteer.context import Occurrence, WorldHit, resolve
-from watcher.gazetteer.worldfiles import DIVISION_WORDS, OWN_NAME, SUPPORT, WorldFiles, WorldPlace
+from watcher.gazetteer.worldfiles import (
+    DIVISION_WORDS,
+    OWN_NAME,
+    SUPPORT,
+    WorldFiles,
+    WorldPlace,
+    language_bits,
+)
 from watcher.text.normalize import Tokens, case_form, term_variants
 
 Variant = tuple[str, ...]
@@ -64,14 +74,17 @@ _CAPITALISED_WORD = re.compile(r"\b[A-Z\u00c0-\u00de\u0400-\u042f]\w{3,}")
 
 
 # What a match key stands for: its token count, the places (number, for an ambiguous place
-# the case forms the text must have, and whether it is a big city named by its own name)
-# and the countries it names or supports.
-_Target = tuple[int, tuple[str, ...] | None, bool]
-_Entry = tuple[int, tuple[_Target, ...], tuple[str, ...]]
+# the case forms the text must have, whether it is a big city named by its own name, and
+# the languages in which the key is a common word, worldfiles.COMMON_MASK), the countries it
+# names or supports, and those of them named by a spelling that is a common word (with
+# its languages).
+_Target = tuple[int, tuple[str, ...] | None, bool, int]
+_Entry = tuple[int, tuple[_Target, ...], tuple[str, ...], tuple[tuple[str, int], ...]]
 MEMO = 16_384  # keys and places remembered per process
 # The longest run of tokens looked up: 99.4% of the match keys have four tokens or fewer,
 # and each token more costs a lookup per capitalised word.
 MAX_TOKENS = 4
+_START = itemgetter(0)
 _KEY = re.compile(r"^(?P<name>.+?)(?: \((?P<country>[A-Z]{2})(?:, region)?\))?$")
 # Words after which a capitalised name is a place rather than a person or a brand.
 _CUES = """
@@ -80,6 +93,24 @@ town village city camp district province governorate region state county municip
 commune locality area outskirts suburb neighbourhood neighborhood capital
 """
 CUES = frozenset(_CUES.split())
+# Words after which a name that is also a common word of the article's language is a place
+# (normalised: "à" is "a", so it is not among them; nor "de", "da": "festas de Natal"):
+# prepositions of place in the languages the build checks, and Urdu's and Persian's
+# postpositions written after the name.
+_WEAK_CUES = """
+en em no na nos nas num numa desde hacia cerca dans pres vers nel nella nelle negli
+w we v vo ve vo za pri u iz v во в из под около під біля у
+في فى ف بمدينه بلده مدينه در
+"""
+WEAK_CUES = CUES | frozenset(_WEAK_CUES.split())
+POSTPOSITIONS = frozenset(["میں", "ميں", "مىں", "سے"])
+_SENTENCE_ENDS = (".", "!", "?", ":", "\n", "\"", "\u201c", "\u00ab", "\u2014", "|", "\u06d4",
+                  "\u061f")
+# Words before a name that make it a sea's, a gulf's or a bay's (normalised).
+SEAS = frozenset(zip(["sea", "gulf", "bay", "mar", "mar", "golfo", "golfo", "mer", "golfe",
+                      "mare", "golfo", "baia", "bahia"],
+                     ["of", "of", "of", "de", "del", "de", "del", "de", "de", "di", "di",
+                      "de", "de"], strict=True))
 SPEECH = frozenset(["said", "says", "told", "added", "explained", "noted", "wrote", "argued",
                     "stated", "asked", "replied", "recalled", "insisted", "warned"])
 
@@ -96,18 +127,22 @@ class WorldLayer:
     def _read_entry(self, key: str) -> _Entry | None:
         targets: list[_Target] = []
         countries: list[str] = []
-        for number, flags, cases in self.files.targets(key):
+        common_countries: list[tuple[str, int]] = []
+        for number, flags, cases, mask in self.files.targets(key):
             place = self.files.place(number)
             if flags & SUPPORT:
                 countries.append(place.country)
                 continue
             if place.kind == "country" and not place.ambiguous:
                 countries.append(place.country)
+                if mask:
+                    common_countries.append((place.country, mask))
             big = bool(flags & OWN_NAME) and place.population >= BIG_CITY
-            targets.append((number, cases, big))
+            targets.append((number, cases, big, mask))
         if not targets and not countries:
             return None
-        return (key.count(" ") + 1, tuple(targets), tuple(dict.fromkeys(countries)))
+        return (key.count(" ") + 1, tuple(targets), tuple(dict.fromkeys(countries)),
+                tuple(common_countries))
 
     def value_of(self, variant: Variant) -> str | None:
         """The match key of a spelling, if the layer knows it."""
@@ -129,7 +164,7 @@ class WorldLayer:
             names += [f"{match['name']} {word}" for word in DIVISION_WORDS]
         for variant in (v for name in names for v in term_variants(name)):
             entry = self._entry(" ".join(variant))
-            for number, _, _ in entry[1] if entry else ():
+            for number, *_ in entry[1] if entry else ():
                 place = self.place(number)
                 if place.key == key.strip():
                     return place
@@ -141,30 +176,36 @@ class WorldLayer:
         return self.files.keys_of(place.number)
 
     def scan(self, tokens: Tokens, field_index: int,
-             claimed: frozenset[str] | set[str] = frozenset()) -> list[WorldHit]:
+             claimed: frozenset[str] | set[str] = frozenset(),
+             language: str | None = None) -> list[WorldHit]:
         """Every place spelling and country name in one field's tokens, but those spellings
         the curated lists use (`claimed`, match keys: they name the curated entry).
         A place is dropped here when it cannot count, cheapest test first: written in lower
         case (names are capitalised: "barrage", "roundabout" are words, whatever GeoNames
         lists), right after an Arabic particle (`PARTICLES`), an ambiguous place not in its
-        case as written."""
+        case as written. A spelling that is a common word in the article's `language` (in
+        any language the build checks when it is not known: "Como", "Este", "Natal", Mali
+        in Urdu) counts only with support: after a word announcing a place (`WEAK_CUES`),
+        it counts as any other; opening a sentence, not at all; elsewhere its places are
+        `weak` (context.py: they need their country supported by the rest of the article)."""
         spans, norms, text = tokens.spans, tokens.norms, tokens.text
         hits: list[WorldHit] = []
         titled: bool | None = None
+        bits = language_bits(language)
         for first, key in _key_hits(self.files.trie, tokens):
             if key in claimed:
                 continue
             entry = self._entry(key)
             if entry is None:
                 continue
-            ntok, targets, countries = entry
+            ntok, targets, countries, _ = entry
             begin, stop = spans[first][0], spans[first + ntok - 1][1]
             if not targets:  # a demonym: kept for support and as a neighbour
                 hits.append(WorldHit((field_index, begin, stop), key, (), (), countries,
                                      None, None, _cue_before(tokens, first)))
                 continue
             surface = text[begin:stop]
-            if surface.islower() or _compound(text, stop) or (
+            if surface.islower() or _compound(text, stop) or _at_sea(norms, first) or (
                     first and norms[first - 1] in _ANY_PARTICLE
                     and _after_particle(tokens, first)):
                 cities: tuple[int, ...] = ()
@@ -173,6 +214,8 @@ class WorldLayer:
                 cities, big = _in_case(targets, tokens, first, ntok)
                 if cities and _speaks(tokens, first + ntok):
                     cities = big
+            cities, big, countries, weak = _weaken(entry, bits, cities, big, countries,
+                                                   tokens, first, surface)
             if not cities and not countries:
                 continue
             before = after = None
@@ -186,7 +229,7 @@ class WorldLayer:
                 if titled:
                     before = after = None
             hits.append(WorldHit((field_index, begin, stop), key, cities, big, countries,
-                                 before, after, _cue_before(tokens, first)))
+                                 before, after, _cue_before(tokens, first), weak))
         return hits
 
     def mentions(self, hits: list[WorldHit], taken: Iterable[Occurrence],
@@ -207,9 +250,15 @@ def _candidates(kept: list[WorldHit], taken: set[Occurrence], hidden: frozenset[
     """Each hit's cities that may count (WorldLayer.mentions, first three points)."""
     covers = {*taken, *(h.occurrence for h in kept)}
     nested = _nested(sorted(covers, key=lambda o: (o[0], o[1], -o[2])))
-    known = [*taken, *(h.occurrence for h in kept if h.countries)]
+    # A country's name beside a name keeps it a place ("Syria Aleppo"); a demonym does not
+    # ("Germán Castelli" is a judge).
+    known = [*taken, *(h.occurrence for h in kept if h.countries and h.cities)]
     starts = {(o[0], o[1]) for o in known}
     ends = {(o[0], o[2]) for o in known}
+    # A spelling that ends a longer name once ("Eduardo Barreiro") is that name wherever
+    # the article repeats it bare ("Barreiro said"), unless a cue says place ("in Barreiro").
+    surnames = {hit.value for hit in kept
+                if hit.before is not None and (hit.before[0], hit.before[2]) not in ends}
     candidates = []
     for hit in kept:
         cities = hit.cities
@@ -218,7 +267,8 @@ def _candidates(kept: list[WorldHit], taken: set[Occurrence], hidden: frozenset[
         if hidden and not hidden.isdisjoint(cities):
             continue
         if (hit.before is not None and (hit.before[0], hit.before[2]) not in ends) or (
-                hit.after is not None and (hit.after[0], hit.after[1]) not in starts):
+                hit.after is not None and (hit.after[0], hit.after[1]) not in starts) or (
+                hit.value in surnames and not hit.cue):
             cities = hit.big
         if cities:
             candidates.append((hit.occurrence, cities))
@@ -230,28 +280,84 @@ def _key_hits(trie: object, tokens: Tokens) -> list[tuple[int, str]]:
     up to MAX_TOKENS tokens is looked up (a membership test is a microsecond; the trie's
     `prefixes()` is fifty times that). A name starts with a capital (or an Arabic particle,
     or in a script without case): a token written in lower case starts no run, nor does a
-    number or a capitalised function word ("The", "After")."""
+    number or a capitalised function word ("The", "After"). The tokens that may start one
+    are picked out by C loops (most tokens of prose are in lower case), and what the trie
+    holds of a run (a key? the start of a longer one?) is remembered (`_opening`): news
+    repeats its names, and a run that starts no longer key is not made longer."""
     norms, spans, text = tokens.norms, tokens.spans, tokens.text
-    joined = " ".join(norms) + " "
-    starts = []
-    position = 0
-    for norm in norms:
-        starts.append(position)
-        position += len(norm) + 1
-    starts.append(position)
-    found = []
     count = len(norms)
-    for i in range(count):
-        norm = norms[i]
-        if (text[spans[i][0]].islower() and norm not in _ANY_PARTICLE) or (
-                norm in _NO_START or norm.isdigit()):
-            continue
+    if not count:
+        return []
+    lower = map(str.islower, map(text.__getitem__, map(_START, spans)))
+    may_start = set(compress(range(count), map(not_, lower)))
+    may_start.update(compress(range(count), map(_ANY_PARTICLE.__contains__, norms)))
+    if not may_start:
+        return []
+    opening = _opening(trie)
+    joined = " ".join(norms) + " "
+    starts = list(map(add, accumulate(map(len, norms), initial=0), counter()))
+    found = []
+    firsts = sorted(may_start)
+    states = list(map(opening.__getitem__, map(norms.__getitem__, firsts)))
+    for i, (alone, longer) in compress(zip(firsts, states, strict=True), map(any, states)):
+        if alone:
+            found.append((i, norms[i]))
         begin = starts[i]
-        for stop in range(i + 1, min(i + MAX_TOKENS, count) + 1):
+        for stop in range(i + 2, min(i + MAX_TOKENS, count) + 1):
+            if not longer:
+                break
             key = joined[begin:starts[stop] - 1]
-            if key in trie:  # type: ignore[operator]
+            alone, longer = opening[key]
+            if alone:
                 found.append((i, key))
     return found
+
+
+class _Runs(dict[str, tuple[bool, bool]]):
+    """Tokens joined by spaces -> (they are a match key of the trie, some key of more tokens
+    starts with them) (`_key_hits`); both False for a token that starts no name (a number,
+    a function word). Bounded: at most MEMO runs, none longer than LONGEST_REMEMBERED
+    characters (no place name is; a hostile text's long words are looked up, not kept)."""
+
+    def __init__(self, trie: object) -> None:
+        super().__init__()
+        self.trie = trie
+        self.keys_from = trie.iterkeys  # type: ignore[attr-defined]
+
+    def __missing__(self, key: str) -> tuple[bool, bool]:
+        if key in _NO_START or key.isdigit():
+            found = (False, False)
+        else:
+            found = (key in self.trie,  # type: ignore[operator]
+                     next(self.keys_from(key + " "), None) is not None)
+        if len(key) <= LONGEST_REMEMBERED:
+            if len(self) >= MEMO:
+                self.clear()
+            self[key] = found
+        return found
+
+
+LONGEST_REMEMBERED = 120
+
+
+def _opening(trie: object) -> _Runs:
+    """The memo of runs (`_Runs`) of `trie`, one per trie."""
+    known = _OPENINGS.get(id(trie))
+    if known is not None and known.trie is trie:
+        return known
+    if len(_OPENINGS) >= 4:
+        _OPENINGS.clear()
+    runs = _OPENINGS[id(trie)] = _Runs(trie)
+    return runs
+
+
+_OPENINGS: dict[int, _Runs] = {}
+
+
+def _at_sea(norms: list[str], first: int) -> bool:
+    """Whether the name at token `first` names a sea, gulf or bay ("Sea of Azov", "Mar de
+    Azov", "Gulf of Aden"): not the town of that name. Its country still supports."""
+    return first > 1 and (norms[first - 2], norms[first - 1]) in SEAS
 
 
 def _compound(text: str, stop: int) -> bool:
@@ -277,6 +383,46 @@ def _cue_before(tokens: Tokens, first: int) -> bool:
     return before in CUES or (before == "of" and first > 1 and norms[first - 2] in CUES)
 
 
+def _weaken(entry: _Entry, bits: int, cities: tuple[int, ...], big: tuple[int, ...],
+            countries: tuple[str, ...], tokens: Tokens, first: int, surface: str
+            ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[str, ...], tuple[int, ...]]:
+    """A hit's cities, big cities, countries and weak places once the common words of the
+    article's language (`bits`) are told apart (WorldLayer.scan): with no cue, such a place
+    opening a sentence is dropped, elsewhere it is weak; a country so named supports
+    nothing."""
+    ntok, targets, _, common_countries = entry
+    if not bits or not any(t[3] & bits for t in targets) or _weak_cue(tokens, first, ntok):
+        return cities, big, countries, ()
+    common = {t[0] for t in targets if t[3] & bits}
+    weak: tuple[int, ...] = ()
+    if _opens_sentence(tokens, first) and not surface.isupper():
+        cities = tuple(c for c in cities if c not in common)
+        big = tuple(c for c in big if c not in common)
+    else:
+        weak = tuple(c for c in cities if c in common)
+    countries = tuple(c for c in countries
+                      if not any(c == cc and m & bits for cc, m in common_countries))
+    return cities, big, countries, weak
+
+
+def _weak_cue(tokens: Tokens, first: int, ntok: int) -> bool:
+    """Whether a word announces the place written at tokens `first`..`first + ntok`: a cue
+    before it (`WEAK_CUES`, "in", "en", "em", "في") or an Urdu or Persian postposition
+    after it ("میں": in)."""
+    norms = tokens.norms
+    after = first + ntok
+    return ((first > 0 and norms[first - 1] in WEAK_CUES) or _cue_before(tokens, first)
+            or (after < len(norms) and norms[after] in POSTPOSITIONS))
+
+
+def _opens_sentence(tokens: Tokens, first: int) -> bool:
+    """Whether token `first` opens its field or a sentence (a capital says nothing there)."""
+    if first == 0:
+        return True
+    gap = tokens.text[tokens.spans[first - 1][1]:tokens.spans[first][0]]
+    return any(mark in gap for mark in _SENTENCE_ENDS)
+
+
 def _after_particle(tokens: Tokens, first: int) -> bool:
     """Whether the token before `first` is an Arabic particle that opens a longer name."""
     norm = tokens.norms[first - 1]
@@ -294,7 +440,7 @@ def _in_case(targets: tuple[_Target, ...], tokens: Tokens, first: int, ntok: int
     of them that are big cities named by their own name."""
     surface: tuple[str, ...] | None = None
     cities, big = [], []
-    for index, case, named_big in targets:
+    for index, case, named_big, _ in targets:
         if case is not None:
             if surface is None:
                 surface = tuple(case_form(tokens.original(first + k)) for k in range(ntok))

@@ -4,8 +4,9 @@
 
 - `world.trie`: a marisa-trie `BytesTrie` from each match key (normalised tokens joined by
   spaces) to the places it names. Each value is `TARGET` (place number, target flags)
-  followed, for a case-checked target, by the case forms the text must have (UTF-8, tokens
-  joined by spaces).
+  followed, for a key that is a common word in some languages, by `COMMON_MASK` (which
+  languages), and for a case-checked target by the case forms the text must have (UTF-8,
+  tokens joined by spaces).
 - `world.places`: `HEADER` (magic, place count, offset of the text block), then one `RECORD`
   per place, most populous first (the place number is the record's position), then the text
   block: per place, its display name, its match keys ("|"-joined) and their case forms, tab
@@ -48,6 +49,28 @@ AMBIGUOUS = 1  # place flag: its names count only with context
 OWN_NAME = 1  # target flag: the key is the place's own name (not an alias)
 CASED = 2  # target flag: the text must have the case forms that follow
 SUPPORT = 4  # target flag: a demonym: supports the place's country, never lists it
+# target flag: the key is a common word in some languages; `COMMON_MASK` follows `TARGET`
+# (before the case forms), bit i for `WORD_LANGUAGES[i]`
+COMMON = 8
+COMMON_MASK = struct.Struct("<I")
+# The languages whose common words a key is checked against (wordfreq's lists, at build
+# time): those of the news desks read, in Latin, Arabic and Cyrillic script.
+WORD_LANGUAGES = ("en", "fr", "es", "pt", "it", "de", "nl", "ca", "ro", "pl", "cs", "sk",
+                  "sl", "tr", "id", "ms", "fil", "sv", "da", "nb", "ar", "fa", "ur",
+                  "ru", "uk", "bg")
+
+
+# `COMMON_MASK` bit: the key is a common word in a language other than the main one of the
+# place's country (tools/build_geonames.py, common_mask()).
+FOREIGN = 1 << 31
+
+
+def language_bits(language: str | None) -> int:
+    """The `COMMON_MASK` bits of an article's language; FOREIGN when it is not known."""
+    if not language:
+        return FOREIGN
+    code = language.strip().lower().replace("_", "-").split("-")[0]
+    return 1 << WORD_LANGUAGES.index(code) if code in WORD_LANGUAGES else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,15 +110,19 @@ class WorldFiles:
         if magic != MAGIC:
             raise ValueError(f"{places_path}: not a world places file")
 
-    def targets(self, key: str) -> list[tuple[int, int, tuple[str, ...] | None]]:
-        """(place number, target flags, case forms or None) of each place `key` names,
-        most populous first."""
+    def targets(self, key: str) -> list[tuple[int, int, tuple[str, ...] | None, int]]:
+        """(place number, target flags, case forms or None, `COMMON_MASK` or 0) of each
+        place `key` names, most populous first."""
         found = []
         for value in self.trie.get(key, ()):
             number, flags = TARGET.unpack_from(value, 0)
-            cases = tuple(value[TARGET.size:].decode("utf-8").split(" ")) if (
+            start, mask = TARGET.size, 0
+            if flags & COMMON:
+                mask = COMMON_MASK.unpack_from(value, start)[0]
+                start += COMMON_MASK.size
+            cases = tuple(value[start:].decode("utf-8").split(" ")) if (
                 flags & CASED) else None
-            found.append((number, flags, cases))
+            found.append((number, flags, cases, mask))
         found.sort()
         return found
 

@@ -24,7 +24,7 @@ def alert_id(rule_id: str, article_key: str) -> str:
 def article_ref(article: Article) -> ArticleRef:
     return ArticleRef(key=article.key, url=article.url, title=article.title,
                       summary=article.summary, source=article.source,
-                      published=article.published)
+                      published=article.published, language=article.language)
 
 
 def build_alerts(article: Article, found: ArticleMatch, now: datetime) -> list[Alert]:

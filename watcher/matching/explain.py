@@ -1,7 +1,11 @@
 """Why a rule fired: the matched terms of the rules that fire on one article. Pure.
 
 Explanations are made only for rules that fire, and each matched term once per article
-(`Explainer`): a term occurrence that several rules report is one shared `MatchedTerm`. Its
+(`Explainer`): a term occurrence that several rules report is one shared `MatchedTerm`.
+A hit holds the article's `Explainer` and a key (the terms of a rule decided by the index,
+or the occurrences `holds` collected) and asks it for its matched terms as plain arrays
+(`spots`) or as `MatchedTerm`s on first use: a busy article fires hundreds of rules, and
+the models are only wanted for the alerts. Their
 values come from the matcher, already of the right types (a label, a kind, a slice of the
 field, the field's name, offsets), so it is made without pydantic's validation
 (`matched_term`), at a fraction of the cost: when many rules fire, hundreds are made per
@@ -17,7 +21,7 @@ from itertools import chain
 from operator import itemgetter
 
 from watcher.matching.evaluate import Occurrence, Why
-from watcher.models import FIELDS, FieldName, MatchedTerm, TermKind
+from watcher.models import FIELDS, FieldName, MatchedTerm, Spots, TermKind
 
 _new = object.__new__
 _set_attribute = object.__setattr__
@@ -61,6 +65,52 @@ class Explainer:
         self.texts = texts
         self._said: dict[tuple[int, Occurrence], MatchedTerm] = {}
         self._every: dict[int, tuple[MatchedTerm, ...]] = {}
+        self._spots: dict[int, Spots] = {}
+
+    def spots(self, key: object) -> Spots:
+        """A hit's matched terms as plain arrays (models.Spots): `key` is the term of a
+        rule decided by the index (an int) or its terms (a frozenset), or what `holds`
+        collected (a list)."""
+        kind = type(key)
+        if kind is int:
+            return self.every_spot(key)  # type: ignore[arg-type]
+        if kind is frozenset:
+            return self.spots_of_terms(key)  # type: ignore[arg-type]
+        return self.spots_of_why(key)  # type: ignore[arg-type]
+
+    def matched_terms(self, key: object) -> tuple[MatchedTerm, ...]:
+        """A hit's matched terms (see `spots`)."""
+        kind = type(key)
+        if kind is int:
+            return self.every(key)  # type: ignore[arg-type]
+        if kind is frozenset:
+            return self.of_terms(key)  # type: ignore[arg-type]
+        return self.of_why(key)  # type: ignore[arg-type]
+
+    def spots_of_terms(self, term_ids: Iterable[int]) -> Spots:
+        """`of_terms` as plain arrays."""
+        found = [t for t in term_ids if t in self.found]
+        if len(found) == 1:
+            return self.every_spot(found[0])
+        terms = self.terms
+        return _spots(sorted((occ, terms[t].label, t) for t in found for occ in self.found[t]),
+                      terms)
+
+    def every_spot(self, term_id: int) -> Spots:
+        """`every` as plain arrays."""
+        made = self._spots.get(term_id)
+        if made is None:
+            info = self.terms[term_id]
+            occurrences = tuple(sorted(self.found[term_id]))
+            count = len(occurrences)
+            made = self._spots[term_id] = (occurrences, (info.label,) * count,
+                                           (info.kind,) * count)
+        return made
+
+    def spots_of_why(self, why: Why) -> Spots:
+        """`of_why` as plain arrays."""
+        terms = self.terms
+        return _spots(sorted({(occ, terms[t].label, t) for t, occ in why}), terms)
 
     def _said_once(self, term_id: int, occurrence: Occurrence) -> MatchedTerm:
         matched = self._said.get((term_id, occurrence))
@@ -107,3 +157,11 @@ class Explainer:
         terms = self.terms
         return tuple(self._said_once(term_id, occurrence) for occurrence, _, term_id in
                      sorted({(occ, terms[t].label, t) for t, occ in why}))
+
+
+
+
+def _spots(keys: list[tuple[Occurrence, str, int]], terms: list[TermInfo]) -> Spots:
+    """Sorted (occurrence, label, term id) as `Spots`."""
+    return (tuple(occ for occ, _, _ in keys), tuple(label for _, label, _ in keys),
+            tuple(terms[t].kind for _, _, t in keys))

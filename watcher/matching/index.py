@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from watcher.matching.evaluate import (
@@ -66,6 +67,9 @@ class RuleIndex:
     # A rule of "at least N of these leaves": rule -> their numbers (a leaf written twice
     # counts twice) and N.
     counted: dict[int, tuple[tuple[int, ...], int]] = field(default_factory=dict)
+    # Rules whose index terms do not decide that their required leaves hold: those that
+    # require more than one leaf, or "at least N" of some (the others need no check).
+    checked: frozenset[int] = frozenset()
     found_in: Counter[int] = field(default_factory=Counter)  # term -> articles it was in
     seen: int = 0
     next_review: int = FIRST_REVIEW
@@ -91,6 +95,11 @@ class RuleIndex:
                 self.counted[rule] = (tuple(numbers.setdefault(leaf.term_ids, len(numbers))
                                             for leaf in shape.counted), shape.least)
         self.leaf_terms = list(numbers)  # numbered in order of insertion
+        # A rule that requires one leaf (of terms) is indexed under that leaf's terms
+        # (`_by_term`: a leaf of patterns is the last choice), so it is a candidate exactly
+        # when that leaf has a term found; one that requires none has no leaf to check.
+        self.checked = frozenset(rule for rule, needs in enumerate(self.needs)
+                                 if len(needs) > 1 or rule in self.counted)
 
     def _by_term(self, cost: Callable[[CompiledLeaf], Any]) -> dict[int, tuple[int, ...]]:
         """Each rule under the terms of its cheapest leaf (or k - N + 1 leaves); a leaf of
@@ -118,15 +127,19 @@ class RuleIndex:
         candidates out, each leaf looked at once per article."""
         by_term, leaf_terms, needs, counted = (self.by_term, self.leaf_terms, self.needs,
                                                self.counted)
+        chosen = set(chain.from_iterable(filter(None, map(by_term.get, found))))
+        to_check = chosen.intersection(self.checked)
+        if not to_check:
+            return sorted(chosen)
         present = found.keys()
         known: dict[int, bool] = {}  # leaf -> has a term found (the loops are inlined: hot)
-        chosen = []
-        for rule in {r for t in found for r in by_term.get(t, ())}:
+        for rule in to_check:
             for leaf in needs[rule]:
                 answer = known.get(leaf)
                 if answer is None:
                     answer = known[leaf] = not present.isdisjoint(leaf_terms[leaf])
                 if not answer:
+                    chosen.discard(rule)
                     break
             else:
                 some = counted.get(rule)
@@ -138,10 +151,8 @@ class RuleIndex:
                             answer = known[leaf] = not present.isdisjoint(leaf_terms[leaf])
                         least -= answer
                     if least > 0:
-                        continue
-                chosen.append(rule)
-        chosen.sort()
-        return chosen
+                        chosen.discard(rule)
+        return sorted(chosen)
 
     def learn(self, found: Mapping[int, object]) -> None:
         """Count the terms of one more article; re-index when it is time."""

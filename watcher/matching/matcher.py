@@ -124,13 +124,20 @@ class CompiledRule:
     feeds: frozenset[str] | None = None  # None: every feed
     languages: frozenset[str] | None = None  # None: every language
     ref: RuleRef = field(init=False)  # what its alerts say of it
+    notify: tuple[str, ...] = field(init=False)
     # The terms of a rule that fires whenever the rule index makes it a candidate (see
     # `decided_terms`), else None: it is not evaluated, its explanation is these terms.
     decided: frozenset[int] | None = field(init=False)
+    # What its hits give the Explainer (explain.py): its one decided term, or its terms.
+    explain_key: int | frozenset[int] | None = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ref", self.rule.ref())
-        object.__setattr__(self, "decided", decided_terms(self.condition))
+        object.__setattr__(self, "notify", self.rule.notify)
+        decided = decided_terms(self.condition)
+        object.__setattr__(self, "decided", decided)
+        object.__setattr__(self, "explain_key", next(iter(decided)) if (
+            decided is not None and len(decided) == 1) else decided)
 
     def in_scope(self, feed: str, language: str) -> bool:
         return ((self.feeds is None or feed in self.feeds)
@@ -168,6 +175,11 @@ class Matcher:
     entities: frozenset[int] = frozenset()  # term ids of places and groups
     listed: frozenset[int] = frozenset()  # ... of gazetteer entries, listed in alerts
     actors: ActorResolver | None = None  # which of the actors sharing a spelling is meant
+    scoped: frozenset[int] = field(init=False)  # the rules with a scope (feeds, languages)
+
+    def __post_init__(self) -> None:
+        self.scoped = frozenset(i for i, rule in enumerate(self.rules)
+                                if rule.feeds is not None or rule.languages is not None)
 
     @property
     def key_count(self) -> int:
@@ -433,23 +445,25 @@ def match_article(matcher: Matcher, article: Article, *,
     explain = Explainer(matcher.terms, found, texts)  # each matched term made once
     candidates = matcher.index.candidates(found)
     matcher.index.learn(found)
+    rules, scoped = matcher.rules, matcher.scoped
     for index in candidates:
-        compiled = matcher.rules[index]
-        if not compiled.in_scope(article.feed, language):
+        compiled = rules[index]
+        if index in scoped and not compiled.in_scope(article.feed, language):
             continue
         if compiled.decided is not None:  # a candidate is a hit: nothing to evaluate
-            hits.append(RuleHit(rule=compiled.ref, notify=compiled.rule.notify,
-                                matched=explain.of_terms(compiled.decided)))
+            hits.append(RuleHit(compiled.ref, compiled.notify,
+                                explanation=explain, key=compiled.explain_key))
             continue
         if not holds(compiled.condition, scan, None):  # most candidates: stop early
             continue
         why: list[tuple[int, Occurrence]] = []
         if holds(compiled.condition, scan, why):  # again, collecting every occurrence
-            hits.append(RuleHit(rule=compiled.ref, notify=compiled.rule.notify,
-                                matched=explain.of_why(why)))
+            hits.append(RuleHit(compiled.ref, compiled.notify,
+                                explanation=explain, key=why))
     if not (hits or all_entities):
         return ArticleMatch()
-    places, groups = _entities(matcher, found, _tokens_for_places(texts, tokenized), undecided)
+    places, groups = _entities(matcher, found, _tokens_for_places(texts, tokenized), undecided,
+                               article.language)
     return ArticleMatch(hits=tuple(hits), places=places, groups=groups)
 
 
@@ -544,8 +558,8 @@ def _drop_nested_entities(entities: frozenset[int], found: dict[int, set[Occurre
 
 def _entities(matcher: Matcher, found: dict[int, set[Occurrence]],
               tokenized: list[Tokens | None],
-              undecided: frozenset[tuple[int, Occurrence]] = frozenset()
-              ) -> tuple[tuple[Place, ...], tuple[Group, ...]]:
+              undecided: frozenset[tuple[int, Occurrence]] = frozenset(),
+              language: str | None = None) -> tuple[tuple[Place, ...], tuple[Group, ...]]:
     """Every place and group the article names, in order of first mention: the gazetteer
     entries found, and the GeoNames cities beside them (terms.Gazetteer.world_mentions).
     An acronym of several actors that the article does not decide (`undecided`, see
@@ -556,7 +570,8 @@ def _entities(matcher: Matcher, found: dict[int, set[Occurrence]],
                if (term_id, occ) not in undecided]
     taken = [occ for occ, _, _ in entries]
     world = gazetteer.world_mentions(tokenized, taken,
-                                     {entry for _, kind, entry in entries if kind == "place"})
+                                     {entry for _, kind, entry in entries if kind == "place"},
+                                     language)
     mentions = sorted([*entries, *((occ, "place", key) for occ, key in world)])
     places: dict[str, Place] = {}
     groups: dict[str, Group] = {}

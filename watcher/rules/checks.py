@@ -9,6 +9,7 @@ languages, from subtitles, news, books and the web), on the Zipf scale: 7 is "th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
@@ -27,6 +28,41 @@ def word_zipf(text: str, language: str) -> float:
         return float(zipf_frequency(text, language))
     except LookupError:
         return 0.0
+
+
+# Terms in lower-case ASCII words: wordfreq splits them at the spaces and changes nothing
+# else, in every language it splits with regular expressions.
+_PLAIN_WORDS = re.compile(r"[a-z]+(?: [a-z]+)*")
+# Below this frequency (a share of words) no word is at COMMON_WORD_ZIPF, rounding aside.
+_RARER = 0.5 * 10 ** (COMMON_WORD_ZIPF - 9)
+
+
+def is_common(text: str, language: str) -> bool:
+    """Whether `text` is at least COMMON_WORD_ZIPF in `language` (`word_zipf`). wordfreq
+    tokenises each text it is asked about (a tenth of a millisecond): a text of lower-case
+    ASCII words with one word not among the language's common words is answered without it,
+    since a phrase is never more frequent than its rarest word."""
+    if _PLAIN_WORDS.fullmatch(text):
+        common = _common_words(language)
+        if common is not None and not common.issuperset(text.split()):
+            return False
+    return word_zipf(text, language) >= COMMON_WORD_ZIPF
+
+
+@lru_cache(maxsize=64)
+def _common_words(language: str) -> frozenset[str] | None:
+    """The words of `language` at COMMON_WORD_ZIPF or more, as `word_zipf` rates them alone
+    (None when wordfreq does not split this language at spaces, or has no list for it)."""
+    from wordfreq import get_frequency_dict, get_language_info
+
+    try:
+        if get_language_info(language)["tokenizer"] != "regex":
+            return None
+        frequencies = get_frequency_dict(language)
+    except LookupError:
+        return None
+    return frozenset(word for word, share in frequencies.items()
+                     if share >= _RARER and word_zipf(word, language) >= COMMON_WORD_ZIPF)
 
 
 def never_holds(node: Node, excluded: Sequence[Leaf] = ()) -> str | None:
@@ -71,8 +107,7 @@ def lone_common_terms(node: Node, language: str) -> list[str]:
     found = []
     for term in dict.fromkeys(_word_terms(node)):
         # The cheap structural test first: wordfreq loads its tables on first use.
-        if not term.case and _holds_with(node, term) and (
-                word_zipf(term.text, language) >= COMMON_WORD_ZIPF):
+        if not term.case and _holds_with(node, term) and is_common(term.text, language):
             found.append(term.text)
     return found
 

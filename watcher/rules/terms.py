@@ -322,10 +322,13 @@ class Gazetteer:
         return place
 
     def world_mentions(self, tokenized: list[Tokens | None], taken: list[Occurrence],
-                       found: set[str]) -> list[tuple[Occurrence, str]]:
+                       found: set[str], language: str | None = None
+                       ) -> list[tuple[Occurrence, str]]:
         """The world places an article mentions (geonames.WorldLayer.mentions), beside the
         places and groups the matcher found (`taken`) and the curated places among them
-        (`found`, names), whose countries and coordinates are context."""
+        (`found`, names), whose countries and coordinates are context. `language` is the
+        article's (None if not known): a place name that is a common word of it needs
+        support (geonames.WorldLayer.scan)."""
         if self.world is None:
             return []
         world = self.world
@@ -337,7 +340,7 @@ class Gazetteer:
             self._world_filter = (hidden, claimed)
         hidden, claimed = self._world_filter
         hits = [hit for index, tokens in enumerate(tokenized) if tokens is not None
-                for hit in world.scan(tokens, index, claimed)]
+                for hit in world.scan(tokens, index, claimed, language)]
         if not hits:
             return []
         curated = [self.places[name] for name in found if name in self.places]

@@ -275,6 +275,12 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         last_error    text
     );
     """),
+    (15, """
+    -- Story retention (sqlite_stories.py, postgres_stories.py): keys and gates older than the
+    -- stories a new article can still join are deleted by time, with each placement.
+    CREATE INDEX story_keys_at ON story_keys (at);
+    CREATE INDEX story_gates_taken ON story_gates (taken_at);
+    """),
 )
 
 SCHEMA_VERSION_TABLE = """

@@ -4,7 +4,8 @@ Replicas place articles under one transaction-scoped advisory lock per schema: a
 the stories its articles may join, decides and writes them before another replica's batch
 reads, so two replicas polling two outlets of one event at once still make one story (the
 article key is the primary key of `story_articles` besides). Gates are taken with
-`ON CONFLICT DO NOTHING`: the first article to take one holds it."""
+`ON CONFLICT DO NOTHING`: the first article to take one holds it. Retention as on SQLite
+(stories_retention.py): each placement deletes keys and gates no one can use."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from watcher.models import Story, StoryDecider, StoryEntry, StoryMember
+from watcher.store.stories_retention import retention_cutoff
 
 Conn = psycopg.AsyncConnection[TupleRow]
 
@@ -40,9 +42,17 @@ async def assign_stories(conn: Conn, entries: Sequence[StoryEntry], since: datet
             members = await _members(conn, sorted({k for e in todo for k in e.keys}), since)
             ids = decide(todo, members)
             await _insert(conn, todo, ids)
+            await prune(conn, retention_cutoff(since, todo))
             placed.update((e.article_key, sid) for e, sid in zip(todo, ids, strict=True))
         views = await _views(conn, sorted(set(placed.values())))
     return [views[placed[e.article_key]] for e in entries]
+
+
+async def prune(conn: Conn, before: datetime) -> int:
+    """Delete story keys of articles before `before` and gates taken before it."""
+    keys = await conn.execute("DELETE FROM story_keys WHERE at < %s", (before,))
+    gates = await conn.execute("DELETE FROM story_gates WHERE taken_at < %s", (before,))
+    return keys.rowcount + gates.rowcount
 
 
 async def _members(conn: Conn, keys: list[str], since: datetime) -> list[StoryMember]:

@@ -1,6 +1,10 @@
 """Stories on SQLite (run on the store's thread): which story each article is in, and the
 gates of delivery per story. Placing articles is one `BEGIN IMMEDIATE` transaction, so
-processes sharing the file place them one batch at a time and never split a story."""
+processes sharing the file place them one batch at a time and never split a story.
+
+Retention: each placement deletes, by time (indexed), the keys and gates that no article can
+use any more (`retention_cutoff`); stories and their articles stay, the record behind
+`watcher alerts --story` and the alerts that name them."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from datetime import datetime
 
 from watcher.models import Story, StoryDecider, StoryEntry, StoryMember
 from watcher.store.sqlite_conn import as_time, in_chunks, to_text, transaction
+from watcher.store.stories_retention import retention_cutoff
 
 # The most recent articles a batch compares with, per query: enough for any real news day;
 # a flood of look-alike articles (a template headline) stays linear.
@@ -31,8 +36,17 @@ def assign_stories(conn: sqlite3.Connection, entries: list[StoryEntry], since: d
             for entry, sid in zip(todo, ids, strict=True):
                 _insert(conn, entry, sid)
                 placed[entry.article_key] = sid
+            prune(conn, retention_cutoff(since, todo))
         views = _views(conn, sorted(set(placed.values())))
     return [views[placed[e.article_key]] for e in entries]
+
+
+def prune(conn: sqlite3.Connection, before: datetime) -> int:
+    """Delete story keys of articles before `before` and gates taken before it."""
+    cutoff = to_text(before)
+    keys = conn.execute("DELETE FROM story_keys WHERE at < ?", (cutoff,)).rowcount
+    return keys + conn.execute("DELETE FROM story_gates WHERE taken_at < ?",
+                               (cutoff,)).rowcount
 
 
 def _placed(conn: sqlite3.Connection, keys: list[str]) -> dict[str, str]:

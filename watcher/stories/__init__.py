@@ -5,7 +5,7 @@
 
 The store keeps entries and their stories (one story per article: replicas agree); the
 pipeline and `watcher match` wire these functions to it. Nothing here reads a clock or a disk
-besides the word lists of wordfreq and the gazetteer's own data.
+besides its own word weights (data/, built from wordfreq by tools/build_word_weights.py).
 """
 
 from watcher.stories.clustering import (

@@ -2,14 +2,15 @@
 
 An article joins the story of the earlier article it is most like, if it is like one enough;
 else it starts a story of its own. Two articles report the same event when, within the
-window of each other:
+window of each other, they do not report different days (the weekdays they name: a strike on
+Friday and another on Sunday in one city are two events), and:
 
-- their words mostly agree (near-copies: a wire story re-published, a rewritten headline); or
-- they name a place or group in common (not a whole country) and their words agree in part,
-  or they give the same figure (a casualty count) beside some agreement in words or a second
-  shared name; or
-- they are in different languages (words cannot agree) and share two names and a figure, or
-  three names.
+- their weighted words mostly agree (near-copies: a wire story re-published, a rewritten
+  headline); or
+- they name a place in common (not a whole country; groups act everywhere: they confirm an
+  event, never make one) and their words agree in part, or less so beside a shared figure
+  (a casualty count); or
+- they are in different languages (words cannot agree), share a place and a figure.
 
 So a convoy leaving Raqqa and schools reopening in Raqqa, on the same day, share a place but
 neither words nor figures, and stay apart. A story lives while its first article is within the
@@ -27,9 +28,9 @@ from datetime import datetime, timedelta
 from watcher.models import Article, ArticleMatch, Story, StoryEntry, StoryMember
 from watcher.stories.signature import Signature, signature
 
-NEAR_COPY = 0.5  # estimated Jaccard of word sets
-SAME_EVENT = 0.2  # with a shared place or group
-SOME_WORDS = 0.1  # with a shared place or group and a shared figure
+NEAR_COPY = 0.5  # cosine of weighted words
+SAME_EVENT = 0.3  # with a shared place
+SOME_WORDS = 0.15  # with a shared place and a shared figure
 STORY_ID_LENGTH = 16
 COMPARED_PER_STORY = 8
 
@@ -46,17 +47,21 @@ class Candidate:
 
 def same_event(a: Signature, b: Signature) -> bool:
     """Do two articles (of any outlets, languages) report the same event?"""
-    words = a.similarity(b)
+    return _same_event(a, b, a.similarity(b))
+
+
+def _same_event(a: Signature, b: Signature, words: float) -> bool:
+    """same_event, given the similarity of their words."""
+    if a.days and b.days and not a.days & b.days:
+        return False
     if words >= NEAR_COPY:
         return True
-    shared = a.entities & b.entities
-    places = sum(name.startswith("place:") for name in shared)
-    if not places:  # groups act everywhere: they confirm an event, never make one
+    if not any(name.startswith("place:") for name in a.entities & b.entities):
         return False
     figures = bool(a.figures & b.figures)
-    if words >= SAME_EVENT or (figures and (words >= SOME_WORDS or len(shared) >= 2)):
+    if words >= SAME_EVENT or (figures and words >= SOME_WORDS):
         return True
-    return a.language != b.language and (figures or len(shared) >= 3)
+    return a.language != b.language and figures
 
 
 def story_id(article_key: str) -> str:
@@ -107,9 +112,12 @@ def _best_match(mine: Signature, at: datetime, pool: Sequence[Candidate],
     for other in pool:
         if abs(at - other.at) > span or abs(at - other.story_first_seen) > span:
             continue
-        if not same_event(mine, other.signature):
+        theirs = other.signature
+        if mine.days and theirs.days and not mine.days & theirs.days:
+            continue  # different days: no need to compare their words
+        score = mine.similarity(theirs)
+        if not _same_event(mine, theirs, score):
             continue
-        score = mine.similarity(other.signature) + len(mine.entities & other.signature.entities)
         if best is None or score > best[0]:
             best = (score, other)
     return None if best is None else best[1]

@@ -7,6 +7,10 @@ held over a sink's cap shows counts by severity and rule, and the titles.
     teams    an Adaptive Card with the same content
     email    plain text and HTML, the counts in the subject
 
+Under each alert of a digest, the other outlets that reported its story by the time the
+message went out (story_digest.py): "Also reported by N outlets", linked; the webhook
+document carries them in `stories`.
+
 Feed text is escaped exactly as in the one-alert formats. A chat sink's `digest_title` and
 `digest_text` templates replace the title and everything under it (email: batch_mail.py).
 """
@@ -41,6 +45,7 @@ from watcher.delivery.sinks.templates import (
     Verbatim,
     render_batch_template,
 )
+from watcher.delivery.story_digest import Report, also_heading, also_reported, listed
 from watcher.models import Alert
 
 TEXT_LIMIT = 2900  # under Slack's 3000 for a section's text
@@ -61,6 +66,12 @@ def webhook_document(batch: Batch) -> dict[str, Any]:
                            "count": summary.total, "by_severity": dict(summary.by_severity)}
     if batch.kind == "digest":
         doc["alerts"] = [a.to_dict() for a in batch.alerts]
+        doc["stories"] = [{"id": sid, "articles": now.story.articles,
+                           "sources": list(now.story.sources),
+                           "reports": [{"source": r.source, "title": r.title,
+                                        "url": safe_url(r.url)}
+                                       for r in now.reports]}
+                          for sid, now in sorted(batch.stories.items())]
     else:
         doc["by_rule"] = [{"id": r.rule_id, "title": r.title, "severity": r.severity,
                            "count": r.count} for r in summary.by_rule]
@@ -95,6 +106,21 @@ def _slack_link(alert: Alert) -> str:
     if not link:
         return title
     return f"<{slack_markup.link_target(link)}|{title}>"
+
+
+def _slack_also(alert: Alert, batch: Batch) -> str:
+    reports = also_reported(alert, batch.stories)
+    if not reports:
+        return ""
+    shown, more = listed(reports)
+    links = ", ".join(_slack_report(r) for r in shown) + (f" and {more} more" if more else "")
+    return f"\n_{also_heading(reports)}:_ {links}"
+
+
+def _slack_report(report: Report) -> str:
+    name = escape_mrkdwn(one_line(report.source, 100) or "unknown")
+    link = safe_url(report.url)
+    return f"<{slack_markup.link_target(link)}|{name}>" if link else name
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -151,7 +177,7 @@ def _default_slack_message(batch: Batch) -> dict[str, Any]:
                 f"{SEVERITY_ICONS[a.rule.severity]} *{esc(one_line(a.rule.title, 200))}*\n"
                 f"{_slack_link(a)}\n{esc(one_line(a.article.source) or 'unknown')} · "
                 f"{esc(format_time(a.article.published))}"
-                + (f" · {esc(where)}" if where else "")))
+                + (f" · {esc(where)}" if where else "") + _slack_also(a, batch)))
         more = 0
     else:
         blocks += [section(esc(t)) for t in _sections(_rule_lines(summary))]
@@ -168,6 +194,20 @@ def _teams_link(alert: Alert) -> str:
     title = escape_markdown(one_line(alert.article.title, 300))
     link = safe_url(alert.article.url)
     return f"[{title}]({link.replace(')', '%29')})" if link else title
+
+
+def _teams_also(alert: Alert, batch: Batch) -> str:
+    reports = also_reported(alert, batch.stories)
+    if not reports:
+        return ""
+    shown, more = listed(reports)
+    links = []
+    for r in shown:
+        name = escape_markdown(one_line(r.source, 100) or "unknown")
+        link = safe_url(r.url)
+        links.append(f"[{name}]({link.replace(')', '%29')})" if link else name)
+    return (f"{also_heading(reports)}: " + ", ".join(links)
+            + (f" and {more} more" if more else ""))
 
 
 def teams_batch_message(batch: Batch, templates: CompiledChatTemplates | None = None
@@ -204,6 +244,8 @@ def _default_card(batch: Batch) -> dict[str, Any]:
             body.append(text(f"{esc(one_line(a.article.source) or 'unknown')} · "
                              f"{esc(format_time(a.article.published))}", isSubtle=True,
                              size="Small"))
+            if also := _teams_also(a, batch):
+                body.append(text(also, size="Small"))
     else:
         body += [text(esc(line)) for line in _rule_lines(summary)]
         shown, more = _listed(batch.alerts)
@@ -220,12 +262,44 @@ def batch_text(batch: Batch) -> str:
     summary = summarise(batch.alerts)
     lines = [batch_title(batch, summary), ""]
     if batch.kind == "digest":
-        return "\n".join(lines) + "\n".join(render_text(a) for a in batch.alerts)
+        return "\n".join(lines) + "\n".join(render_text(a) + _text_also(a, batch)
+                                             for a in batch.alerts)
     lines += [f"  {line}" for line in _rule_lines(summary)] + ["", "Held alerts:"]
     lines += [f"  - [{a.rule.severity.upper()}] {one_line(a.article.title)}"
               + (f" <{link}>" if (link := safe_url(a.article.url)) else "")
               for a in batch.alerts]
     return "\n".join(lines) + "\n"
+
+
+def _text_also(alert: Alert, batch: Batch) -> str:
+    reports = also_reported(alert, batch.stories)
+    if not reports:
+        return ""
+    shown, more = listed(reports)
+    lines = [f"  {also_heading(reports)}:"]
+    lines += [f"    - {one_line(r.source) or 'unknown'}: {one_line(r.title, 200)}"
+              + (f" <{link}>" if (link := safe_url(r.url)) else "") for r in shown]
+    if more:
+        story = alert.story.id if alert.story else ""
+        lines.append(f"    …and {more} more (watcher alerts --story {story})")
+    return "\n".join(lines) + "\n"
+
+
+def _html_also(alert: Alert, batch: Batch) -> str:
+    esc = html.escape
+    reports = also_reported(alert, batch.stories)
+    if not reports:
+        return ""
+    shown, more = listed(reports)
+    items = []
+    for r in shown:
+        label = esc(one_line(r.source) or "unknown")
+        link = safe_url(r.url)
+        label = f'<a href="{esc(link)}">{label}</a>' if link else label
+        items.append(f"<li>{label}: {esc(one_line(r.title, 200))}</li>")
+    if more:
+        items.append(f"<li>…and {more} more</li>")
+    return f"<p>{esc(also_heading(reports))}:</p><ul>{''.join(items)}</ul>"
 
 
 def batch_html(batch: Batch) -> str:
@@ -234,7 +308,7 @@ def batch_html(batch: Batch) -> str:
     summary = summarise(batch.alerts)
     title = esc(batch_title(batch, summary))
     if batch.kind == "digest":
-        parts = [_body(render_html(a)) for a in batch.alerts]
+        parts = [_body(render_html(a)) + _html_also(a, batch) for a in batch.alerts]
         inner = "<hr>".join(parts)
     else:
         rules = "".join(f"<li>{esc(line)}</li>" for line in _rule_lines(summary))
