@@ -6,9 +6,9 @@
 
 `--workload first-start` is issue 19's workload (bench/poll_workload.py): real-sized feeds on
 one host with 50 ms of latency, four polls (first, unchanged, 5 new items per feed,
-unchanged) in one process, alerts delivered vs. expected, raw httpx alongside. `--code` runs
-the pipeline of another checkout (e.g. `git worktree add /tmp/base main`) in the same run.
-The rest of this docstring is the default workload.
+unchanged) in one process, alerts delivered vs. expected, raw httpx and raw aiohttp
+alongside. `--code` runs the pipeline of another checkout (e.g. `git worktree add /tmp/base
+main`) in the same run. The rest of this docstring is the default workload.
 
 A local aiohttp server (its own process) plays `--hosts` outlets on 127.0.0.1, 127.0.0.2, …
 (every 127/8 address is loopback on Linux). Feeds are spread evenly over them. It answers
@@ -201,7 +201,8 @@ def first_start_child(mode: str, port: int, size: int, concurrency: int, per_hos
                       unchanged_only: bool) -> None:
     import poll_workload
 
-    run = poll_workload.pipeline_run if mode == "pipeline" else poll_workload.baseline_run
+    run = {"pipeline": poll_workload.pipeline_run, "baseline": poll_workload.baseline_run,
+           "baseline-aiohttp": poll_workload.aiohttp_baseline_run}[mode]
     result = asyncio.run(run(port, size, concurrency, per_host, ROOT, unchanged_only))
     print(json.dumps(result))
 
@@ -217,7 +218,8 @@ def first_start(args: argparse.Namespace) -> None:
         print(f"first-start workload: one host, {poll_workload.LATENCY * 1000:.0f} ms latency, "
               f"{poll_workload.ITEMS} items of {poll_workload.WORDS} words per feed, "
               f"concurrency {args.concurrency}, per host {args.per_host}")
-        kinds = [("raw httpx", "baseline", None), ("watcher", "pipeline", None)]
+        kinds = [("raw httpx", "baseline", None), ("raw aiohttp", "baseline-aiohttp", None),
+                 ("watcher", "pipeline", None)]
         if args.code:
             kinds.append((f"watcher at {args.code}", "pipeline", args.code))
         for size in (int(s) for s in args.sizes.split(",")):
@@ -281,7 +283,8 @@ def main() -> None:
     parser.add_argument("--unchanged-only", action="store_true",
                         help="first-start only: seed every feed's validators, poll once (304s)")
     parser.add_argument("--serve-first-start", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--first-start-child", choices=["pipeline", "baseline"],
+    parser.add_argument("--first-start-child",
+                        choices=["pipeline", "baseline", "baseline-aiohttp"],
                         help=argparse.SUPPRESS)
     parser.add_argument("--child", choices=["pipeline", "baseline"], help=argparse.SUPPRESS)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)

@@ -11,8 +11,9 @@ and honours ETag and Last-Modified. Four polls, in one process as a running serv
     4 unchanged   304 again
 
 After each poll the outbox is drained to a JSONL sink, so "alerts" counts alerts delivered,
-compared with what the phrase-carrying items should give. The baseline in the same run is
-raw httpx: the same URLs and conditional headers, the same concurrency, bodies read.
+compared with what the phrase-carrying items should give. The baselines in the same run are
+raw httpx and raw aiohttp (what watcher's transport is built on): the same URLs and
+conditional headers, the same concurrency, bodies read.
 """
 
 from __future__ import annotations
@@ -249,6 +250,42 @@ async def baseline_run(port: int, size: int, concurrency: int, per_host: int,
             await _set_version(port, version)
             wall, cpu = time.perf_counter(), _cpu()
             statuses = await asyncio.gather(*(get(client, n) for n in range(size)))
+            wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+            rows.append({"label": label, "poll_seconds": wall, "seconds": wall, "cpu": cpu,
+                         "rss_mb": _peak_mb(), "alerts_total": 0,
+                         "not_modified": statuses.count(304), "new_articles": 0,
+                         "errors": sum(s >= 400 for s in statuses), "first_error": None})
+    return {"imported_mb": 0.0, "loaded_mb": 0.0, "load_seconds": 0.0, "polls": rows}
+
+
+async def aiohttp_baseline_run(port: int, size: int, concurrency: int, per_host: int,
+                               root: Path, unchanged_only: bool = False) -> dict[str, Any]:
+    """`baseline_run` with aiohttp alone: the floor of the transport watcher's fetches use
+    (watcher/feeds/transport.py)."""
+    import aiohttp
+
+    validators: dict[int, tuple[str, str]] = {}
+    if unchanged_only:
+        validators = {n: (f'"{n}-0"', STAMPS[0]) for n in range(size)}
+    rows = []
+    slots = asyncio.Semaphore(min(concurrency, per_host))
+
+    async def get(session: aiohttp.ClientSession, n: int) -> int:
+        headers = {}
+        if n in validators:
+            headers = {"If-None-Match": validators[n][0], "If-Modified-Since": validators[n][1]}
+        async with slots, session.get(f"http://127.0.0.1:{port}/feed/{n}",
+                                      headers=headers) as response:
+            await response.read()
+        validators[n] = (response.headers["ETag"], response.headers["Last-Modified"])
+        return response.status
+
+    connector = aiohttp.TCPConnector(limit=concurrency * 4, limit_per_host=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        for label, version in UNCHANGED_ONLY if unchanged_only else POLLS:
+            await _set_version(port, version)
+            wall, cpu = time.perf_counter(), _cpu()
+            statuses = await asyncio.gather(*(get(session, n) for n in range(size)))
             wall, cpu = time.perf_counter() - wall, _cpu() - cpu
             rows.append({"label": label, "poll_seconds": wall, "seconds": wall, "cpu": cpu,
                          "rss_mb": _peak_mb(), "alerts_total": 0,

@@ -1,4 +1,4 @@
-"""PollWriter: many polls' writes grouped into few transactions, on a real SQLite file."""
+"""PollWriter and StateReader: many polls' writes and reads grouped, on a real SQLite file."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from tests.alertfactory import make_alert, make_article
 from watcher.errors import StoreError
 from watcher.models import Delivery, FeedState
 from watcher.store import PollRecord, Store, open_store
-from watcher.store.batching import PollWriter
+from watcher.store.batching import PollWriter, StateReader
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -61,3 +61,26 @@ async def test_drain_waits_for_queued_writes(store: Store) -> None:
     await writer.drain()
     assert all(t.done() for t in tasks)
     assert await store.load_feed_state("f19") is not None
+
+
+async def test_states_of_polls_started_together_are_read_in_one_query(store: Store) -> None:
+    for n in range(0, 300, 2):
+        await store.save_feed_state(FeedState(feed_id=f"f{n}", url=f"u{n}", etag=f'"{n}"'))
+    reader = StateReader(store)
+    states = await asyncio.gather(*(reader.load(f"f{n}") for n in range(300)),
+                                  reader.load("f0"))
+    assert reader.batches == 1
+    assert [s.etag if s else None for s in states[:300]] == [
+        f'"{n}"' if n % 2 == 0 else None for n in range(300)]
+    first, again = states[0], states[300]
+    assert first == again and first is not again  # each poll changes a state of its own
+    later = await reader.load("f2")  # a poll started later gets a read of its own
+    assert later is not None and later.etag == '"2"' and reader.batches == 2
+
+
+async def test_a_failed_read_fails_the_polls_waiting_for_it(tmp_path: Path) -> None:
+    s = await open_store(tmp_path / "w.db")
+    await s.close()
+    reader = StateReader(s)
+    outcomes = await asyncio.gather(reader.load("a"), reader.load("b"), return_exceptions=True)
+    assert all(isinstance(o, StoreError) for o in outcomes)

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpcore
 import httpx
 import pytest
 import trustme
@@ -25,17 +24,16 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from watcher.config.settings import FetchSettings
-from watcher.errors import FetchError
 from watcher.feeds import fetch
-from watcher.feeds.addressguard import GuardedBackend, IPAddress, address_problem
+from watcher.feeds.addressguard import IPAddress, address_problem
 from watcher.feeds.fetch import (
     FetchLimits,
-    GuardedTransport,
     fetch_feed,
     local_path,
     make_client,
     parse_retry_after,
 )
+from watcher.feeds.transport import GuardedTransport
 from watcher.models import FetchResult
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
@@ -300,10 +298,10 @@ def loopback_plays_public(ip: IPAddress) -> str | None:
     return None if str(ip) == "127.0.0.1" else address_problem(ip)
 
 
-def guarded_client(backend: GuardedBackend, settings: FetchSettings,
-                   ssl_context: ssl.SSLContext | None = None) -> httpx.AsyncClient:
-    transport = GuardedTransport(limits=httpx.Limits(max_connections=4), backend=backend,
-                                 ssl_context=ssl_context)
+def guarded_client(settings: FetchSettings, ssl_context: ssl.SSLContext | None = None,
+                   **guard: Any) -> httpx.AsyncClient:
+    transport = GuardedTransport(limits=httpx.Limits(max_connections=4),
+                                 ssl_context=ssl_context, **guard)
     return httpx.AsyncClient(transport=transport, follow_redirects=False,
                              timeout=settings.timeout)
 
@@ -313,7 +311,7 @@ async def test_guard_checks_every_redirect_hop(server: HTTPServer) -> None:
         redirect(f"http://127.0.0.2:{server.port}/internal"))
     server.expect_request("/internal").respond_with_data(FEED)
     settings = fetch_settings()
-    async with guarded_client(GuardedBackend(policy=loopback_plays_public), settings) as client:
+    async with guarded_client(settings, policy=loopback_plays_public) as client:
         result = await get(client, server.url_for("/jump"), settings)
     assert result.error is not None
     assert result.error.startswith("address not allowed: 127.0.0.2 resolves to 127.0.0.2")
@@ -336,14 +334,15 @@ async def test_guard_connects_to_the_address_it_checked(server: HTTPServer) -> N
     dns = RebindingDns()
     server.expect_request("/feed").respond_with_data(FEED)
     settings = fetch_settings()
-    backend = GuardedBackend(resolve=dns.resolve, policy=loopback_plays_public)
-    async with guarded_client(backend, settings) as client:
+    async with guarded_client(settings, resolve=dns.resolve,
+                              policy=loopback_plays_public) as client:
         result = await get(client, f"http://feeds.test:{server.port}/feed", settings)
         assert result.ok and dns.lookups == ["feeds.test"]  # checked once, connected there
         assert server.log[0][0].headers["Host"] == f"feeds.test:{server.port}"
         # A new connection resolves again, and this time the answer is refused.
         await client.aclose()
-    async with guarded_client(backend, settings) as client:
+    async with guarded_client(settings, resolve=dns.resolve,
+                              policy=loopback_plays_public) as client:
         again = await get(client, f"http://feeds.test:{server.port}/feed", settings)
     assert again.error is not None and "169.254.169.254 (link-local)" in again.error
     assert len(server.log) == 1
@@ -362,8 +361,8 @@ async def test_guard_keeps_sni_and_certificate_checks_on_https(
     try:
         settings = fetch_settings()
         dns = RebindingDns()
-        backend = GuardedBackend(resolve=dns.resolve, policy=loopback_plays_public)
-        async with guarded_client(backend, settings, client_ctx) as client:
+        async with guarded_client(settings, client_ctx, resolve=dns.resolve,
+                                  policy=loopback_plays_public) as client:
             result = await get(client, f"https://feeds.test:{httpd.port}/feed", settings)
             # The certificate names feeds.test, not the address connected to: only a
             # client that sent the host name (SNI) and checked it against the certificate
@@ -374,11 +373,6 @@ async def test_guard_keeps_sni_and_certificate_checks_on_https(
     finally:
         httpd.clear()
         httpd.stop()
-
-
-async def test_guard_refuses_unix_sockets() -> None:
-    with pytest.raises(FetchError, match="unix socket"):
-        await GuardedBackend().connect_unix_socket("/run/docker.sock")
 
 
 @pytest.mark.parametrize(("address", "problem"), [
@@ -544,19 +538,14 @@ async def test_waiting_for_a_slot_does_not_count_against_the_deadline(
     assert counter.peak["*"] == 1
 
 
-class CountingBackend(httpcore.AnyIOBackend):
-    def __init__(self) -> None:
-        self.connects = 0
-
-    async def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        self.connects += 1
-        return await super().connect_tcp(*args, **kwargs)
-
-
 async def test_unread_responses_do_not_cost_a_connection() -> None:
     """304s, redirects and error pages are read to their end, so the connection is reused.
     (aiohttp serves here: werkzeug's server closes every connection itself.)"""
+    connections: set[object] = set()  # the client's end of each connection served
+
     async def cached(request: web.Request) -> web.Response:
+        connections.add(request.transport.get_extra_info("peername")
+                        if request.transport else None)
         return web.Response(status=304)
 
     async def moved(request: web.Request) -> web.Response:
@@ -574,14 +563,12 @@ async def test_unread_responses_do_not_cost_a_connection() -> None:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
-    counting = CountingBackend()
-    backend = GuardedBackend(counting, policy=lambda ip: None)
     settings = fetch_settings()
     try:
-        async with guarded_client(backend, settings) as client:
+        async with guarded_client(settings, policy=lambda ip: None) as client:
             results = [await get(client, f"http://127.0.0.1:{port}{path}", settings, etag='"x"')
                        for path in ["/cached", "/moved", "/missing", "/cached"]]
     finally:
         await runner.cleanup()
     assert [r.status for r in results] == [304, 304, 404, 304]
-    assert counting.connects == 1
+    assert len(connections) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 
 import pytest
@@ -74,3 +75,18 @@ def test_broken_tags_take_linear_time(markup: str) -> None:
     started = time.perf_counter()
     html_to_text(markup)
     assert time.perf_counter() - started < 5
+
+
+def test_the_fast_tidy_equals_the_regular_expressions_it_replaces() -> None:
+    """_tidy collapses ASCII whitespace with str.split and finds break markers with
+    str.find; on any text it gives what the two regular expressions give."""
+    from watcher.feeds.htmltext import _MARKERS, _SPACE_RUN, _break_for, _tidy
+
+    alphabet = ["a", "bc", " ", "  ", "\t", "\n", "\x00P", "\x00L", "\x00", "\x00x", "\xa0",
+                "\x1c", "é", "\u3000", "P", "L"]
+    rng = random.Random(19)
+    for _ in range(20_000):
+        pieces = [rng.choice(alphabet) for _ in range(rng.randint(0, 12))]
+        text = "".join(pieces)
+        expected = _MARKERS.sub(_break_for, _SPACE_RUN.sub(" ", text)).strip()
+        assert _tidy(pieces) == expected, repr(text)

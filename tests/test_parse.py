@@ -446,10 +446,10 @@ def test_entries_are_keyed_before_their_html_is_reduced_and_seen_ones_never_are(
     parsed = read_feed(body, feed_id="fx", source="Fixture", url=FEED_URL)
     whole = parse(body).articles
     assert [k for k, _, _ in parsed.entries] == [a.key for a in whole]
-    assert not any("summary" in vars(entry) for _, _, entry in parsed.entries)  # not yet
+    assert not any(entry._summary is not None for _, _, entry in parsed.entries)  # not yet
     wanted = {whole[1].key, *whole[1].aliases}
     assert parsed.articles(wanted) == [whole[1]]
-    reduced = ["summary" in vars(entry) for _, _, entry in parsed.entries]
+    reduced = [entry._summary is not None for _, _, entry in parsed.entries]
     assert reduced == [False, True, False]
 
 

@@ -117,6 +117,10 @@ async def test_feed_state_round_trips_and_updates(store: Store) -> None:
     state.consecutive_failures, state.last_error, state.etag = 2, "HTTP 500", None
     await store.save_feed_state(state)
     assert await store.load_feed_state("f") == state
+    other = FeedState(feed_id="g", url="https://y.example/feed")
+    await store.save_feed_state(other)
+    assert await store.load_feed_states(["f", "g", "never"]) == {"f": state, "g": other}
+    assert await store.load_feed_states([]) == {}
 
 
 async def test_record_articles_dedupes_and_alerts_only_for_new_articles(

@@ -117,6 +117,29 @@ async def test_replicas_racing_on_one_event_make_one_story(pg_url: str) -> None:
             await s.close()
 
 
+async def test_the_store_reads_only_the_latest_articles_a_story_is_compared_through(
+        store: Store) -> None:
+    from watcher.store import postgres_stories, sqlite_stories
+    from watcher.stories.clustering import COMPARED_PER_STORY
+
+    assert sqlite_stories.MEMBERS_PER_STORY == postgres_stories.MEMBERS_PER_STORY \
+        == COMPARED_PER_STORY
+    stored = [entry(f"a{n:02}", CONVOY, f"S{n}", NOW - timedelta(minutes=30 - n))
+              for n in range(20)]
+    await store.assign_stories(stored, NOW - timedelta(days=1), lambda todo, _: ["s1"] * 20)
+    seen: list[list[str]] = []
+
+    def spy(todo: Sequence[StoryEntry], members: Sequence[StoryMember]) -> list[str]:
+        seen.append([m.entry.article_key for m in members])
+        return decide()(todo, members)
+
+    placed = await store.assign_stories([entry("new", CONVOY_B, "B")], NOW - timedelta(days=1),
+                                        spy)
+    # The latest COMPARED_PER_STORY of story s1, oldest first: what the decider keeps anyway.
+    assert seen == [[f"a{n:02}" for n in range(12, 20)]]
+    assert placed[0].id == "s1"
+
+
 async def test_keys_and_gates_no_article_can_use_are_pruned_stories_stay(store: Store) -> None:
     window = timedelta(seconds=WINDOW)
     old = await store.assign_stories([entry("old", CONVOY, "A")], NOW - window, decide())

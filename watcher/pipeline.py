@@ -9,8 +9,9 @@ point means a retry, never a lost or a repeated alert.
 What a poll costs is what it finds new:
 - a 304, or a body whose digest is the one last read, is not parsed;
 - entries are keyed before their HTML is reduced to text, and entries already seen never are;
-- the feed's state, articles and alerts are written with other polls' in one transaction
-  (store.batching.PollWriter), the feed's articles and alerts atomic within it.
+- the feed's state is read, and its state, articles and alerts are written, with other
+  polls' in one query and one transaction (store.batching), the feed's articles and alerts
+  atomic within it.
 
 Memory is bounded by the work in flight, not by the number of feeds or articles: a fetched
 body waits for one of WORK_SLOTS parse-and-match slots while still holding its fetch slot, so
@@ -50,7 +51,7 @@ from watcher.matching.matcher import Matcher, match_article
 from watcher.metrics import Metrics
 from watcher.models import Alert, Article, ArticleMatch, Delivery, FeedState, FetchResult
 from watcher.store import PollRecord, Store
-from watcher.store.batching import PollWriter
+from watcher.store.batching import PollWriter, StateReader
 from watcher.stories import assign_stories, delivery_gates, gate_decision, story_entry
 
 log = logging.getLogger("watcher.pipeline")
@@ -88,12 +89,20 @@ class Pipeline:
     replica_id: str = field(default_factory=default_replica_id)  # who holds feed leases
     work_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(WORK_SLOTS))
     writer: PollWriter = field(init=False)
+    states: StateReader = field(init=False)
     push: FeedPush | None = None  # WebSub, when `websub.callback_url` is set
 
     def __post_init__(self) -> None:
         if self.fetch_limits is None:
             self.fetch_limits = FetchLimits.from_settings(self.config.fetch)
         self.writer = PollWriter(self.store, self.replica_id)
+        self.states = StateReader(self.store)
+
+    async def load_state(self, feed_id: str) -> FeedState | None:
+        """A feed's stored state, read with other polls' (store.batching)."""
+        if self.states.store is not self.store:  # the store was replaced (reopened)
+            self.states = StateReader(self.store)
+        return await self.states.load(feed_id)
 
     async def write(self, poll: PollRecord) -> int:
         """Write a poll's outcome with other polls' (store.batching); its new articles."""
@@ -146,7 +155,7 @@ def feed_lease_seconds(config: Config) -> float:
 
 async def _poll_leased(pipe: Pipeline, feed: FeedConfig, *, force: bool) -> PollReport:
     now = pipe.clock()
-    state = await pipe.store.load_feed_state(feed.id)
+    state = await pipe.load_state(feed.id)
     if state is None or state.url != feed.url:  # new, or its URL was changed in the config
         state = FeedState(feed_id=feed.id, url=feed.url)
     if not force and not is_due(state, now, pipe.config.feed_interval(feed)):
@@ -224,9 +233,8 @@ async def _unseen_articles(pipe: Pipeline, parsed: ParsedFeed, feed: FeedConfig)
     unseen = await pipe.store.unseen_keys(parsed.names())
     if not unseen:
         return []
-    articles = await asyncio.to_thread(parsed.articles, unseen)
     # Rules may be scoped to feeds: each article carries the id of its feed.
-    return [a.model_copy(update={"feed": feed.id}) for a in articles]
+    return await asyncio.to_thread(parsed.articles, unseen, feed.id)
 
 
 @dataclass(frozen=True)

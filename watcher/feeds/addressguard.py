@@ -7,12 +7,12 @@ any of its addresses is not a public unicast address: loopback, private, shared 
 100.64/10), link-local (where metadata services live), multicast, reserved, unspecified, and
 the IPv6 forms that embed such an IPv4 address (mapped, 6to4, NAT64).
 
-The check sits where the connection is made: `GuardedBackend` is an httpcore network
-backend that resolves the host itself, checks every address, and connects to one of the
-addresses it checked. Every connection the HTTP client opens, for every redirect hop, goes
-through it, and no second lookup happens, so a DNS server that answers differently the
-second time (DNS rebinding) cannot slip past. TLS is unaffected: httpcore still sends the
-host name for SNI and certificate checks, and the Host header comes from the URL.
+The check sits where the connection is made (transport.py): the HTTP client's resolver
+resolves the host, checks every address, and gives the connection pool only addresses it
+checked. Every connection the client opens, for every redirect hop, goes through it, and no
+second lookup happens, so a DNS server that answers differently the second time (DNS
+rebinding) cannot slip past. TLS is unaffected: the host name is still sent for SNI and
+certificate checks, and the Host header comes from the URL.
 
 An intranet feed, or a test feed on 127.0.0.1, is reached by listing its networks in
 `fetch.allow_addresses` (`allowing`): an address inside one of them passes, every other
@@ -28,8 +28,6 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable
-
-import httpcore
 
 from watcher.errors import FetchError
 
@@ -117,42 +115,3 @@ async def public_addresses(host: str, port: int, resolve: Resolver = resolve_add
                 f"address not allowed: {host} resolves to {ip} ({problem}); "
                 "list its network in fetch.allow_addresses to fetch from it")
     return list(dict.fromkeys(addresses))  # getaddrinfo repeats an address per protocol
-
-
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """An httpcore network backend that connects only to public addresses, and only to the
-    addresses it checked (module docstring). Unix sockets are refused outright. `resolve`
-    and `policy` are the system's resolver and `address_problem` unless a test says else."""
-
-    def __init__(self, inner: httpcore.AsyncNetworkBackend | None = None, *,
-                 resolve: Resolver = resolve_addresses,
-                 policy: AddressPolicy = address_problem) -> None:
-        self._inner = inner or httpcore.AnyIOBackend()
-        self._resolve = resolve
-        self._policy = policy
-
-    async def connect_tcp(
-        self, host: str, port: int, timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await public_addresses(host, port, self._resolve, self._policy)
-        last: Exception | None = None
-        for ip in addresses:  # the first that answers, like the system's own connect
-            try:
-                return await self._inner.connect_tcp(
-                    str(ip), port, timeout=timeout, local_address=local_address,
-                    socket_options=socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None  # public_addresses never returns an empty list
-        raise last
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise FetchError(f"address not allowed: unix socket {path}")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)

@@ -7,8 +7,9 @@ boundary.
 
 HTTP:
 - conditional GET (If-None-Match / If-Modified-Since); 304 comes back as status 304, no body;
-- the address guard (netguard.GuardedBackend) sits in the client's transport: every
-  connection, to every redirect hop, goes only to addresses it resolved and checked;
+- the address guard (addressguard.py) sits in the client's transport (transport.py, httpx
+  over aiohttp): every connection, to every redirect hop, goes only to addresses it
+  resolved and checked;
 - redirects are followed here, not by httpx, so that at most `max_redirects` are followed;
   `final_url` is where the body came from, and `moved_to` where an unbroken chain of
   permanent redirects (301, 308) from the feed's URL ends (the feed's new address);
@@ -32,7 +33,6 @@ import asyncio
 import contextlib
 import email.utils
 import os
-import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
@@ -41,13 +41,13 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-import httpcore
 import httpx
 
 from watcher.config.settings import FetchSettings
 from watcher.errors import FetchError
-from watcher.feeds.addressguard import GuardedBackend, allowing
+from watcher.feeds.addressguard import allowing
 from watcher.feeds.inflate import ACCEPT_ENCODING, decoded_chunks
+from watcher.feeds.transport import GuardedTransport
 from watcher.models import FetchResult
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
@@ -70,30 +70,13 @@ def make_client(settings: FetchSettings) -> httpx.AsyncClient:
     # a few more hosts than that, so an outlet polled again within seconds reuses one.
     pooled = settings.concurrency * IDLE_CONNECTIONS_PER_SLOT
     limits = httpx.Limits(max_connections=pooled, max_keepalive_connections=pooled)
-    backend = GuardedBackend(policy=allowing(settings.allow_addresses))
-    transport = GuardedTransport(limits=limits, backend=backend)
+    transport = GuardedTransport(limits=limits, policy=allowing(settings.allow_addresses))
     return httpx.AsyncClient(
         timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
         headers={"User-Agent": settings.user_agent, "Accept": FEED_ACCEPT,
                  "Accept-Encoding": ACCEPT_ENCODING},
         follow_redirects=False, transport=transport,
     )
-
-
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport on a connection pool whose network backend is the address
-    guard. httpx has no public way to hand its pool a backend, so the pool is replaced."""
-
-    def __init__(self, *, limits: httpx.Limits, backend: GuardedBackend | None = None,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
-        super().__init__(limits=limits)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context or httpx.create_ssl_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=backend or GuardedBackend(),
-        )
 
 
 class FetchLimits:

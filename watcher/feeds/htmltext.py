@@ -56,7 +56,8 @@ MAX_ROUNDS = 3
 _PARAGRAPH = "\x00P"
 _LINE = "\x00L"
 _SPACE_RUN = re.compile(r"[ \t\n\r\f\v\xa0\u2000-\u200a\u202f\u205f\u3000]+")
-_MARKERS = re.compile(r"(?: ?\x00[PL] ?)+")
+_MARKERS = re.compile(r"(?: ?\x00[PL] ?)+")  # what _breaks does, kept for its test
+_SEPARATORS = re.compile(r"[\x1c-\x1f]")
 # [^<>]* rather than [^>]*: a run of "<a<a<a..." without '>' must not be rescanned per '<'.
 _TAG = re.compile(r"<!--.*?(?:-->|$)|<(/?)([A-Za-z][A-Za-z0-9:-]*)[^<>]*>", re.DOTALL)
 _DROPPED_NAMES = "|".join(sorted(DROPPED))
@@ -123,8 +124,47 @@ def _pieces(root: LexborNode) -> list[str]:
 
 
 def _tidy(pieces: list[str]) -> str:
-    text = _SPACE_RUN.sub(" ", "".join(pieces))
-    return _MARKERS.sub(_break_for, text).strip()
+    return _breaks(_collapsed("".join(pieces))).strip()
+
+
+def _collapsed(text: str) -> str:
+    """Each run of whitespace as one space (`_SPACE_RUN`). ASCII text without the separators
+    \\x1c-\\x1f (which str.split() also splits on) is split and joined: the same text but
+    for a space at either end, which `_tidy` strips anyway, at a fifth of the regex's cost."""
+    if text.isascii() and _SEPARATORS.search(text) is None:
+        return " ".join(text.split())
+    return _SPACE_RUN.sub(" ", text)
+
+
+def _breaks(text: str) -> str:
+    """Each run of break markers, with a space either side, as a line break or (if any is a
+    paragraph) a blank line: `_MARKERS.sub(_break_for, text)` for text whose whitespace is
+    collapsed, without the regex trying a match at every space."""
+    if "\x00" not in text:
+        return text
+    out: list[str] = []
+    start, scan = 0, 0
+    while (at := text.find("\x00", scan)) >= 0:
+        if not _is_marker(text, at):
+            scan = at + 1
+            continue
+        out.append(text[start:at - 1 if at > start and text[at - 1] == " " else at])
+        paragraph = False
+        while _is_marker(text, at):
+            paragraph = paragraph or text[at + 1] == "P"
+            at += 2
+            if text[at:at + 1] == " " and _is_marker(text, at + 1):
+                at += 1
+        if text[at:at + 1] == " ":
+            at += 1
+        out.append("\n\n" if paragraph else "\n")
+        start = scan = at
+    out.append(text[start:])
+    return "".join(out)
+
+
+def _is_marker(text: str, at: int) -> bool:
+    return text[at:at + 1] == "\x00" and text[at + 1:at + 2] in ("P", "L")
 
 
 def _break_for(run: re.Match[str]) -> str:

@@ -42,7 +42,6 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -89,15 +88,24 @@ class _Entry:
     language: str | None
     content_repeats_summary: bool = False  # feedparser copies Atom content into a summary
     url: str | None = None  # the canonical link the article carries, once keyed
+    # The texts, once made. Not functools.cached_property: on Python 3.11 it takes one lock
+    # for every instance, so the parse threads would reduce HTML one at a time.
+    _summary: str | None = field(default=None, repr=False)
+    _content: str | None = field(default=None, repr=False)
 
-    @cached_property
+    @property
     def summary(self) -> str:
-        return _body_text(self.raw_summary, html=self.summary_is_html)
+        if self._summary is None:
+            self._summary = _body_text(self.raw_summary, html=self.summary_is_html)
+        return self._summary
 
-    @cached_property
+    @property
     def content(self) -> str:
-        content = _body_text(self.raw_content, html=self.content_is_html)
-        return "" if self.content_repeats_summary and content == self.summary else content
+        if self._content is None:
+            content = _body_text(self.raw_content, html=self.content_is_html)
+            self._content = "" if self.content_repeats_summary and content == self.summary \
+                else content
+        return self._content
 
 
 @dataclass
@@ -115,9 +123,10 @@ class ParsedFeed:
         """Every key and alias, for dedupe."""
         return [name for key, aliases, _ in self.entries for name in (key, *aliases)]
 
-    def articles(self, unseen: set[str] | None = None) -> list[Article]:
-        """The articles, or only those whose key and aliases are all in `unseen`."""
-        return [_article(key, aliases, entry, self.source, self.language)
+    def articles(self, unseen: set[str] | None = None, feed: str = "") -> list[Article]:
+        """The articles, or only those whose key and aliases are all in `unseen`; `feed` is
+        the id of the feed they came from (Article.feed)."""
+        return [_article(key, aliases, entry, self.source, self.language, feed)
                 for key, aliases, entry in self.entries
                 if unseen is None or unseen.issuperset((key, *aliases))]
 
@@ -367,11 +376,11 @@ def _keyed(read: tuple[list[_Entry], str | None, str | None, str | None], feed_i
 
 
 def _article(key: str, aliases: tuple[str, ...], e: _Entry, source: str,
-             fallback_language: str | None) -> Article:
+             fallback_language: str | None, feed: str = "") -> Article:
     return Article(key=key, aliases=aliases, url=e.url, title=e.title,
                    summary=e.summary, content=e.content, source=source,
                    published=e.published,
-                   language=normalize_language(e.language) or fallback_language)
+                   language=normalize_language(e.language) or fallback_language, feed=feed)
 
 
 def _is_html(detail: Any) -> bool:

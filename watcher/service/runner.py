@@ -10,27 +10,28 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
-from aiohttp import web
 
 from watcher.config.settings import Config
 from watcher.delivery.grouping import batch_policies
 from watcher.delivery.sending import DeliveryReport
 from watcher.delivery.sinks import Sink, build_sinks
 from watcher.delivery.worker import deliver_due, drain_outbox
-from watcher.desk import desk_mount
 from watcher.feeds.fetch import make_client
 from watcher.matching.matcher import Matcher
 from watcher.pipeline import Pipeline, PollReport, poll_feed
 from watcher.service.heartbeat import Heartbeat
-from watcher.service.httpapi import Mount, Readiness, serve_ops
 from watcher.service.reload import RuleReloader, RulesStatus, rule_reloader
 from watcher.service.scheduler import enabled_feeds, start_polling
-from watcher.service.websub_callback import MOUNT as WEBSUB_MOUNT
-from watcher.service.websub_callback import websub_app
 from watcher.service.websub_subscriber import WebSubSubscriber
 from watcher.store import open_store
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from watcher.service.httpapi import Mount
 
 log = logging.getLogger("watcher.service")
 
@@ -93,6 +94,11 @@ async def run_service(config: Config, stop: asyncio.Event | None = None) -> None
     """Poll on schedule and deliver until `stop` is set or SIGTERM/SIGINT arrives. Then stop
     polling, give deliveries in flight `delivery.stop_grace` seconds, hand back the rest
     (retried on start) and return. A second signal exits the process at once."""
+    # The ops server, the desk and the WebSub callback (aiohttp's server side) are imported
+    # here: `watcher once` serves nothing and should not carry them (~10 MB).
+    from watcher.desk import desk_mount
+    from watcher.service.httpapi import Readiness, serve_ops
+
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -147,6 +153,9 @@ def _websub_mount(websub: WebSubSubscriber | None, config: Config) -> Mount | No
     """The WebSub callback under /websub/ on the ops server, when push is configured."""
     if websub is None:
         return None
+    from watcher.service.websub_callback import MOUNT as WEBSUB_MOUNT
+    from watcher.service.websub_callback import websub_app
+
     callback = websub_app(websub, config.fetch.max_bytes)
 
     def mount(app: web.Application) -> None:

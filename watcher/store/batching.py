@@ -7,6 +7,10 @@ seconds (LINGER: a few milliseconds, nothing beside a fetch's round trip) for ot
 while one batch is being written, the polls that end meanwhile gather into the next. So a
 burst of polls shares a few transactions (at most `max_batch` polls each).
 
+Reads are grouped too: `StateReader.load` queues a feed's id, and the polls that start in
+the same turn of the event loop (a burst: `watcher once`, a scheduler tick) get their
+states from one query.
+
 Each poll's articles and their alerts stay atomic: they are in the same transaction as the
 rest of its batch. When a batch fails (a deadlock between replicas, a row the database
 refuses), each of its polls is tried again alone, so one poll's problem is that poll's error
@@ -18,8 +22,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from typing import Protocol
+from dataclasses import replace
+from typing import Protocol, TypeVar
 
+from watcher.models import FeedState
 from watcher.store.records import PollRecord
 
 MAX_BATCH = 256  # polls per transaction: big enough to amortise, small enough to stay short
@@ -30,6 +36,50 @@ _Pending = tuple[PollRecord, "asyncio.Future[int]"]
 
 class PollRecords(Protocol):
     async def record_polls(self, polls: Sequence[PollRecord], replica_id: str) -> list[int]: ...
+
+
+class FeedStates(Protocol):
+    async def load_feed_states(self, feed_ids: Sequence[str]) -> dict[str, FeedState]: ...
+
+
+class StateReader:
+    """Reads feeds' states in batches through `store.load_feed_states` (module docstring).
+    Each caller gets a state of its own to change."""
+
+    def __init__(self, store: FeedStates, max_batch: int = MAX_BATCH * 4) -> None:
+        self.store, self.max_batch = store, max_batch
+        self._pending: list[tuple[str, asyncio.Future[FeedState | None]]] = []
+        self._reading: asyncio.Task[None] | None = None
+        self.batches = 0  # queries made, for tests and benchmarks
+
+    async def load(self, feed_id: str) -> FeedState | None:
+        """The feed's stored state, or None for a feed never recorded."""
+        future: asyncio.Future[FeedState | None] = asyncio.get_running_loop().create_future()
+        self._pending.append((feed_id, future))
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.create_task(self._read(), name="state-reader")
+        return await asyncio.shield(future)
+
+    async def _read(self) -> None:
+        await asyncio.sleep(0)  # the polls started in this turn of the loop join in
+        while self._pending:
+            batch = self._pending[:self.max_batch]
+            del self._pending[:self.max_batch]
+            self.batches += 1
+            try:
+                states = await self.store.load_feed_states(sorted({i for i, _ in batch}))
+            except asyncio.CancelledError:
+                for _, future in (*batch, *self._pending):
+                    future.cancel()
+                self._pending.clear()
+                raise
+            except Exception as exc:
+                for _, future in batch:
+                    _settle(future, exc)
+                continue
+            for feed_id, future in batch:
+                state = states.get(feed_id)
+                _settle(future, None if state is None else replace(state))
 
 
 class PollWriter:
@@ -88,7 +138,10 @@ class PollWriter:
             _settle(future, count)
 
 
-def _settle(future: asyncio.Future[int], outcome: int | BaseException) -> None:
+T = TypeVar("T")
+
+
+def _settle(future: asyncio.Future[T], outcome: T | BaseException) -> None:
     if future.done():
         return
     if isinstance(outcome, BaseException):

@@ -130,6 +130,11 @@ class PostgresStore(PgDesk):
                                  "WHERE feed_id = %s", (feed_id,))
         return FeedState(**dict(zip(_FEED_COLUMNS, rows[0], strict=True))) if rows else None
 
+    async def load_feed_states(self, feed_ids: Sequence[str]) -> dict[str, FeedState]:
+        rows = await self._fetch(f"SELECT {', '.join(_FEED_COLUMNS)} FROM feed_state "
+                                 "WHERE feed_id = ANY(%s)", (list(feed_ids),))
+        return {r[0]: FeedState(**dict(zip(_FEED_COLUMNS, r, strict=True))) for r in rows}
+
     async def save_feed_state(self, state: FeedState) -> None:
         await self._rowcount(_SAVE_FEED_STATE, [getattr(state, c) for c in _FEED_COLUMNS])
 

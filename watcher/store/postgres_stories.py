@@ -24,6 +24,7 @@ Conn = psycopg.AsyncConnection[TupleRow]
 # Second key of the advisory lock (the first is pg_schema.LOCK_NAMESPACE's neighbour).
 STORY_LOCK_NAMESPACE = 0x57A7C5
 MAX_MEMBERS = 1000  # as sqlite_stories.MAX_MEMBERS
+MEMBERS_PER_STORY = 8  # as sqlite_stories.MEMBERS_PER_STORY
 _ENTRY_COLUMNS = "sa.article_key, sa.source, sa.url, sa.title, sa.at, sa.signature"
 
 
@@ -55,12 +56,18 @@ async def prune(conn: Conn, before: datetime) -> int:
 
 
 async def _members(conn: Conn, keys: list[str], since: datetime) -> list[StoryMember]:
+    """As sqlite_stories._members: of each story its latest MEMBERS_PER_STORY, ranked on
+    keys alone."""
     cur = await conn.execute(
-        f"SELECT DISTINCT {_ENTRY_COLUMNS}, sa.story_id, s.first_seen FROM story_keys k "
-        "JOIN story_articles sa ON sa.article_key = k.article_key "
+        "WITH near AS (SELECT DISTINCT article_key FROM story_keys WHERE key = ANY(%s)), "
+        "ranked AS (SELECT sa.article_key, ROW_NUMBER() OVER (PARTITION BY sa.story_id "
+        "ORDER BY sa.at DESC, sa.article_key DESC) AS n FROM near "
+        "JOIN story_articles sa ON sa.article_key = near.article_key WHERE sa.at >= %s) "
+        f"SELECT {_ENTRY_COLUMNS}, sa.story_id, s.first_seen FROM ranked r "
+        "JOIN story_articles sa ON sa.article_key = r.article_key "
         "JOIN stories s ON s.story_id = sa.story_id "
-        "WHERE k.key = ANY(%s) AND k.at >= %s ORDER BY sa.at DESC LIMIT %s",
-        (keys, since, MAX_MEMBERS))
+        "WHERE r.n <= %s ORDER BY sa.at DESC, sa.article_key DESC LIMIT %s",
+        (keys, since, MEMBERS_PER_STORY, MAX_MEMBERS))
     members = [StoryMember(_entry(r), r[6], r[7]) for r in await cur.fetchall()]
     return sorted(members, key=lambda m: (m.entry.at, m.entry.article_key))
 

@@ -93,6 +93,9 @@ class SqliteStore:
     async def load_feed_state(self, feed_id: str) -> FeedState | None:
         return await self._run(_load_feed_state, feed_id)
 
+    async def load_feed_states(self, feed_ids: Sequence[str]) -> dict[str, FeedState]:
+        return await self._run(_load_feed_states, list(feed_ids))
+
     async def save_feed_state(self, state: FeedState) -> None:
         await self._run(_save_feed_state, state)
 
@@ -336,8 +339,19 @@ _FEED_TIMES = {"last_attempt", "last_success", "next_poll", "failing_since"}
 def _load_feed_state(conn: sqlite3.Connection, feed_id: str) -> FeedState | None:
     row = conn.execute(f"SELECT {', '.join(_FEED_COLUMNS)} FROM feed_state WHERE feed_id = ?",
                        (feed_id,)).fetchone()
-    if row is None:
-        return None
+    return None if row is None else _state_of(row)
+
+
+def _load_feed_states(conn: sqlite3.Connection, feed_ids: list[str]) -> dict[str, FeedState]:
+    states: dict[str, FeedState] = {}
+    for chunk, marks in in_chunks(feed_ids):
+        rows = conn.execute(f"SELECT {', '.join(_FEED_COLUMNS)} FROM feed_state "
+                            f"WHERE feed_id IN ({marks})", chunk)
+        states.update((row[0], _state_of(row)) for row in rows)
+    return states
+
+
+def _state_of(row: Sequence[Any]) -> FeedState:
     values: dict[str, Any] = {c: (from_text(v) if c in _FEED_TIMES else v)
                               for c, v in zip(_FEED_COLUMNS, row, strict=True)}
     return FeedState(**values)

@@ -19,6 +19,9 @@ from watcher.store.stories_retention import retention_cutoff
 # The most recent articles a batch compares with, per query: enough for any real news day;
 # a flood of look-alike articles (a template headline) stays linear.
 MAX_MEMBERS = 1000
+# A story is compared through its latest few articles (stories.clustering.COMPARED_PER_STORY,
+# which a test keeps equal): older ones are not read.
+MEMBERS_PER_STORY = 8
 _ENTRY_COLUMNS = "sa.article_key, sa.source, sa.url, sa.title, sa.at, sa.signature"
 
 
@@ -56,17 +59,27 @@ def _placed(conn: sqlite3.Connection, keys: list[str]) -> dict[str, str]:
 
 
 def _members(conn: sqlite3.Connection, keys: list[str], since: datetime) -> list[StoryMember]:
+    """The stored articles sharing a key with the batch, at or after `since`: of each story
+    only its latest MEMBERS_PER_STORY (all the decider compares), of all the latest
+    MAX_MEMBERS. Ranked on keys alone, so a key that thousands of articles share (a place,
+    a template headline) costs an index scan, not a sort of their rows and signatures."""
     found: dict[str, StoryMember] = {}
     for chunk, marks in in_chunks(keys):
         rows = conn.execute(
-            f"SELECT DISTINCT {_ENTRY_COLUMNS}, sa.story_id, s.first_seen FROM story_keys k "
-            "JOIN story_articles sa ON sa.article_key = k.article_key "
+            "WITH near AS (SELECT DISTINCT article_key FROM story_keys "
+            f"WHERE key IN ({marks})), "
+            "ranked AS (SELECT sa.article_key, ROW_NUMBER() OVER (PARTITION BY sa.story_id "
+            "ORDER BY sa.at DESC, sa.article_key DESC) AS n FROM near "
+            "JOIN story_articles sa ON sa.article_key = near.article_key WHERE sa.at >= ?) "
+            f"SELECT {_ENTRY_COLUMNS}, sa.story_id, s.first_seen FROM ranked r "
+            "JOIN story_articles sa ON sa.article_key = r.article_key "
             "JOIN stories s ON s.story_id = sa.story_id "
-            f"WHERE k.key IN ({marks}) AND k.at >= ? ORDER BY sa.at DESC LIMIT ?",
-            [*chunk, to_text(since), MAX_MEMBERS])
+            "WHERE r.n <= ? ORDER BY sa.at DESC, sa.article_key DESC LIMIT ?",
+            [*chunk, to_text(since), MEMBERS_PER_STORY, MAX_MEMBERS])
         for r in rows:
             found[r[0]] = StoryMember(_entry(r), r[6], as_time(r[7]))
-    return sorted(found.values(), key=lambda m: (m.entry.at, m.entry.article_key))
+    latest = sorted(found.values(), key=lambda m: (m.entry.at, m.entry.article_key))
+    return latest[-MAX_MEMBERS:]
 
 
 def _entry(row: Sequence[str]) -> StoryEntry:
