@@ -9,15 +9,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from watcher.config.settings import Config, FeedConfig
-from watcher.feeds.fetch import FetchLimits
-from watcher.feeds.fulltext import fetch_full_texts
-from watcher.metrics import Metrics
 from watcher.models import Article
 from watcher.text.language import SAMPLE_CHARS, DetectMode, article_language
+
+if TYPE_CHECKING:  # the fetcher (httpx, aiohttp) is imported only where pages are fetched:
+    # `watcher match` and `watcher rules check` read languages here and fetch nothing
+    import httpx
+
+    from watcher.feeds.fetch import FetchLimits
+    from watcher.metrics import Metrics
 
 __all__ = ["Completed", "complete_articles", "with_languages"]
 
@@ -43,6 +46,8 @@ async def complete_articles(client: httpx.AsyncClient, config: Config, articles:
             by_feed.setdefault(own.id, []).append(i)
     done = list(articles)
     warnings: dict[str, str] = {}
+    if by_feed:
+        from watcher.feeds.fulltext import fetch_full_texts
     for feed_id, indexes in by_feed.items():
         fetched, report = await fetch_full_texts(
             client, [articles[i] for i in indexes], settings=config.full_text,
