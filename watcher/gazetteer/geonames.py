@@ -23,6 +23,7 @@ from functools import lru_cache
 from itertools import accumulate, compress
 from itertools import count as counter
 from operator import add, itemgetter, not_
+from typing import Protocol
 
 from watcher.gazetteer.context import Occurrence, WorldHit, resolve
 from watcher.gazetteer.worldfiles import (
@@ -36,7 +37,16 @@ from watcher.gazetteer.worldfiles import (
 from watcher.text.normalize import Tokens, case_form, term_variants
 
 Variant = tuple[str, ...]
-__all__ = ["Occurrence", "Variant", "WorldLayer", "WorldPlace", "world_layer"]
+
+
+class PlaceNumbers(Protocol):
+    """Place numbers asked about a few at a time (a set, or one worked out on demand)."""
+
+    def __bool__(self) -> bool: ...
+
+    def isdisjoint(self, numbers: Iterable[int], /) -> bool: ...
+
+__all__ = ["Occurrence", "PlaceNumbers", "Variant", "WorldLayer", "WorldPlace", "world_layer"]
 
 
 # A name of a city this big is frequent because of the city: it counts even inside a longer
@@ -149,6 +159,12 @@ class WorldLayer:
         key = " ".join(variant)
         return key if key in self.files.trie else None
 
+    def numbers_named(self, variant: Variant) -> list[int]:
+        """Numbers of the places a spelling names (not those it only supports), most
+        populous first."""
+        entry = self._entry(" ".join(variant)) if variant else None
+        return [target[0] for target in entry[1]] if entry else []
+
     def cities_named(self, variant: Variant) -> list[str]:
         """Keys of the places a spelling names, most populous first."""
         entry = self._entry(" ".join(variant)) if variant else None
@@ -233,7 +249,7 @@ class WorldLayer:
         return hits
 
     def mentions(self, hits: list[WorldHit], taken: Iterable[Occurrence],
-                 countries: set[str], hidden: frozenset[int] | set[int],
+                 countries: set[str], hidden: PlaceNumbers,
                  anchors: Iterable[tuple[float, float]] = ()
                  ) -> list[tuple[Occurrence, WorldPlace]]:
         """The places an article mentions, from its hits (`scan`, which leaves out the
@@ -245,7 +261,7 @@ class WorldLayer:
         return resolve(self.place, hits, candidates, countries, list(anchors))
 
 
-def _candidates(kept: list[WorldHit], taken: set[Occurrence], hidden: frozenset[int] | set[int]
+def _candidates(kept: list[WorldHit], taken: set[Occurrence], hidden: PlaceNumbers
                 ) -> list[tuple[Occurrence, tuple[int, ...]]]:
     """Each hit's cities that may count (WorldLayer.mentions, first three points)."""
     covers = {*taken, *(h.occurrence for h in kept)}

@@ -39,6 +39,7 @@ places only, the ones a desk watches.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
@@ -190,15 +191,18 @@ class Gazetteer:
     groups: dict[str, GroupEntry] = field(default_factory=dict)
     world: WorldLayer | None = None
     _index: dict[tuple[EntryKind, tuple[str, ...]], str] = field(default_factory=dict)
-    _hidden: set[str] = field(default_factory=set)  # GeoNames keys merged into curated
     _claimed: set[Variant] = field(default_factory=set)  # spellings of curated entries
-    # The two above as the world layer numbers them (place numbers, match keys).
-    _world_filter: tuple[frozenset[int], frozenset[str]] | None = None
+    # GeoNames place number -> the curated place it is merged into, or None (`_merged_into`).
+    _merges: dict[int, str | None] = field(default_factory=dict)
+    _spelled: dict[str, frozenset[int]] = field(default_factory=dict)  # see `_merged_into`
+    _by_country: dict[str, list[PlaceEntry]] = field(default_factory=dict)  # curated places
+    # The claimed spellings as the world layer asks for them (match keys).
+    _world_filter: frozenset[str] | None = None
     _listed: dict[str, Place] = field(default_factory=dict)  # see `place`
     _listed_groups: dict[str, Group] = field(default_factory=dict)  # see `group`
     # Every group a spelling names (several: SNA, ADF, ISF; see `groups_named`).
     _group_spellings: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
-    _geonameids: dict[str, int] = field(default_factory=dict)  # curated name -> merged city
+    _geonameids: dict[str, int | None] = field(default_factory=dict)  # see `_geonameid`
 
     def add(self, kind: EntryKind, entry: PlaceEntry | GroupEntry) -> str | None:
         """Add an entry; return a problem message if its name is taken (it is then skipped)."""
@@ -239,19 +243,58 @@ class Gazetteer:
         return [names for names in self._group_spellings.values() if len(names) > 1]
 
     def add_world(self, world: WorldLayer) -> None:
-        """Lay the GeoNames cities beneath the curated entries, once all are added."""
+        """Lay the GeoNames cities beneath the curated entries, once all are added. A GeoNames
+        place that a curated entry of its country within MERGE_KM also spells is that entry
+        (`_merged_into`): worked out when an article or a rule meets the place, so loading
+        reads none of the world's mapped pages (they would count in every process's
+        resident memory)."""
         self.world = world
         self._claimed = {variant for _, variant in self._index}
+        self._merges.clear()
+        self._spelled.clear()
+        self._geonameids.clear()
+        self._world_filter = None
+        countries: dict[str, list[PlaceEntry]] = {}
         for entry in self.places.values():
+            countries.setdefault(entry.country, []).append(entry)
+        self._by_country = countries
+
+    def _merged_into(self, city: WorldPlace) -> str | None:
+        """The curated place that GeoNames place `city` is merged into: the first of its
+        country within MERGE_KM with a spelling that names it, if any."""
+        if city.number in self._merges:
+            return self._merges[city.number]
+        merged = next((entry.name for entry in self._by_country.get(city.country, ())
+                       if _km(city.lat, city.lon, entry.lat, entry.lon) <= MERGE_KM
+                       and city.number in self._spelled_by(entry)), None)
+        self._merges[city.number] = merged
+        return merged
+
+    def _spelled_by(self, entry: PlaceEntry) -> frozenset[int]:
+        """The world places a curated entry's spellings name."""
+        numbers = self._spelled.get(entry.name)
+        if numbers is None:
+            world = self.world
+            numbers = self._spelled[entry.name] = frozenset(
+                number for spec in [entry.name, *entry.aliases]
+                for variant in term_variants(term_from_spec(spec).text)
+                for number in (world.numbers_named(variant) if world else ()))
+        return numbers
+
+    def _geonameid(self, entry: PlaceEntry) -> int | None:
+        """The GeoNames id of the city a curated place is merged with, if there is one: of
+        the places its spellings name, the first merged into it."""
+        if entry.name not in self._geonameids:
+            world, found = self.world, None
             for spec in [entry.name, *entry.aliases]:
                 for variant in term_variants(term_from_spec(spec).text):
-                    for key in world.cities_named(variant):
-                        city = world.by_key(key)
-                        if city and key not in self._hidden and city.country == entry.country and (
-                                _km(city.lat, city.lon, entry.lat, entry.lon) <= MERGE_KM):
-                            self._hidden.add(key)
-                            if city.geonameid is not None:
-                                self._geonameids.setdefault(entry.name, city.geonameid)
+                    for number in world.numbers_named(variant) if world else ():
+                        city = world.place(number) if world else None
+                        if found is None and city is not None and city.geonameid is not None \
+                                and self._merged_into(city) == entry.name:
+                            found = city.geonameid
+            self._geonameids[entry.name] = found
+        return self._geonameids[entry.name]
 
     def find(self, kind: EntryKind, text: str) -> str | None:
         """Canonical name of the entry that `text` names, or None. Curated entries first,
@@ -265,9 +308,10 @@ class Gazetteer:
         if self.world.by_key(text) is not None:
             return text.strip()
         for variant in term_variants(text):
-            for key in self.world.cities_named(variant):
-                if key not in self._hidden:
-                    return key
+            for number in self.world.numbers_named(variant):
+                city = self.world.place(number)
+                if self._merged_into(city) is None:
+                    return city.key
         return None
 
     def _world_place(self, name: str) -> WorldPlace | None:
@@ -317,7 +361,7 @@ class Gazetteer:
             else:
                 e = self.places[name]
                 place = Place(name=e.name, country=e.country, lat=e.lat, lon=e.lon,
-                              kind=ALERT_KIND[e.kind], geonameid=self._geonameids.get(name))
+                              kind=ALERT_KIND[e.kind], geonameid=self._geonameid(e))
             self._listed[name] = place
         return place
 
@@ -333,12 +377,9 @@ class Gazetteer:
             return []
         world = self.world
         if self._world_filter is None:
-            hidden = frozenset(city.number for key in self._hidden
-                               if (city := world.by_key(key)) is not None)
-            claimed = frozenset(value for variant in self._claimed
-                                if (value := world.value_of(variant)) is not None)
-            self._world_filter = (hidden, claimed)
-        hidden, claimed = self._world_filter
+            self._world_filter = frozenset(value for variant in self._claimed
+                                           if (value := world.value_of(variant)) is not None)
+        hidden, claimed = MergedPlaces(self), self._world_filter
         hits = [hit for index, tokens in enumerate(tokenized) if tokens is not None
                 for hit in world.scan(tokens, index, claimed, language)]
         if not hits:
@@ -357,6 +398,22 @@ class Gazetteer:
             group = self._listed_groups[name] = Group(name=entry.name, kind=entry.kind,
                                                       region=tuple(entry.region))
         return group
+
+
+class MergedPlaces:
+    """The GeoNames places merged into curated entries, as `WorldLayer.mentions` asks for
+    them (geonames.PlaceNumbers): a place at a time, remembered."""
+
+    def __init__(self, gazetteer: Gazetteer) -> None:
+        self._gazetteer = gazetteer
+
+    def __bool__(self) -> bool:
+        return bool(self._gazetteer.places)
+
+    def isdisjoint(self, numbers: Iterable[int], /) -> bool:
+        gazetteer, world = self._gazetteer, self._gazetteer.world
+        return world is None or not any(
+            gazetteer._merged_into(world.place(number)) is not None for number in numbers)
 
 
 def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
