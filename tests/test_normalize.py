@@ -32,7 +32,9 @@ from watcher.text.normalize import (
     ("الرَّقَّة", "رقه"),                  # harakat dropped
     ("حـلـب", "حلب"),                    # tatweel dropped
     ("إدلب", "ادلب"),                    # alef with hamza
-    ("وحلب", "حلب"),                     # one conjunction و
+    ("ودمشق", "دمشق"),                   # one conjunction و
+    ("وحلب", "وحلب"),                     # a lone و only before four letters or more:
+    ("ورقة", "ورقه"),                     # "paper" is not Raqqa
     ("وبالرقة", "رقه"),                   # conjunction, then an article form
     ("فبالرقة", "رقه"),                   # ف only as a conjunction before an article
     ("فلسطين", "فلسطين"),

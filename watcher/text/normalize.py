@@ -12,12 +12,13 @@ on its own (cached, since news repeats its words):
 - Arabic script: harakat and tatweel dropped, alef forms (أ إ آ ٱ) to ا, ta marbuta to ه,
   alef maqsura to ي, Persian ک ی to ك ي; then the prefixes a light stemmer strips (Larkey's
   light10): one conjunction و, then one definite article (ال وال بال كال فال لل), each only
-  while three letters remain, and ف only as the conjunction before an article (فبال). Term
-  and text go through the same fold, so "والرقة", "بالرقة" and "للرقة" meet "الرقة" as
-  "رقه". Nothing else is stripped: a lone preposition (بحلب, لدمشق) stays, since stripping
-  ب ل ك from every word also turns names into words ("بعقوبة" into "عقوبة", punishment;
-  "لبنان" into "بنان"), and stacked prefixes are not peeled further ("البوكمال" is
-  "بوكمال", not "مال").
+  while three letters remain. ف is taken as a conjunction only before an article (فبال),
+  and a و with no article after it only while four letters remain (ودمشق is دمشق, but
+  ورقة, paper, is not الرقة). Term and text go through the same fold, so "والرقة",
+  "بالرقة" and "للرقة" meet "الرقة" as "رقه". Nothing else is stripped: a lone preposition
+  stays (بحلب), since stripping ب ل ك from every word turns names into words ("بعقوبة"
+  into "عقوبة", punishment; "لبنان" into "بنان"), and stacked prefixes are not peeled
+  further ("البوكمال" is "بوكمال", not "مال").
 
 Cyrillic place and group names inflect (Ракка, у Ракки; Запоріжжя, у Запоріжжі), so for
 articles in Russian and Ukrainian they are also compared as stems (`NAME_STEM_LANGUAGES`):
@@ -72,6 +73,10 @@ _ARABIC_FOLD = str.maketrans({
 # Light10's definite article forms (the article alone and after و ب ك ف ل), longest first.
 _ARABIC_ARTICLES = ("وال", "بال", "كال", "فال", "لل", "ال")
 _MIN_ARABIC_STEM = 3  # letters left after a prefix is stripped (light10 keeps 3 after و)
+# A و with no article after it is stripped only when four letters remain: most Arabic roots
+# have three letters, so "و" + three is as often a word of its own as "and" + a name
+# (ورقة, paper, would be الرقة; ویمن, Urdu "women", اليمن).
+_MIN_LONE_WAW_REST = 4
 
 # ISO 639-1 code -> Snowball stemmer name (PyStemmer).
 STEMMERS: dict[str, str] = {
@@ -229,7 +234,8 @@ def fold_arabic_letters(token: str) -> str:
 
 def _fold_arabic(token: str) -> str:
     token = fold_arabic_letters(token)
-    if token.startswith("و") and len(token) > _MIN_ARABIC_STEM:
+    if token.startswith("و") and (len(token) > _MIN_LONE_WAW_REST
+                                  or token.startswith(_ARABIC_ARTICLES, 1)):
         token = token[1:]  # the conjunction "and"
     elif token.startswith("ف") and token.startswith(_ARABIC_ARTICLES, 1):
         token = token[1:]  # the conjunction "so", only where an article follows it
