@@ -32,7 +32,19 @@ from watcher.text.normalize import (
     ("الرَّقَّة", "رقه"),                  # harakat dropped
     ("حـلـب", "حلب"),                    # tatweel dropped
     ("إدلب", "ادلب"),                    # alef with hamza
-    ("وحلب", "حلب"),
+    ("ودمشق", "دمشق"),                   # one conjunction و
+    ("وحلب", "وحلب"),                     # a lone و only before four letters or more:
+    ("ورقة", "ورقه"),                     # "paper" is not Raqqa
+    ("وبالرقة", "رقه"),                   # conjunction, then an article form
+    ("فبالرقة", "رقه"),                   # ف only as a conjunction before an article
+    ("فلسطين", "فلسطين"),
+    ("البوكمال", "بوكمال"),               # one article only: not "مال" (money)
+    ("وكالة", "كاله"),
+    ("لبنان", "لبنان"),                   # no lone preposition: not "نان" (bread)
+    ("بغداد", "بغداد"),
+    ("بعقوبة", "بعقوبه"),                 # not "عقوبه" (punishment)
+    ("بحلب", "بحلب"),
+    ("الفلوجة", "فلوجه"),                 # not "وجه" (face)
     ("داعش", "داعش"),
     ("Київ", "київ"),
 ])

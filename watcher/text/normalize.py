@@ -10,9 +10,15 @@ on its own (cached, since news repeats its words):
 - NFKD, combining marks dropped (Mayādīn = Mayadin), casefold, format characters (soft hyphen,
   zero-width joiners, marks and controls of direction) removed;
 - Arabic script: harakat and tatweel dropped, alef forms (أ إ آ ٱ) to ا, ta marbuta to ه,
-  alef maqsura to ي, Persian ک ی to ك ي, and attached prefixes (و ف ب ك ل and ال, in any
-  stack such as وال بال لل) stripped while at least three letters remain. Term and text go
-  through the same fold, so "والرقة" and "بالرقة" both meet "الرقة" as "رقه".
+  alef maqsura to ي, Persian ک ی to ك ي; then the prefixes a light stemmer strips (Larkey's
+  light10): one conjunction و, then one definite article (ال وال بال كال فال لل), each only
+  while three letters remain. ف is taken as a conjunction only before an article (فبال),
+  and a و with no article after it only while four letters remain (ودمشق is دمشق, but
+  ورقة, paper, is not الرقة). Term and text go through the same fold, so "والرقة",
+  "بالرقة" and "للرقة" meet "الرقة" as "رقه". Nothing else is stripped: a lone preposition
+  stays (بحلب), since stripping ب ل ك from every word turns names into words ("بعقوبة"
+  into "عقوبة", punishment; "لبنان" into "بنان"), and stacked prefixes are not peeled
+  further ("البوكمال" is "بوكمال", not "مال").
 
 Cyrillic place and group names inflect (Ракка, у Ракки; Запоріжжя, у Запоріжжі), so for
 articles in Russian and Ukrainian they are also compared as stems (`NAME_STEM_LANGUAGES`):
@@ -64,8 +70,13 @@ _ARABIC_FOLD = str.maketrans({
     "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي", "ی": "ي", "ک": "ك",
     "ؤ": "و", "ئ": "ي",
 })
-_ARABIC_PREFIX_LETTERS = frozenset("وفبكل")
-_MIN_ARABIC_STEM = 3
+# Light10's definite article forms (the article alone and after و ب ك ف ل), longest first.
+_ARABIC_ARTICLES = ("وال", "بال", "كال", "فال", "لل", "ال")
+_MIN_ARABIC_STEM = 3  # letters left after a prefix is stripped (light10 keeps 3 after و)
+# A و with no article after it is stripped only when four letters remain: most Arabic roots
+# have three letters, so "و" + three is as often a word of its own as "and" + a name
+# (ورقة, paper, would be الرقة; ویمن, Urdu "women", اليمن).
+_MIN_LONE_WAW_REST = 4
 
 # ISO 639-1 code -> Snowball stemmer name (PyStemmer).
 STEMMERS: dict[str, str] = {
@@ -215,17 +226,23 @@ def _strip_marks(text: str) -> str:
     return unicodedata.normalize("NFC", "".join(kept))
 
 
+def fold_arabic_letters(token: str) -> str:
+    """Arabic letter variants folded (alef forms, ta marbuta, alef maqsura, hamza seats,
+    Persian kaf and yeh), nothing stripped."""
+    return token.translate(_ARABIC_FOLD)
+
+
 def _fold_arabic(token: str) -> str:
-    token = token.translate(_ARABIC_FOLD)
-    i = 0
-    while len(token) - i > _MIN_ARABIC_STEM:
-        if token[i] in _ARABIC_PREFIX_LETTERS and len(token) - i - 1 >= _MIN_ARABIC_STEM:
-            i += 1
-        elif token.startswith("ال", i) and len(token) - i - 2 >= _MIN_ARABIC_STEM:
-            i += 2
-        else:
-            break
-    return token[i:]
+    token = fold_arabic_letters(token)
+    if token.startswith("و") and (len(token) > _MIN_LONE_WAW_REST
+                                  or token.startswith(_ARABIC_ARTICLES, 1)):
+        token = token[1:]  # the conjunction "and"
+    elif token.startswith("ف") and token.startswith(_ARABIC_ARTICLES, 1):
+        token = token[1:]  # the conjunction "so", only where an article follows it
+    for article in _ARABIC_ARTICLES:
+        if token.startswith(article) and len(token) - len(article) >= _MIN_ARABIC_STEM:
+            return token[len(article):]
+    return token
 
 
 def _has_arabic(token: str) -> bool:
