@@ -276,3 +276,44 @@ def test_an_ambiguous_name_is_the_one_of_the_articles_country(matcher: Matcher) 
     found = match_article(matcher, Article(key="k", title=text.split(" | ")[0],
                                            content=text.split(" | ")[1]), all_entities=True)
     assert ("Córdoba", "AR") in [(p.name, p.country) for p in found.places]
+
+
+@pytest.mark.parametrize(("text", "language", "places"), [
+    # Country names in German, Spanish, French and Italian name the country.
+    ("El turismo vuelve a Singapur y a Tailandia tras dos años de cierre", "es",
+     ["Singapore", "Thailand"]),
+    ("Le président a rencontré son homologue de Singapour à Paris", "fr",
+     ["Singapore", "Paris"]),
+    ("Die Exporte nach Marokko und Kuba sind gestiegen", "de", ["Morocco", "Cuba"]),
+    # An exonym that is also a common given name in its language needs support: Dominique
+    # (Dominica in French) is a woman here, and the country after a cue ("en").
+    ("Dominique Martin a remporté la course dimanche", "fr", []),
+    ("Les secours arrivent en Dominique | L'ouragan a frappé l'île mardi.", "fr",
+     ["Dominica"]),
+    # One that is a common English word too: "Island" is Iceland in German only with
+    # support, and an English island is no country.
+    ("The ferry left the Island at dawn", "en", []),
+])
+def test_country_exonyms_with_collision_checks(matcher: Matcher, text: str, language: str,
+                                               places: list[str]) -> None:
+    assert _places_in(matcher, text, language) == places
+
+
+@pytest.mark.parametrize(("text", "language", "places"), [
+    # "Centre" is a French region of millions and a common word: inside a longer
+    # capitalised name it is part of that name, even with France in the article (the
+    # sentences are prose, not title-case headlines, where a capital says nothing).
+    ("El tenista de Francia entrenó durante toda la semana pasada en el National Tennis "
+     "Centre, de Melbourne, antes de su primer partido", "es", ["France", "Melbourne"]),
+    ("Thousands of fans cheered loudly on Centre Court in London yesterday as the player "
+     "from France won the final", "en", ["London", "France"]),
+    # Alone, it is the region.
+    ("Flooding hit farms and several villages across France this week, in Centre and in "
+     "Normandy, officials said", "en", ["France", "Centre"]),
+    # A big city's name is frequent because of the city: it still counts inside one.
+    ("The editors of the Tehran Times reported on the talks in a long article on Monday",
+     "en", ["Tehran"]),
+])
+def test_a_big_place_named_by_a_common_word_is_part_of_a_longer_name(
+        matcher: Matcher, text: str, language: str, places: list[str]) -> None:
+    assert _places_in(matcher, text, language) == places

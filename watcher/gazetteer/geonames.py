@@ -437,17 +437,19 @@ def _after_particle(tokens: Tokens, first: int) -> bool:
 def _in_case(targets: tuple[_Target, ...], tokens: Tokens, first: int, ntok: int
              ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The cities whose case the surface has (an unambiguous city has any case), and those
-    of them that are big cities named by their own name."""
+    of them that are big places named by their own name. A big place named by a common word
+    (of any language: "Centre", the French region) is not big here: inside a longer name
+    it is part of that name ("Tennis Centre", "Centre Court")."""
     surface: tuple[str, ...] | None = None
     cities, big = [], []
-    for index, case, named_big, _ in targets:
+    for index, case, named_big, mask in targets:
         if case is not None:
             if surface is None:
                 surface = tuple(case_form(tokens.original(first + k)) for k in range(ntok))
             if case != surface:
                 continue
         cities.append(index)
-        if named_big:
+        if named_big and not mask:
             big.append(index)
     return tuple(cities), tuple(big)
 
