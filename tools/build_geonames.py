@@ -82,6 +82,7 @@ from watcher.gazetteer.worldfiles import (  # noqa: E402
     DIGEST_FILE,
     DIVISION_WORDS,
     FOREIGN,
+    GIVEN,
     HEADER,
     KINDS,
     MAGIC,
@@ -108,6 +109,15 @@ MAINLAND = 0.5  # a country's largest part, if this share of it, gives its centr
 # A key at least this frequent (wordfreq Zipf) in a language is a common word of it: in an
 # article of that language it counts only with support (gazetteer/geonames.py).
 COMMON_IN_LANGUAGE_ZIPF = 4.0
+# In a script without case no capital tells a name from a word, so a word of these languages
+# is common from the bar at which a name counts as a common word at all (COMMON_ZIPF): Urdu
+# "مائیک" ("mike", microphone and the given name, Zipf 3.9) is Myeik in Myanmar too.
+CASELESS_LANGUAGES = frozenset({"ar", "fa", "ur"})
+
+
+def common_bar(language: str) -> float:
+    """The Zipf frequency from which a word of `language` is common (language_mask())."""
+    return COMMON_ZIPF if language in CASELESS_LANGUAGES else COMMON_IN_LANGUAGE_ZIPF
 # Languages whose word frequencies judge a name, by script.
 # Latin names of towns are judged in English: the matcher compares ambiguous names with
 # their case, so a lower-case word ("goma" in Spanish) is no mention anyway. Urdu and
@@ -230,9 +240,9 @@ def is_common(name: str, zipf: float = 0.0, village: bool = False) -> bool:
 
 @cache
 def _folded(language: str) -> dict[str, float]:
-    """The common words of a language (Zipf COMMON_IN_LANGUAGE_ZIPF or more), folded as the
-    matcher folds them ("habrá" is "habra", "Cómo" is "como"), with their frequency."""
-    least = 10 ** (COMMON_IN_LANGUAGE_ZIPF - 9)
+    """The common words of a language (Zipf common_bar() or more), folded as the matcher
+    folds them ("habrá" is "habra", "Cómo" is "como"), with their frequency."""
+    least = 10 ** (common_bar(language) - 9)
     table: dict[str, float] = {}
     for word, frequency in _frequencies(language).items():
         if frequency < least:
@@ -253,7 +263,7 @@ def language_mask(key: str) -> int:
         table = _folded(language)
         frequencies = [table.get(token, 0.0) for token in tokens]
         if all(frequencies) and (math.log10(1 / sum(1 / f for f in frequencies)) + 9
-                                 >= COMMON_IN_LANGUAGE_ZIPF):
+                                 >= common_bar(language)):
             mask |= 1 << bit
     return mask
 
@@ -506,18 +516,37 @@ def exonyms(folder: Path) -> dict[str, list[tuple[str, str]]]:
 
 def given_names(path: Path) -> dict[str, frozenset[str]]:
     """The common given names (COMMON_GIVEN_NAME or more) of each exonym language, folded,
-    from gender-guesser's nam_dict.txt (a name from column 3, frequencies from column 30)."""
-    names: dict[str, set[str]] = {language: set() for language in GIVEN_NAME_COLUMNS}
+    from gender-guesser's nam_dict.txt (a name from column 3, frequencies from column 30).
+    The names common in any of its countries are under the language "" (given_name_keys())."""
+    names: dict[str, set[str]] = {language: set() for language in [*GIVEN_NAME_COLUMNS, ""]}
     with path.open(encoding="iso-8859-1") as lines:
         for line in lines:
             if line.startswith("#") or len(line) < 31:
                 continue
             name = line[3:29].strip().replace("+", "-").casefold()
+            common = {c for c, mark in enumerate(line[30:], start=0)
+                      if mark in "0123456789ABCDEF" and int(mark, 16) >= COMMON_GIVEN_NAME}
             for language, columns in GIVEN_NAME_COLUMNS.items():
-                if any(int(line[30 + c], 16) >= COMMON_GIVEN_NAME for c in columns
-                       if 30 + c < len(line) and line[30 + c] in "0123456789ABCDEF"):
+                if common.intersection(columns):
                     names[language].add(name)
+            if common:
+                names[""].add(name)
     return {language: frozenset(found) for language, found in names.items()}
+
+
+def given_name_keys(names: frozenset[str], places: list[City]) -> list[str]:
+    """The match keys of common given names (`names`) that the matcher checks a place name
+    against ("Diego Lima" is a person): names of one word in Latin script, of three letters
+    or more, and no name of a place of SMALL people or more (Santiago, Victoria, Jordan)."""
+    taken = {_key(n) for c in places if c.population >= SMALL or c.kind != "city"
+             for n in [c.name, *c.aliases]}
+    keys = set()
+    for name in names:
+        key = _key(name)
+        if (len(key) == 1 and len(key[0]) >= 3 and key not in taken
+                and script_of(name) == "latin" and name.isalpha()):
+            keys.add(key[0])
+    return sorted(keys)
 
 
 def exonym_collides(exonym: str, language: str, town_abroad: bool,
@@ -609,9 +638,11 @@ def support_keys(city: City) -> list[str]:
     return list(dict.fromkeys(" ".join(v) for word in city.support for v in term_variants(word)))
 
 
-def render(places: list[City], own_languages: dict[str, str]) -> tuple[bytes, bytes]:
+def render(places: list[City], own_languages: dict[str, str],
+           given: list[str]) -> tuple[bytes, bytes]:
     """The two files (gazetteer/worldfiles.py), places in the order given;
-    `own_languages` is each country's main language (common_mask())."""
+    `own_languages` is each country's main language (common_mask()), `given` the keys of
+    common given names (given_name_keys())."""
     import marisa_trie
 
     taken = {(" ".join(k), c.country) for c in places if c.kind == "city"
@@ -643,6 +674,7 @@ def render(places: list[City], own_languages: dict[str, str]) -> tuple[bytes, by
                                    AMBIGUOUS if place.ambiguous else 0, division, offset))
         text.append(line)
         offset += len(line)
+    values += [(key, TARGET.pack(NONE, GIVEN)) for key in given]
     body = b"".join(records)
     header = HEADER.pack(MAGIC, len(places), HEADER.size + len(body))
     trie = marisa_trie.BytesTrie(sorted(values))
@@ -670,16 +702,17 @@ def build() -> tuple[bytes, bytes]:
     countries = json.loads(paths["countries"].read_text(encoding="utf-8"))
     capitals = {(row["capital"], code) for code, row in countries.items() if row["capital"]}
     cities = load_cities(paths["cities"], capitals)
+    given = given_names(paths["given names"])
     places = [*cities, *load_divisions(cities, paths["divisions"]),
               *load_countries(cities, paths["countries"],
                               country_points(paths["country points"]),
-                              exonyms(paths["country points"]), given_names(paths["given names"]))]
+                              exonyms(paths["country points"]), given)]
     places = one_per_name(places)
     decide(places)
     # GeoNames lists a country's languages most spoken first ("es-AR,en,it,de,fr,gn").
     own_languages = {code: (row.get("languages") or "").split(",")[0].split("-")[0]
                      for code, row in countries.items()}
-    return render(places, own_languages)
+    return render(places, own_languages, given_name_keys(given[""], places))
 
 
 def main() -> int:

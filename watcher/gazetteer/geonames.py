@@ -27,6 +27,7 @@ from operator import add, itemgetter, not_
 from watcher.gazetteer.context import Occurrence, WorldHit, resolve
 from watcher.gazetteer.worldfiles import (
     DIVISION_WORDS,
+    GIVEN,
     OWN_NAME,
     SUPPORT,
     WorldFiles,
@@ -122,6 +123,7 @@ class WorldLayer:
     def __init__(self, files: WorldFiles) -> None:
         self.files = files
         self._entry = lru_cache(maxsize=MEMO)(self._read_entry)
+        self.given_name = lru_cache(maxsize=MEMO)(self.given_name)  # type: ignore[method-assign]
         self.place = lru_cache(maxsize=MEMO)(files.place)
 
     def _read_entry(self, key: str) -> _Entry | None:
@@ -129,6 +131,8 @@ class WorldLayer:
         countries: list[str] = []
         common_countries: list[tuple[str, int]] = []
         for number, flags, cases, mask in self.files.targets(key):
+            if flags & GIVEN:
+                continue
             place = self.files.place(number)
             if flags & SUPPORT:
                 countries.append(place.country)
@@ -143,6 +147,11 @@ class WorldLayer:
             return None
         return (key.count(" ") + 1, tuple(targets), tuple(dict.fromkeys(countries)),
                 tuple(common_countries))
+
+    def given_name(self, norm: str) -> bool:
+        """Whether a normalised token is a common given name (tools/build_geonames.py)."""
+        return norm in self.files.trie and any(  # type: ignore[operator]
+            flags & GIVEN for _, flags, _, _ in self.files.targets(norm))
 
     def value_of(self, variant: Variant) -> str | None:
         """The match key of a spelling, if the layer knows it."""
@@ -205,9 +214,10 @@ class WorldLayer:
                                      None, None, _cue_before(tokens, first)))
                 continue
             surface = text[begin:stop]
+            person = self._surname(tokens, first, field_index, surface)
             if surface.islower() or _compound(text, stop) or _at_sea(norms, first) or (
                     first and norms[first - 1] in _ANY_PARTICLE
-                    and _after_particle(tokens, first)):
+                    and _after_particle(tokens, first)) or person:
                 cities: tuple[int, ...] = ()
                 big: tuple[int, ...] = ()
             else:
@@ -216,9 +226,12 @@ class WorldLayer:
                     cities = big
             cities, big, countries, weak = _weaken(entry, bits, cities, big, countries,
                                                    tokens, first, surface)
-            if not cities and not countries:
+            if not (cities or countries or person):
                 continue
-            before = after = None
+            # A surname keeps its given name, so that the article's bare repeats of it are
+            # the person too (_candidates).
+            before = _name_before(tokens, first, field_index) if person else None
+            after = None
             if cities and len(big) < len(cities) and not surface.isupper():
                 before = _name_before(tokens, first, field_index)
                 after = _name_after(tokens, first + ntok, field_index)
@@ -231,6 +244,15 @@ class WorldLayer:
             hits.append(WorldHit((field_index, begin, stop), key, cities, big, countries,
                                  before, after, _cue_before(tokens, first), weak))
         return hits
+
+    def _surname(self, tokens: Tokens, first: int, field_index: int, surface: str) -> bool:
+        """Whether the name at token `first` is a person's surname: the word written right
+        before it is a capitalised common given name ("Diego Lima", "Fernando Valencia",
+        even for a big city, even in a headline), with no word announcing a place before
+        that ("in")."""
+        return (not surface.isupper() and _name_before(tokens, first, field_index) is not None
+                and self.given_name(tokens.norms[first - 1])
+                and not _cue_before(tokens, first - 1))
 
     def mentions(self, hits: list[WorldHit], taken: Iterable[Occurrence],
                  countries: set[str], hidden: frozenset[int] | set[int],
