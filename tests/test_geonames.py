@@ -307,6 +307,10 @@ def test_country_exonyms_with_collision_checks(matcher: Matcher, text: str, lang
      "Centre, de Melbourne, antes de su primer partido", "es", ["France", "Melbourne"]),
     ("Thousands of fans cheered loudly on Centre Court in London yesterday as the player "
      "from France won the final", "en", ["London", "France"]),
+    # A verb of saying after such a region still leaves it the region, as after any big
+    # place ("Scotland told" is no person).
+    ("A lecturer who teaches in Scotland told reporters on Monday that Britain would send "
+     "more aid", "en", ["Scotland", "United Kingdom"]),
     # Alone, it is the region.
     ("Flooding hit farms and several villages across France this week, in Centre and in "
      "Normandy, officials said", "en", ["France", "Centre"]),

@@ -224,6 +224,7 @@ class WorldLayer:
                 cities, big = _in_case(targets, tokens, first, ntok)
                 if cities and _speaks(tokens, first + ntok):
                     cities = big
+                big = _named_by_a_name(targets, big)
             cities, big, countries, weak = _weaken(entry, bits, cities, big, countries,
                                                    tokens, first, surface)
             if not (cities or countries or person):
@@ -459,21 +460,28 @@ def _after_particle(tokens: Tokens, first: int) -> bool:
 def _in_case(targets: tuple[_Target, ...], tokens: Tokens, first: int, ntok: int
              ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The cities whose case the surface has (an unambiguous city has any case), and those
-    of them that are big places named by their own name. A big place named by a common word
-    (of any language: "Centre", the French region) is not big here: inside a longer name
-    it is part of that name ("Tennis Centre", "Centre Court")."""
+    of them that are big places named by their own name."""
     surface: tuple[str, ...] | None = None
     cities, big = [], []
-    for index, case, named_big, mask in targets:
+    for index, case, named_big, _ in targets:
         if case is not None:
             if surface is None:
                 surface = tuple(case_form(tokens.original(first + k)) for k in range(ntok))
             if case != surface:
                 continue
         cities.append(index)
-        if named_big and not mask:
+        if named_big:
             big.append(index)
     return tuple(cities), tuple(big)
+
+
+def _named_by_a_name(targets: tuple[_Target, ...], big: tuple[int, ...]) -> tuple[int, ...]:
+    """The big places that count inside a longer capitalised name: not those named by a
+    common word of some language ("Centre", a French region of millions: "Tennis Centre",
+    "Centre Court" are other names). A verb of saying after one still makes it the place
+    ("Centre said", `_speaks`, is decided before this)."""
+    worded = {t[0] for t in targets if t[3]}
+    return tuple(n for n in big if n not in worded) if worded else big
 
 
 def _title_case(text: str) -> bool:
