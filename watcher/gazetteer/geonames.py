@@ -28,6 +28,7 @@ from typing import Protocol
 from watcher.gazetteer.context import Occurrence, WorldHit, resolve
 from watcher.gazetteer.worldfiles import (
     DIVISION_WORDS,
+    GIVEN,
     OWN_NAME,
     SUPPORT,
     WorldFiles,
@@ -132,6 +133,7 @@ class WorldLayer:
     def __init__(self, files: WorldFiles) -> None:
         self.files = files
         self._entry = lru_cache(maxsize=MEMO)(self._read_entry)
+        self.given_name = lru_cache(maxsize=MEMO)(self.given_name)  # type: ignore[method-assign]
         self.place = lru_cache(maxsize=MEMO)(files.place)
 
     def _read_entry(self, key: str) -> _Entry | None:
@@ -139,6 +141,8 @@ class WorldLayer:
         countries: list[str] = []
         common_countries: list[tuple[str, int]] = []
         for number, flags, cases, mask in self.files.targets(key):
+            if flags & GIVEN:
+                continue
             place = self.files.place(number)
             if flags & SUPPORT:
                 countries.append(place.country)
@@ -153,6 +157,11 @@ class WorldLayer:
             return None
         return (key.count(" ") + 1, tuple(targets), tuple(dict.fromkeys(countries)),
                 tuple(common_countries))
+
+    def given_name(self, norm: str) -> bool:
+        """Whether a normalised token is a common given name (tools/build_geonames.py)."""
+        return norm in self.files.trie and any(  # type: ignore[operator]
+            flags & GIVEN for _, flags, _, _ in self.files.targets(norm))
 
     def value_of(self, variant: Variant) -> str | None:
         """The match key of a spelling, if the layer knows it."""
@@ -221,20 +230,25 @@ class WorldLayer:
                                      None, None, _cue_before(tokens, first)))
                 continue
             surface = text[begin:stop]
+            person = self._surname(tokens, first, field_index, surface)
             if surface.islower() or _compound(text, stop) or _at_sea(norms, first) or (
                     first and norms[first - 1] in _ANY_PARTICLE
-                    and _after_particle(tokens, first)):
+                    and _after_particle(tokens, first)) or person:
                 cities: tuple[int, ...] = ()
                 big: tuple[int, ...] = ()
             else:
                 cities, big = _in_case(targets, tokens, first, ntok)
                 if cities and _speaks(tokens, first + ntok):
                     cities = big
+                big = _named_by_a_name(targets, big)
             cities, big, countries, weak = _weaken(entry, bits, cities, big, countries,
                                                    tokens, first, surface)
-            if not cities and not countries:
+            if not (cities or countries or person):
                 continue
-            before = after = None
+            # A surname keeps its given name, so that the article's bare repeats of it are
+            # the person too (_candidates).
+            before = _name_before(tokens, first, field_index) if person else None
+            after = None
             if cities and len(big) < len(cities) and not surface.isupper():
                 before = _name_before(tokens, first, field_index)
                 after = _name_after(tokens, first + ntok, field_index)
@@ -247,6 +261,15 @@ class WorldLayer:
             hits.append(WorldHit((field_index, begin, stop), key, cities, big, countries,
                                  before, after, _cue_before(tokens, first), weak))
         return hits
+
+    def _surname(self, tokens: Tokens, first: int, field_index: int, surface: str) -> bool:
+        """Whether the name at token `first` is a person's surname: the word written right
+        before it is a capitalised common given name ("Diego Lima", "Fernando Valencia",
+        even for a big city, even in a headline), with no word announcing a place before
+        that ("in")."""
+        return (not surface.isupper() and _name_before(tokens, first, field_index) is not None
+                and self.given_name(tokens.norms[first - 1])
+                and not _cue_before(tokens, first - 1))
 
     def mentions(self, hits: list[WorldHit], taken: Iterable[Occurrence],
                  countries: set[str], hidden: PlaceNumbers,
@@ -453,7 +476,7 @@ def _after_particle(tokens: Tokens, first: int) -> bool:
 def _in_case(targets: tuple[_Target, ...], tokens: Tokens, first: int, ntok: int
              ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The cities whose case the surface has (an unambiguous city has any case), and those
-    of them that are big cities named by their own name."""
+    of them that are big places named by their own name."""
     surface: tuple[str, ...] | None = None
     cities, big = [], []
     for index, case, named_big, _ in targets:
@@ -466,6 +489,15 @@ def _in_case(targets: tuple[_Target, ...], tokens: Tokens, first: int, ntok: int
         if named_big:
             big.append(index)
     return tuple(cities), tuple(big)
+
+
+def _named_by_a_name(targets: tuple[_Target, ...], big: tuple[int, ...]) -> tuple[int, ...]:
+    """The big places that count inside a longer capitalised name: not those named by a
+    common word of some language ("Centre", a French region of millions: "Tennis Centre",
+    "Centre Court" are other names). A verb of saying after one still makes it the place
+    ("Centre said", `_speaks`, is decided before this)."""
+    worded = {t[0] for t in targets if t[3]}
+    return tuple(n for n in big if n not in worded) if worded else big
 
 
 def _title_case(text: str) -> bool:

@@ -49,6 +49,9 @@ AMBIGUOUS = 1  # place flag: its names count only with context
 OWN_NAME = 1  # target flag: the key is the place's own name (not an alias)
 CASED = 2  # target flag: the text must have the case forms that follow
 SUPPORT = 4  # target flag: a demonym: supports the place's country, never lists it
+# target flag, with place number NONE: the key is a common given name, not a place's: a
+# place name right after it is that person's surname ("Diego Lima")
+GIVEN = 16
 # target flag: the key is a common word in some languages; `COMMON_MASK` follows `TARGET`
 # (before the case forms), bit i for `WORD_LANGUAGES[i]`
 COMMON = 8
@@ -112,7 +115,7 @@ class WorldFiles:
 
     def targets(self, key: str) -> list[tuple[int, int, tuple[str, ...] | None, int]]:
         """(place number, target flags, case forms or None, `COMMON_MASK` or 0) of each
-        place `key` names, most populous first."""
+        place `key` names, most populous first (a `GIVEN` target, of no place, last)."""
         found = []
         for value in self.trie.get(key, ()):
             number, flags = TARGET.unpack_from(value, 0)
