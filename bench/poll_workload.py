@@ -23,6 +23,7 @@ import random
 import resource
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +226,23 @@ async def pipeline_run(port: int, size: int, concurrency: int, per_host: int,
             "polls": rows}
 
 
+async def _baseline_polls(port: int, size: int, unchanged_only: bool,
+                          get: Callable[[int], Awaitable[int]]) -> dict[str, Any]:
+    """The polls of a baseline run: every feed fetched at once by `get`, which returns the
+    status, timed and counted like `pipeline_run`'s rows."""
+    rows = []
+    for label, version in UNCHANGED_ONLY if unchanged_only else POLLS:
+        await _set_version(port, version)
+        wall, cpu = time.perf_counter(), _cpu()
+        statuses = await asyncio.gather(*(get(n) for n in range(size)))
+        wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+        rows.append({"label": label, "poll_seconds": wall, "seconds": wall, "cpu": cpu,
+                     "rss_mb": _peak_mb(), "alerts_total": 0,
+                     "not_modified": statuses.count(304), "new_articles": 0,
+                     "errors": sum(s >= 400 for s in statuses), "first_error": None})
+    return {"imported_mb": 0.0, "loaded_mb": 0.0, "load_seconds": 0.0, "polls": rows}
+
+
 async def baseline_run(port: int, size: int, concurrency: int, per_host: int,
                        root: Path, unchanged_only: bool = False) -> dict[str, Any]:
     import httpx
@@ -232,7 +250,6 @@ async def baseline_run(port: int, size: int, concurrency: int, per_host: int,
     validators: dict[int, tuple[str, str]] = {}
     if unchanged_only:
         validators = {n: (f'"{n}-0"', STAMPS[0]) for n in range(size)}
-    rows = []
     slots = asyncio.Semaphore(min(concurrency, per_host))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
@@ -246,16 +263,7 @@ async def baseline_run(port: int, size: int, concurrency: int, per_host: int,
         return response.status_code
 
     async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-        for label, version in UNCHANGED_ONLY if unchanged_only else POLLS:
-            await _set_version(port, version)
-            wall, cpu = time.perf_counter(), _cpu()
-            statuses = await asyncio.gather(*(get(client, n) for n in range(size)))
-            wall, cpu = time.perf_counter() - wall, _cpu() - cpu
-            rows.append({"label": label, "poll_seconds": wall, "seconds": wall, "cpu": cpu,
-                         "rss_mb": _peak_mb(), "alerts_total": 0,
-                         "not_modified": statuses.count(304), "new_articles": 0,
-                         "errors": sum(s >= 400 for s in statuses), "first_error": None})
-    return {"imported_mb": 0.0, "loaded_mb": 0.0, "load_seconds": 0.0, "polls": rows}
+        return await _baseline_polls(port, size, unchanged_only, lambda n: get(client, n))
 
 
 async def aiohttp_baseline_run(port: int, size: int, concurrency: int, per_host: int,
@@ -267,7 +275,6 @@ async def aiohttp_baseline_run(port: int, size: int, concurrency: int, per_host:
     validators: dict[int, tuple[str, str]] = {}
     if unchanged_only:
         validators = {n: (f'"{n}-0"', STAMPS[0]) for n in range(size)}
-    rows = []
     slots = asyncio.Semaphore(min(concurrency, per_host))
 
     async def get(session: aiohttp.ClientSession, n: int) -> int:
@@ -282,16 +289,7 @@ async def aiohttp_baseline_run(port: int, size: int, concurrency: int, per_host:
 
     connector = aiohttp.TCPConnector(limit=concurrency * 4, limit_per_host=0)
     async with aiohttp.ClientSession(connector=connector) as session:
-        for label, version in UNCHANGED_ONLY if unchanged_only else POLLS:
-            await _set_version(port, version)
-            wall, cpu = time.perf_counter(), _cpu()
-            statuses = await asyncio.gather(*(get(session, n) for n in range(size)))
-            wall, cpu = time.perf_counter() - wall, _cpu() - cpu
-            rows.append({"label": label, "poll_seconds": wall, "seconds": wall, "cpu": cpu,
-                         "rss_mb": _peak_mb(), "alerts_total": 0,
-                         "not_modified": statuses.count(304), "new_articles": 0,
-                         "errors": sum(s >= 400 for s in statuses), "first_error": None})
-    return {"imported_mb": 0.0, "loaded_mb": 0.0, "load_seconds": 0.0, "polls": rows}
+        return await _baseline_polls(port, size, unchanged_only, lambda n: get(session, n))
 
 
 def expected_alerts(size: int, root: Path) -> tuple[int, int]:

@@ -36,9 +36,11 @@ async def complete_articles(client: httpx.AsyncClient, config: Config, articles:
                             metrics: Metrics) -> Completed:
     """`articles` (in order) with full text where their feed asks for it, and language. Feeds
     are looked up in `config` by the articles' `feed`, `feed` (the one polled) first."""
-    feeds = {f.id: f for f in config.feeds}
-    if feed is not None:
-        feeds[feed.id] = feed
+    # Only the feeds the articles name: a poll's articles are all `feed`'s, so a burst of
+    # polls does not scan every configured feed once per poll.
+    feeds = {feed.id: feed} if feed is not None else {}
+    if missing := {a.feed for a in articles} - feeds.keys():
+        feeds.update((f.id, f) for f in config.feeds if f.id in missing)
     by_feed: dict[str, list[int]] = {}
     for i, article in enumerate(articles):
         own = feeds.get(article.feed)
