@@ -525,8 +525,8 @@ class Config(_Model):
             return None
         if self.rules_cache_dir:
             return self.resolve(self.rules_cache_dir)
-        if isinstance(self.state_location(), Path):
-            return self.state_path().parent / "rules-cache"
+        if isinstance(location := self.state_location(), Path):
+            return location.parent / "rules-cache"
         home = os.environ.get("XDG_CACHE_HOME")
         try:
             base = Path(home) if home else Path.home() / ".cache"

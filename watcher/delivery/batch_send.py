@@ -71,7 +71,7 @@ async def deliver_with_policy(worker: LaneSender, sink: BatchSender, lane: Lane,
     # Each alert's story as it stands now: the outlets that joined it since it was queued.
     alerts, stories = await refresh_stories(worker.store, [i.alert for i in rows])
     start = 0
-    for part in chunks(list(alerts)):
+    for part in chunks(alerts):
         part_rows, start = rows[start:start + len(part)], start + len(part)
         retry_at = await _send(worker, sink, lane,
                                Batch(lane.sink, "digest", part, lane.route, stories), part_rows)

@@ -52,7 +52,7 @@ def same_event(a: Signature, b: Signature) -> bool:
 
 def _same_event(a: Signature, b: Signature, words: float) -> bool:
     """same_event, given the similarity of their words."""
-    if a.days and b.days and not a.days & b.days:
+    if _other_days(a, b):
         return False
     if words >= NEAR_COPY:
         return True
@@ -62,6 +62,11 @@ def _same_event(a: Signature, b: Signature, words: float) -> bool:
     if words >= SAME_EVENT or (figures and words >= SOME_WORDS):
         return True
     return a.language != b.language and figures
+
+
+def _other_days(a: Signature, b: Signature) -> bool:
+    """Do the two name weekdays of different days (so report different events)?"""
+    return bool(a.days and b.days and not a.days & b.days)
 
 
 def story_id(article_key: str) -> str:
@@ -113,7 +118,7 @@ def _best_match(mine: Signature, at: datetime, pool: Sequence[Candidate],
         if abs(at - other.at) > span or abs(at - other.story_first_seen) > span:
             continue
         theirs = other.signature
-        if mine.days and theirs.days and not mine.days & theirs.days:
+        if _other_days(mine, theirs):
             continue  # different days: no need to compare their words
         score = mine.similarity(theirs)
         if not _same_event(mine, theirs, score):

@@ -101,11 +101,13 @@ def _listed(alerts: tuple[Alert, ...]) -> tuple[tuple[Alert, ...], int]:
 
 
 def _slack_link(alert: Alert) -> str:
-    title = escape_mrkdwn(one_line(alert.article.title, 300))
-    link = safe_url(alert.article.url)
-    if not link:
-        return title
-    return f"<{slack_markup.link_target(link)}|{title}>"
+    return _slack_anchor(escape_mrkdwn(one_line(alert.article.title, 300)), alert.article.url)
+
+
+def _slack_anchor(label: str, url: str | None) -> str:
+    """`label` (escaped) linked to `url` when it is a safe one."""
+    link = safe_url(url)
+    return f"<{slack_markup.link_target(link)}|{label}>" if link else label
 
 
 def _slack_also(alert: Alert, batch: Batch) -> str:
@@ -118,9 +120,7 @@ def _slack_also(alert: Alert, batch: Batch) -> str:
 
 
 def _slack_report(report: Report) -> str:
-    name = escape_mrkdwn(one_line(report.source, 100) or "unknown")
-    link = safe_url(report.url)
-    return f"<{slack_markup.link_target(link)}|{name}>" if link else name
+    return _slack_anchor(escape_mrkdwn(one_line(report.source, 100) or "unknown"), report.url)
 
 
 def _section(text: str) -> dict[str, Any]:
@@ -191,9 +191,13 @@ def _default_slack_message(batch: Batch) -> dict[str, Any]:
 
 
 def _teams_link(alert: Alert) -> str:
-    title = escape_markdown(one_line(alert.article.title, 300))
-    link = safe_url(alert.article.url)
-    return f"[{title}]({link.replace(')', '%29')})" if link else title
+    return _teams_anchor(escape_markdown(one_line(alert.article.title, 300)), alert.article.url)
+
+
+def _teams_anchor(label: str, url: str | None) -> str:
+    """`label` (escaped) linked to `url` when it is a safe one."""
+    link = safe_url(url)
+    return f"[{label}]({link.replace(')', '%29')})" if link else label
 
 
 def _teams_also(alert: Alert, batch: Batch) -> str:
@@ -201,11 +205,8 @@ def _teams_also(alert: Alert, batch: Batch) -> str:
     if not reports:
         return ""
     shown, more = listed(reports)
-    links = []
-    for r in shown:
-        name = escape_markdown(one_line(r.source, 100) or "unknown")
-        link = safe_url(r.url)
-        links.append(f"[{name}]({link.replace(')', '%29')})" if link else name)
+    links = [_teams_anchor(escape_markdown(one_line(r.source, 100) or "unknown"), r.url)
+             for r in shown]
     return (f"{also_heading(reports)}: " + ", ".join(links)
             + (f" and {more} more" if more else ""))
 
