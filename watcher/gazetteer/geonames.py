@@ -174,11 +174,6 @@ class WorldLayer:
         entry = self._entry(" ".join(variant)) if variant else None
         return [target[0] for target in entry[1]] if entry else []
 
-    def cities_named(self, variant: Variant) -> list[str]:
-        """Keys of the places a spelling names, most populous first."""
-        entry = self._entry(" ".join(variant)) if variant else None
-        return [self.place(target[0]).key for target in entry[1]] if entry else []
-
     def by_key(self, key: str) -> WorldPlace | None:
         """The place of a key ("Tripoli (LY)", "Nord Kivu (CD, region)", "Chad")."""
         match = _KEY.match(key.strip())

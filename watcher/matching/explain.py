@@ -15,10 +15,11 @@ article. A matched term so made equals, hashes and serialises as a validated one
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
+from typing import TypeVar
 
 from watcher.matching.evaluate import Occurrence, Why
 from watcher.models import FIELDS, FieldName, MatchedTerm, Spots, TermKind
@@ -29,6 +30,7 @@ _set_attribute = object.__setattr__
 _ALL_SET = set(MatchedTerm.model_fields)
 _ORDER = itemgetter(0)  # (occurrence, label, term id): place in the article, then label
 _MATCHED = itemgetter(1)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -71,21 +73,11 @@ class Explainer:
         """A hit's matched terms as plain arrays (models.Spots): `key` is the term of a
         rule decided by the index (an int) or its terms (a frozenset), or what `holds`
         collected (a list)."""
-        kind = type(key)
-        if kind is int:
-            return self.every_spot(key)  # type: ignore[arg-type]
-        if kind is frozenset:
-            return self.spots_of_terms(key)  # type: ignore[arg-type]
-        return self.spots_of_why(key)  # type: ignore[arg-type]
+        return _by_key(key, self.every_spot, self.spots_of_terms, self.spots_of_why)
 
     def matched_terms(self, key: object) -> tuple[MatchedTerm, ...]:
         """A hit's matched terms (see `spots`)."""
-        kind = type(key)
-        if kind is int:
-            return self.every(key)  # type: ignore[arg-type]
-        if kind is frozenset:
-            return self.of_terms(key)  # type: ignore[arg-type]
-        return self.of_why(key)  # type: ignore[arg-type]
+        return _by_key(key, self.every, self.of_terms, self.of_why)
 
     def spots_of_terms(self, term_ids: Iterable[int]) -> Spots:
         """`of_terms` as plain arrays."""
@@ -159,6 +151,16 @@ class Explainer:
                      sorted({(occ, terms[t].label, t) for t, occ in why}))
 
 
+def _by_key(key: object, of_term: Callable[[int], T], of_terms: Callable[[frozenset[int]], T],
+            of_why: Callable[[Why], T]) -> T:
+    """The answer for a hit's key (see `Explainer.spots`): a decided term, decided terms,
+    or what `holds` collected."""
+    kind = type(key)
+    if kind is int:
+        return of_term(key)  # type: ignore[arg-type]
+    if kind is frozenset:
+        return of_terms(key)  # type: ignore[arg-type]
+    return of_why(key)  # type: ignore[arg-type]
 
 
 def _spots(keys: list[tuple[Occurrence, str, int]], terms: list[TermInfo]) -> Spots:

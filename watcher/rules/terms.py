@@ -39,7 +39,7 @@ places only, the ones a desk watches.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
@@ -270,30 +270,31 @@ class Gazetteer:
         self._merges[city.number] = merged
         return merged
 
+    def _named_by(self, entry: PlaceEntry) -> Iterator[int]:
+        """The world places a curated entry's spellings name, in order of its spellings."""
+        world = self.world
+        if world is None:
+            return
+        for spec in [entry.name, *entry.aliases]:
+            for variant in term_variants(term_from_spec(spec).text):
+                yield from world.numbers_named(variant)
+
     def _spelled_by(self, entry: PlaceEntry) -> frozenset[int]:
         """The world places a curated entry's spellings name."""
         numbers = self._spelled.get(entry.name)
         if numbers is None:
-            world = self.world
-            numbers = self._spelled[entry.name] = frozenset(
-                number for spec in [entry.name, *entry.aliases]
-                for variant in term_variants(term_from_spec(spec).text)
-                for number in (world.numbers_named(variant) if world else ()))
+            numbers = self._spelled[entry.name] = frozenset(self._named_by(entry))
         return numbers
 
     def _geonameid(self, entry: PlaceEntry) -> int | None:
         """The GeoNames id of the city a curated place is merged with, if there is one: of
         the places its spellings name, the first merged into it."""
         if entry.name not in self._geonameids:
-            world, found = self.world, None
-            for spec in [entry.name, *entry.aliases]:
-                for variant in term_variants(term_from_spec(spec).text):
-                    for number in world.numbers_named(variant) if world else ():
-                        city = world.place(number) if world else None
-                        if found is None and city is not None and city.geonameid is not None \
-                                and self._merged_into(city) == entry.name:
-                            found = city.geonameid
-            self._geonameids[entry.name] = found
+            world = self.world
+            self._geonameids[entry.name] = None if world is None else next(
+                (city.geonameid for city in map(world.place, self._named_by(entry))
+                 if city.geonameid is not None and self._merged_into(city) == entry.name),
+                None)
         return self._geonameids[entry.name]
 
     def find(self, kind: EntryKind, text: str) -> str | None:
