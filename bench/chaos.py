@@ -36,10 +36,13 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.loopback import LoopbackServer  # noqa: E402
+
 FEEDS = ("levant", "north", "east")
 NEW_PER_RUN = 2
 TITLES = ("Isil convoy {n} leaves Raqqa for Deir Ezzor",
@@ -60,7 +63,7 @@ class Receiver:
             return {alert_id for alert_id, _, _ in self.arrived}
 
 
-def start_receiver(receiver: Receiver) -> tuple[ThreadingHTTPServer, str]:
+def start_receiver(receiver: Receiver) -> tuple[LoopbackServer, str]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -78,8 +81,7 @@ def start_receiver(receiver: Receiver) -> tuple[ThreadingHTTPServer, str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = LoopbackServer(Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}/hook"
 

@@ -20,12 +20,13 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
+from tests.loopback import LoopbackServer
 from watcher.feeds.health import DUE_SLACK
 from watcher.matching.alerts import alert_id
 
@@ -110,9 +111,8 @@ class Receiver:
             return {p["alert_id"] for p in self.posts}
 
 
-def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[LoopbackServer, int]:
+    server = LoopbackServer(handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, int(server.server_address[1])
 

@@ -9,13 +9,14 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from tests import pgtest
 from tests.localsite import RULES, rss
+from tests.loopback import LoopbackServer
 from watcher.config.settings import Config
 from watcher.feeds.fetch import make_client
 from watcher.matching.matcher import compile_rules
@@ -58,8 +59,7 @@ class FeedSite:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = LoopbackServer(Handler)
         self.port = int(self.server.server_address[1])
 
     def url(self, name: str) -> str:
