@@ -19,7 +19,3 @@ class LoopbackServer(ThreadingHTTPServer):
 
     def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
         super().__init__(("127.0.0.1", 0), handler)
-
-    @property
-    def port(self) -> int:
-        return int(self.server_address[1])
