@@ -244,7 +244,7 @@ async def _fetch_http(client: httpx.AsyncClient, feed_id: str, url: str, *, etag
                 continue
             result = await _read_response(response, feed_id, url, settings,
                                           etag=etag, last_modified=last_modified)
-            return replace(result, moved_to=moved_to)
+            return result if moved_to is None else replace(result, moved_to=moved_to)
         finally:
             await response.aclose()
     raise FetchError(f"more than {settings.max_redirects} redirects (last to {current})",
