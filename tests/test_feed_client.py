@@ -3,6 +3,7 @@ a real server on loopback: the same results as through httpx, the same guards, n
 
 from __future__ import annotations
 
+import gzip
 import ipaddress
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
+from werkzeug.datastructures import Headers
 
 from watcher.config.settings import FetchSettings
 from watcher.feeds.addressguard import IPAddress, address_problem, allowing
@@ -74,10 +76,16 @@ def serve_conditional_feed(server: HTTPServer) -> None:
     server.expect_request("/feed").respond_with_handler(feed)
     server.expect_request("/gone").respond_with_response(
         Response(status=429, headers={"Retry-After": "120"}))
+    # Link and Content-Encoding sent twice: read as one comma-joined value, as httpx does.
+    twice = Headers([("Link", '<https://x.test/feed>; rel="self"'),
+                     ("Link", '<https://hub.example/>; rel="hub"'),
+                     ("Content-Encoding", "gzip"), ("Content-Encoding", "gzip")])
+    server.expect_request("/twice").respond_with_response(
+        Response(gzip.compress(gzip.compress(FEED)), headers=twice))
 
 
 @pytest.mark.parametrize(("path", "etag"), [("/feed", None), ("/feed", '"v1"'), ("/old", None),
-                                            ("/old", '"v1"'), ("/gone", None)])
+                                            ("/old", '"v1"'), ("/gone", None), ("/twice", None)])
 async def test_both_ways_in_give_the_same_result(server: HTTPServer, path: str,
                                                  etag: str | None) -> None:
     serve_conditional_feed(server)
@@ -86,6 +94,9 @@ async def test_both_ways_in_give_the_same_result(server: HTTPServer, path: str,
     through_httpx = await get(httpx_client(SETTINGS), url, etag=etag)
     assert asdict(direct) == asdict(through_httpx)
     assert direct.status in (200, 304, 429)
+    if path == "/twice":
+        assert direct.body == FEED and direct.link_header is not None
+        assert direct.link_header.endswith('<https://hub.example/>; rel="hub"')
 
 
 async def test_a_feed_get_sends_the_client_headers_and_validators(server: HTTPServer) -> None:
@@ -119,7 +130,7 @@ async def test_open_feed_returns_a_redirect_unfollowed(server: HTTPServer) -> No
     async with make_client(SETTINGS) as client:
         response = await client.open_feed(server.url_for("/jump"), {})
         try:
-            assert response.status == 307 and response.headers.get("location") == "/feed"
+            assert response.status == 307 and response.header("location") == "/feed"
             assert response.url == server.url_for("/jump")
         finally:
             await response.aclose()

@@ -89,8 +89,9 @@ class Reply(Protocol):
 
     @property
     def status(self) -> int: ...
-    @property
-    def headers(self) -> Mapping[str, str]: ...  # case-insensitive
+    def header(self, name: str) -> str | None:
+        """The header's values joined by ", " (httpx's reading), None when absent; the name
+        in any case."""
     @property
     def url(self) -> str: ...
     def raw_chunks(self) -> AsyncIterator[bytes]: ...
@@ -103,8 +104,10 @@ class _HttpxReply:
     def __init__(self, response: httpx.Response) -> None:
         self._response = response
         self.status = response.status_code
-        self.headers: Mapping[str, str] = response.headers
         self.url = str(response.url)
+
+    def header(self, name: str) -> str | None:
+        return self._response.headers.get(name)
 
     def raw_chunks(self) -> AsyncIterator[bytes]:
         return self._response.aiter_raw()
@@ -232,7 +235,7 @@ async def _fetch_http(client: httpx.AsyncClient, feed_id: str, url: str, *, etag
     for _hop in range(settings.max_redirects + 1):
         response = await _get(client, current, headers)
         try:
-            location = response.headers.get("Location")
+            location = response.header("Location")
             if response.status in REDIRECTS and location is not None:
                 await _discard_body(response)
                 current = urljoin(current, location)
@@ -256,8 +259,8 @@ async def _read_response(response: Reply, feed_id: str, url: str,
                          last_modified: str | None) -> FetchResult:
     status = response.status
     final_url = response.url
-    new_etag = response.headers.get("ETag")
-    new_last_modified = response.headers.get("Last-Modified")
+    new_etag = response.header("ETag")
+    new_last_modified = response.header("Last-Modified")
     success = 200 <= status < 300
     if status == 304 or not success:
         await _discard_body(response)
@@ -268,7 +271,7 @@ async def _read_response(response: Reply, feed_id: str, url: str,
     if not success:
         retry_after = None
         if status in RETRY_AFTER_STATUSES:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"),
+            retry_after = parse_retry_after(response.header("Retry-After"),
                                             datetime.now(UTC))
         # The standard phrase, not the server's: error texts stay stable across servers.
         reason = httpx.codes.get_reason_phrase(status)
@@ -277,8 +280,8 @@ async def _read_response(response: Reply, feed_id: str, url: str,
     body = await _read_capped(response, settings.max_bytes)
     return FetchResult(feed_id, url, status=status, body=body, etag=new_etag,
                        last_modified=new_last_modified, final_url=final_url,
-                       content_type=response.headers.get("Content-Type"),
-                       link_header=response.headers.get("Link"))  # WebSub hub discovery
+                       content_type=response.header("Content-Type"),
+                       link_header=response.header("Link"))  # WebSub hub discovery
 
 
 async def _discard_body(response: Reply) -> None:
@@ -293,13 +296,13 @@ async def _discard_body(response: Reply) -> None:
 
 
 async def _read_capped(response: Reply, max_bytes: int) -> bytes:
-    declared = response.headers.get("Content-Length", "")
+    declared = response.header("Content-Length") or ""
     if declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(f"body of {int(declared)} bytes is over the limit of {max_bytes}",
                          status=response.status)
     body = bytearray()
     async for chunk in decoded_chunks(response.raw_chunks(),
-                                      response.headers.get("Content-Encoding")):
+                                      response.header("Content-Encoding")):
         body += chunk
         if len(body) > max_bytes:
             raise FetchError(f"body is over the limit of {max_bytes} bytes",

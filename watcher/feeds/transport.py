@@ -142,7 +142,7 @@ def client_timeout(pool: float | None, connect: float | None,
 
 
 class FeedResponse:
-    """A feed GET's response: status, headers (case-insensitive), final URL and the raw body
+    """A feed GET's response: status, headers, final URL and the raw body
     (still encoded; fetch.py inflates it in bounded steps). `aclose` once done: a response
     read to its end leaves its connection for the next request, one closed unread drops it."""
 
@@ -155,9 +155,13 @@ class FeedResponse:
     def status(self) -> int:
         return self._response.status
 
-    @property
-    def headers(self) -> Mapping[str, str]:
-        return self._response.headers
+    def header(self, name: str) -> str | None:
+        """The header's values joined by ", " as httpx reads them (a feed may send Link or
+        Content-Encoding twice), None when absent; the name in any case."""
+        values = self._response.headers.getall(name, None)
+        if not values:
+            return None
+        return values[0] if len(values) == 1 else ", ".join(values)
 
     @property
     def url(self) -> str:
