@@ -4,7 +4,7 @@
 
 1. Pairwise precision and recall of "same story" on FA-KES (../shared/data/corpus): its
    multi-outlet reports of one date and city, split by hand into events where the city had
-   several that day (bench/fixtures/fakes_events.csv: unit_id -> event; 163 articles, 104
+   several that day (bench/fixtures/fakes_events.csv: unit_id -> event; 163 articles, 87
    events), the rest of the corpus (641 articles) in the mix as distractors; on articles
    written for this bench (WRITTEN: four events, three languages, a same-place-same-day
    pair that must stay apart); and on a second written set, not tuned on

@@ -203,3 +203,54 @@ def test_the_committed_word_weights_are_what_the_builder_makes() -> None:
 def test_french_round_counts_are_figures() -> None:
     s = sig(("fr", "Mali : une vingtaine de soldats tués près de Mopti", ""))
     assert s.figures == {20}
+
+
+def dated(key: str, title: str, summary: str, published: datetime) -> Signature:
+    article = make(key, ("en", title, summary), published=published)
+    return signature(article, match_article(matcher(), article, all_entities=True))
+
+
+SATURDAY = datetime(2016, 10, 15, 12, tzinfo=UTC)
+
+
+def test_two_kinds_of_attack_in_one_town_on_one_day_are_two_events() -> None:
+    bomb = dated("c", "Car bomb kills 8 civilians in Azaz",
+                 "A car bomb killed eight civilians in Azaz near the Turkish border.", SATURDAY)
+    raid = dated("r", "Air strike kills 8 civilians in Azaz",
+                 "An air strike killed eight civilians in Azaz near the Turkish border.",
+                 SATURDAY)
+    again = dated("b", "Eight dead as car bomb hits Azaz",
+                  "Eight civilians were killed by a car bomb in Azaz, near Turkey.", SATURDAY)
+    assert bomb.kinds == {"blast"} and raid.kinds == {"air"}
+    assert bomb.similarity(raid) > 0.5 and not same_event(bomb, raid)
+    assert same_event(bomb, again)
+    assert Signature.from_json(raid.to_json()) == raid
+
+
+def test_reports_of_a_gas_attack_join_across_days() -> None:
+    attack = dated("t", "Suspected gas attack kills 58 in Khan Shaykhun",
+                   "A suspected chemical attack killed 58 people in Khan Shaykhun on Tuesday.",
+                   datetime(2017, 4, 4, 12, tzinfo=UTC))
+    toll = dated("w", "Toll of Khan Shaykhun chemical attack rises",
+                 "Doctors in Khan Shaykhun said on Wednesday that 86 had died of the gas.",
+                 datetime(2017, 4, 5, 12, tzinfo=UTC))
+    strike = dated("s", "Air strike kills 5 in Khan Shaykhun",
+                   "An air strike killed five people in Khan Shaykhun on Wednesday.",
+                   datetime(2017, 4, 5, 12, tzinfo=UTC))
+    assert attack.days != toll.days and same_event(attack, toll)
+    assert not same_event(attack, strike) and not same_event(toll, strike)
+
+
+def test_an_article_joins_no_story_it_names_another_day_of() -> None:
+    friday = entry("f", ("en", "Air strikes kill 30 in Aleppo",
+                         "Regime air strikes killed 30 civilians in Aleppo on Friday."),
+                   SATURDAY - timedelta(hours=4))
+    undated = entry("u", ("en", "Air strikes kill 30 in Aleppo",
+                          "Regime air strikes killed 30 civilians in Aleppo, rescuers said."),
+                    SATURDAY - timedelta(hours=2))
+    sunday = entry("s", ("en", "Air strikes kill 30 in Aleppo",
+                         "Regime air strikes killed 30 civilians in Aleppo, rescuers said on "
+                         "Sunday."), SATURDAY + timedelta(hours=20))
+    ids = assign_stories([friday, undated, sunday], [], WINDOW, SATURDAY + timedelta(days=1))
+    assert ids[0] == ids[1] == story_id("f")
+    assert ids[2] == story_id("s")  # like the undated report, but Friday's story is not Sunday's

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from watcher.models import Article, ArticleMatch, Story, StoryEntry, StoryMember
+from watcher.stories.kinds import CHEMICAL, other_kinds
 from watcher.stories.signature import Signature, signature
 
 NEAR_COPY = 0.5  # cosine of weighted words
@@ -52,20 +53,32 @@ def same_event(a: Signature, b: Signature) -> bool:
 
 def _same_event(a: Signature, b: Signature, words: float) -> bool:
     """same_event, given the similarity of their words."""
-    if _other_days(a, b):
+    if _apart(a, b):
         return False
     if words >= NEAR_COPY:
         return True
-    if not any(name.startswith("place:") for name in a.entities & b.entities):
+    if not _share_place(a, b):
         return False
+    if CHEMICAL in a.kinds & b.kinds:
+        return True  # one gas attack in one place, reported over days
     figures = bool(a.figures & b.figures)
     if words >= SAME_EVENT or (figures and words >= SOME_WORDS):
         return True
     return a.language != b.language and figures
 
 
-def _other_days(a: Signature, b: Signature) -> bool:
-    """Do the two name weekdays of different days (so report different events)?"""
+def _share_place(a: Signature, b: Signature) -> bool:
+    return any(name.startswith("place:") for name in a.entities & b.entities)
+
+
+def _apart(a: Signature, b: Signature) -> bool:
+    """Do the two report different events whatever their words: different kinds of event,
+    or different days (the weekdays they name; reports of a gas attack name the days of
+    its aftermath too)?"""
+    if other_kinds(a.kinds, b.kinds):
+        return True
+    if CHEMICAL in a.kinds & b.kinds:
+        return False
     return bool(a.days and b.days and not a.days & b.days)
 
 
@@ -113,19 +126,23 @@ def _at(entry: StoryEntry, now: datetime) -> datetime:
 
 def _best_match(mine: Signature, at: datetime, pool: Sequence[Candidate],
                 span: timedelta) -> Candidate | None:
-    best: tuple[float, Candidate] | None = None
+    """The candidate most like `mine` among those it reports the same event as, in a story
+    none of whose compared articles it is `_apart` from (a report of Sunday's strike does
+    not join Friday's story through a report of it that names no day)."""
+    like: list[tuple[float, Candidate]] = []
+    barred: set[str] = set()
     for other in pool:
         if abs(at - other.at) > span or abs(at - other.story_first_seen) > span:
             continue
         theirs = other.signature
-        if _other_days(mine, theirs):
-            continue  # different days: no need to compare their words
+        if _apart(mine, theirs):
+            barred.add(other.story_id)
+            continue  # no need to compare their words
         score = mine.similarity(theirs)
-        if not _same_event(mine, theirs, score):
-            continue
-        if best is None or score > best[0]:
-            best = (score, other)
-    return None if best is None else best[1]
+        if _same_event(mine, theirs, score):
+            like.append((score, other))
+    return max(((score, other) for score, other in like if other.story_id not in barred),
+               key=lambda sc: sc[0], default=(0.0, None))[1]
 
 
 def story_entry(article: Article, found: ArticleMatch, now: datetime) -> StoryEntry:
