@@ -206,8 +206,7 @@ def test_french_round_counts_are_figures() -> None:
 
 
 def dated(key: str, title: str, summary: str, published: datetime) -> Signature:
-    article = make(key, ("en", title, summary), published=published)
-    return signature(article, match_article(matcher(), article, all_entities=True))
+    return sig_of(make(key, ("en", title, summary), published=published))
 
 
 SATURDAY = datetime(2016, 10, 15, 12, tzinfo=UTC)
@@ -249,8 +248,23 @@ def test_an_article_joins_no_story_it_names_another_day_of() -> None:
                           "Regime air strikes killed 30 civilians in Aleppo, rescuers said."),
                     SATURDAY - timedelta(hours=2))
     sunday = entry("s", ("en", "Air strikes kill 30 in Aleppo",
-                         "Regime air strikes killed 30 civilians in Aleppo, rescuers said on "
-                         "Sunday."), SATURDAY + timedelta(hours=20))
+                         "Regime air strikes killed 30 civilians in Aleppo on Sunday, rescuers "
+                         "said."), SATURDAY + timedelta(hours=20))
     ids = assign_stories([friday, undated, sunday], [], WINDOW, SATURDAY + timedelta(days=1))
     assert ids[0] == ids[1] == story_id("f")
     assert ids[2] == story_id("s")  # like the undated report, but Friday's story is not Sunday's
+
+
+@pytest.mark.parametrize("lead", [
+    "A bomb killed 43 evacuees on Saturday, a monitor said on Sunday.",
+    "A bomb killed 43 evacuees on Saturday, a monitor said Sunday.",
+    "Une bombe a tué 43 personnes samedi, a déclaré dimanche l'OSDH.",
+])
+def test_the_day_of_a_statement_is_not_a_day_of_the_event(lead: str) -> None:
+    sunday = datetime(2017, 4, 16, 12, tzinfo=UTC)
+    article = make("d", ("en", "Death toll rises", lead), published=sunday)
+    assert sig_of(article).days == {datetime(2017, 4, 15).date()}
+
+
+def sig_of(article: Article) -> Signature:
+    return signature(article, match_article(matcher(), article, all_entities=True))

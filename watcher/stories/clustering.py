@@ -2,19 +2,24 @@
 
 An article joins the story of the earlier article it is most like, if it is like one enough;
 else it starts a story of its own. Two articles report the same event when, within the
-window of each other, they do not report different days (the weekdays they name: a strike on
+window of each other, they are not `_apart` (they report different kinds of event: a car
+bomb and an air strike, kinds.py; or different days, by the weekdays they name: a strike on
 Friday and another on Sunday in one city are two events), and:
 
 - their weighted words mostly agree (near-copies: a wire story re-published, a rewritten
   headline); or
 - they name a place in common (not a whole country; groups act everywhere: they confirm an
   event, never make one) and their words agree in part, or less so beside a shared figure
-  (a casualty count); or
+  (a casualty count), or less so when both report a chemical attack (one gas attack is
+  reported over days, its aftermath and toll on days of their own); or
 - they are in different languages (words cannot agree), share a place and a figure.
 
-So a convoy leaving Raqqa and schools reopening in Raqqa, on the same day, share a place but
-neither words nor figures, and stay apart. A story lives while its first article is within the
-window of the new one, so a long-running place does not chain into one endless story.
+An article joins no story one of whose compared articles it is `_apart` from: a story is
+one event, so a report of Sunday's strike does not join Friday's through a report of it
+that names no day. So a convoy leaving Raqqa and schools reopening in Raqqa, on the same
+day, share a place but neither words nor figures, and stay apart. A story lives while its
+first article is within the window of the new one, so a long-running place does not chain
+into one endless story.
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ def _same_event(a: Signature, b: Signature, words: float) -> bool:
     if not _share_place(a, b):
         return False
     if CHEMICAL in a.kinds & b.kinds:
-        return True  # one gas attack in one place, reported over days
+        return words >= SOME_WORDS  # one gas attack in one place, reported over days
     figures = bool(a.figures & b.figures)
     if words >= SAME_EVENT or (figures and words >= SOME_WORDS):
         return True

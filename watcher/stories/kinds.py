@@ -87,12 +87,12 @@ class _Index:
     prefixed: dict[str, list[Cue]]
     prefix_lengths: tuple[int, ...]
 
-    def starting(self, token: str) -> list[Cue]:
+    def starting(self, token: str) -> tuple[Cue, ...]:
         """The cues whose first word fits `token`, longest first."""
         found = list(self.exact.get(token, ()))
         for length in self.prefix_lengths:
             found.extend(self.prefixed.get(token[:length], ()))
-        return sorted(found, key=lambda cue: -len(cue[0]))
+        return tuple(sorted(found, key=lambda cue: -len(cue[0])))
 
 
 @lru_cache(maxsize=1)
@@ -122,14 +122,18 @@ def _fits(cue_word: str, token: str) -> bool:
     return token == cue_word
 
 
+@lru_cache(maxsize=1 << 16)
+def _starting(token: str) -> tuple[Cue, ...]:
+    return _index().starting(token)  # news repeats its words: remembered per token
+
+
 def kinds_named(tokens: Sequence[str]) -> frozenset[str]:
     """The kinds the cues among these folded tokens name (a two-word cue before one)."""
-    index = _index()
     kinds: set[str] = set()
     i = 0
     while i < len(tokens):
         step = 1
-        for words, named in index.starting(tokens[i]):
+        for words, named in _starting(tokens[i]):
             window = tokens[i:i + len(words)]
             if len(window) == len(words) and all(
                     _fits(w, t) for w, t in zip(words, window, strict=True)):
