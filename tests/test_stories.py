@@ -268,3 +268,20 @@ def test_the_day_of_a_statement_is_not_a_day_of_the_event(lead: str) -> None:
 
 def sig_of(article: Article) -> Signature:
     return signature(article, match_article(matcher(), article, all_entities=True))
+
+
+def test_two_articles_of_one_outlet_join_only_when_near_copies() -> None:
+    first = ("en", "Rebel shells kill 3 in Aleppo's Hamadaniya",
+             "Terrorists fired rocket shells at Hamadaniya in Aleppo, killing 3 civilians, a "
+             "police source said.")
+    other = ("en", "Mortar rounds wound 3 pupils at a school in Aleppo's Midan",
+             "Three pupils were hurt when mortar rounds struck a school in al-Midan, Aleppo, "
+             "the education directorate said.")
+    a, b = entry("a", first, NOW - timedelta(hours=20), "SANA"), entry("b", other, NOW, "SANA")
+    sa, sb = (Signature.from_json(e.signature) for e in (a, b))
+    assert same_event(sa, sb) and sa.similarity(sb) < 0.5  # alike enough across outlets
+    assert assign_stories([a, b], [], WINDOW, NOW) == [story_id("a"), story_id("b")]
+    elsewhere = entry("b", other, NOW, "Reuters")
+    assert assign_stories([a, elsewhere], [], WINDOW, NOW) == [story_id("a")] * 2
+    again = entry("c", first, NOW, "SANA")  # the outlet's own update, in its own words
+    assert assign_stories([a, again], [], WINDOW, NOW) == [story_id("a")] * 2

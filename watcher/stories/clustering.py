@@ -14,6 +14,11 @@ Friday and another on Sunday in one city are two events), and:
   reported over days, its aftermath and toll on days of their own); or
 - they are in different languages (words cannot agree), share a place and a figure.
 
+Two articles of one outlet must be near-copies: an outlet tells an event once, and its own
+update of it repeats its own wording, while its report of another event in the same town
+shares its house phrasing, the town and often a small figure with the first; the looser
+evidence above is for outlets that word one event each their own way.
+
 An article joins no story one of whose compared articles it is `_apart` from: a story is
 one event, so a report of Sunday's strike does not join Friday's through a report of it
 that names no day. So a convoy leaving Raqqa and schools reopening in Raqqa, on the same
@@ -49,6 +54,7 @@ class Candidate:
     story_first_seen: datetime
     at: datetime
     signature: Signature
+    source: str
 
 
 def same_event(a: Signature, b: Signature) -> bool:
@@ -103,7 +109,8 @@ def assign_stories(entries: Sequence[StoryEntry], members: Sequence[StoryMember]
     latest: dict[str, deque[Candidate]] = defaultdict(lambda: deque(maxlen=COMPARED_PER_STORY))
     for m in members:  # found by a key of this batch: any entry may join them
         latest[m.story_id].append(Candidate(m.story_id, m.story_first_seen, m.entry.at,
-                                            Signature.from_json(m.entry.signature)))
+                                            Signature.from_json(m.entry.signature),
+                                            m.entry.source))
     stored = set(latest)
     by_key: dict[str, set[str]] = defaultdict(set)  # entries of this batch, by their keys
     assigned: dict[int, str] = {}
@@ -113,13 +120,14 @@ def assign_stories(entries: Sequence[StoryEntry], members: Sequence[StoryMember]
         at = _at(entry, now)
         mine = Signature.from_json(entry.signature)
         near = stored.union(*(by_key.get(k, ()) for k in entry.keys))
-        best = _best_match(mine, at, [c for sid in near for c in latest[sid]], span)
+        best = _best_match(mine, entry.source, at, [c for sid in near for c in latest[sid]],
+                           span)
         if best is None:
             sid, first = story_id(entry.article_key), at
         else:
             sid, first = best.story_id, best.story_first_seen
         assigned[index] = sid
-        latest[sid].append(Candidate(sid, first, at, mine))
+        latest[sid].append(Candidate(sid, first, at, mine, entry.source))
         for key in entry.keys:
             by_key[key].add(sid)
     return [assigned[i] for i in range(len(entries))]
@@ -129,7 +137,7 @@ def _at(entry: StoryEntry, now: datetime) -> datetime:
     return min(entry.at, now)
 
 
-def _best_match(mine: Signature, at: datetime, pool: Sequence[Candidate],
+def _best_match(mine: Signature, source: str, at: datetime, pool: Sequence[Candidate],
                 span: timedelta) -> Candidate | None:
     """The candidate most like `mine` among those it reports the same event as, in a story
     none of whose compared articles it is `_apart` from (a report of Sunday's strike does
@@ -144,6 +152,8 @@ def _best_match(mine: Signature, at: datetime, pool: Sequence[Candidate],
             barred.add(other.story_id)
             continue  # no need to compare their words
         score = mine.similarity(theirs)
+        if other.source == source and score < NEAR_COPY:
+            continue  # an outlet's own follow-up repeats its own words
         if _same_event(mine, theirs, score):
             like.append((score, other))
     return max(((score, other) for score, other in like if other.story_id not in barred),
