@@ -285,3 +285,21 @@ def test_two_articles_of_one_outlet_join_only_when_near_copies() -> None:
     assert assign_stories([a, elsewhere], [], WINDOW, NOW) == [story_id("a")] * 2
     again = entry("c", first, NOW, "SANA")  # the outlet's own update, in its own words
     assert assign_stories([a, again], [], WINDOW, NOW) == [story_id("a")] * 2
+
+
+@pytest.mark.parametrize(("text", "figure"), [
+    (("ru", "В Харькове четверо погибших", ""), 4),
+    (("uk", "Обстріл Харкова: загинули шестеро", ""), 6),
+    (("ar", "مقتل تسعة في انفجار سيارة مفخخة في مقديشو", ""), 9),
+])
+def test_figures_written_as_words_in_russian_ukrainian_and_arabic(
+        text: tuple[str, str, str], figure: int) -> None:
+    assert sig(text).figures == {figure}
+
+
+def test_a_figure_in_words_joins_reports_across_languages() -> None:
+    english = sig(("en", "Car bomb kills nine at Mogadishu checkpoint",
+                   "A car bomb exploded at a checkpoint in Mogadishu, killing nine people."))
+    arabic = sig(("ar", "مقتل تسعة في انفجار سيارة مفخخة في مقديشو",
+                  "قتل تسعة أشخاص في انفجار سيارة مفخخة عند نقطة تفتيش في مقديشو"))
+    assert english.similarity(arabic) == 0 and same_event(english, arabic)

@@ -30,7 +30,7 @@ from functools import cached_property, lru_cache
 from watcher.models import Article, ArticleMatch
 from watcher.stories.kinds import event_kinds
 from watcher.stories.words import event_days, weekdays, weights
-from watcher.text.normalize import language_code, stem_tokens, tokenize
+from watcher.text.normalize import language_code, normalize_token, stem_tokens, tokenize
 
 CONTENT_CHARS = 1000  # the lead of a long article says what happened; the rest adds noise
 KEY_WORDS = 6  # the rarest words an article is filed under
@@ -49,8 +49,9 @@ def _words(text: str) -> list[str]:
 
 
 # Figures written as words, as headlines do ("Six killed", "kills six"): English, French,
-# Spanish; two and up (one is an article as often as a number); French round counts ("une
-# vingtaine de soldats") as the number other outlets give ("20 soldiers").
+# Spanish, Russian, Ukrainian, Arabic; two and up (one is an article as often as a
+# number); French round counts ("une vingtaine de soldats") as the number other outlets
+# give ("20 soldiers").
 _NUMBER_WORDS = {
     **dict(zip(_words("two three four five six seven eight nine ten eleven twelve thirteen "
                       "fourteen fifteen sixteen seventeen eighteen nineteen twenty"),
@@ -62,6 +63,14 @@ _NUMBER_WORDS = {
                range(2, 13), strict=True)),
     "dizaine": 10, "douzaine": 12, "quinzaine": 15, "vingtaine": 20, "trentaine": 30,
     "quarantaine": 40, "cinquantaine": 50, "centaine": 100,
+    # Russian and Ukrainian, with the collective forms news uses for people ("четверо
+    # погибших"); Arabic from three (اثنين is also Monday), folded as tokens are.
+    **{normalize_token(word): value for words, first in (
+        ("два три четыре пять шесть семь восемь девять десять", 2),
+        ("двое трое четверо пятеро шестеро семеро", 2),
+        ("дві три чотири", 2), ("двоє троє", 2), ("шість сім вісім", 6),
+        ("шестеро семеро восьмеро", 6), ("ثلاثه اربعه خمسه سته سبعه ثمانيه تسعه عشره", 3),
+    ) for value, word in enumerate(_words(words), start=first)},
 }
 
 
