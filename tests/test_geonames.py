@@ -188,6 +188,18 @@ def test_context_decides(matcher: Matcher, text: str,
     ("Talks in Kilis on Monday as Turkey watched", [("Kilis", "TR"), ("Turkey", "TR")]),
     # Headlines in title case say nothing by their capitals.
     ("Summit In Kilis Calls For Calm", [("Kilis", "TR")]),
+    # An outlet's name, even at the end of a headline in title case.
+    ("Car Bomb In Homs Kills 10 - Region - World - Ahram Online", [("Homs", "SY")]),
+    # A disease or a virus named after a place, a street or a neighbourhood named after one.
+    ("Pigs near Manila, Philippines tested positive for Reston ebolavirus",
+     [("Manila", "PH"), ("Philippines", "PH")]),
+    ("The strain, known as Ebola Reston, was found in Philippine monkeys", []),
+    ("Three Lassa fever deaths reported in Kano, Nigeria", [("Kano", "NG"),
+                                                           ("Nigeria", "NG")]),
+    ("Fighters advanced in the city's Alexandria neighborhood, Syria", [("Syria", "SY")]),
+    ("Shoppers crowded Oxford Street in London", [("London", "GB")]),
+    ("Monkeys from the Philippines were taken to Reston, Virginia",
+     [("Philippines", "PH"), ("Reston", "US"), ("Virginia", "US")]),
     # Names are capitalised: a lower-case word is no city, whatever GeoNames lists.
     ("rebels seized the roundabout", []),
     ("Clashes near the Roundabout in Sayreville", [("Sayreville", "US")]),

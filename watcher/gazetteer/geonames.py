@@ -122,6 +122,22 @@ SEAS = frozenset(zip(["sea", "gulf", "bay", "mar", "mar", "golfo", "golfo", "mer
                       "mare", "golfo", "baia", "bahia"],
                      ["of", "of", "of", "de", "del", "de", "del", "de", "de", "di", "di",
                       "de", "de"], strict=True))
+# Words after a name that make it the name of a disease or its agent ("Lassa fever", "Marburg
+# virus", "Reston ebolavirus"), or of a street or a neighbourhood named after it ("Baghdad
+# Street", "the city's Alexandria neighbourhood"): no mention of the place, and no sign of
+# its country. Likewise a name right after "Ebola" ("Ebola Reston"), a species of the virus.
+# A country's name is left alone: "the United States flu season", "Sudan virus" are rare.
+# Not "flu": "the Texas flu season" is in Texas.
+NAMED_AFTER = frozenset(["virus", "viruses", "ebolavirus", "fever", "disease", "encephalitis",
+                         "street", "avenue", "boulevard", "square", "neighborhood",
+                         "neighbourhood"])
+PATHOGENS = frozenset(["ebola", "ebolavirus"])
+# Words after a name that make it an outlet's name ("Ahram Online", "Kyiv Post"), even in a
+# headline in title case, where a capitalised neighbour otherwise says nothing; a city of a
+# million or more still counts inside one ("Tehran Times"), as in any longer name.
+OUTLET_WORDS = frozenset(["online", "times", "news", "post", "herald", "tribune",
+                          "independent", "journal", "gazette", "daily", "express", "observer",
+                          "telegraph", "chronicle", "monitor", "courier", "insider", "today"])
 SPEECH = frozenset(["said", "says", "told", "added", "explained", "noted", "wrote", "argued",
                     "stated", "asked", "replied", "recalled", "insisted", "warned"])
 
@@ -220,7 +236,9 @@ class WorldLayer:
                 continue
             ntok, targets, countries, _ = entry
             begin, stop = spans[first][0], spans[first + ntok - 1][1]
-            if not targets:  # a demonym: kept for support and as a neighbour
+            if not targets or _names_something_else(norms, first, ntok, countries):
+                # A demonym: kept for support and as a neighbour. A virus's or a street's
+                # name: no place, but it covers the names inside it ("New York Avenue").
                 hits.append(WorldHit((field_index, begin, stop), key, (), (), countries,
                                      None, None, _cue_before(tokens, first)))
                 continue
@@ -252,7 +270,7 @@ class WorldLayer:
                 elif (before or after) and titled is None:
                     titled = len(text) <= HEADLINE_CHARS and _title_case(text)
                 if titled:
-                    before = after = None
+                    before, after = None, _outlet(tokens, first + ntok, after)
             hits.append(WorldHit((field_index, begin, stop), key, cities, big, countries,
                                  before, after, _cue_before(tokens, first), weak))
         return hits
@@ -392,6 +410,22 @@ def _at_sea(norms: list[str], first: int) -> bool:
     """Whether the name at token `first` names a sea, gulf or bay ("Sea of Azov", "Mar de
     Azov", "Gulf of Aden"): not the town of that name. Its country still supports."""
     return first > 1 and (norms[first - 2], norms[first - 1]) in SEAS
+
+
+def _names_something_else(norms: list[str], first: int, ntok: int,
+                          countries: tuple[str, ...]) -> bool:
+    """Whether the name at tokens `first`..`first + ntok`, which names no country
+    (`countries`), names a disease, a virus, a street or a neighbourhood (`NAMED_AFTER`,
+    `PATHOGENS`) rather than the place."""
+    after = first + ntok
+    return not countries and ((after < len(norms) and norms[after] in NAMED_AFTER)
+                              or (first > 0 and norms[first - 1] in PATHOGENS))
+
+
+def _outlet(tokens: Tokens, after: int, name: Occurrence | None) -> Occurrence | None:
+    """In a headline in title case, the capitalised word `name` after a place (at token
+    `after`) if it makes the place an outlet's name (`OUTLET_WORDS`: "Ahram Online")."""
+    return name if name is not None and tokens.norms[after] in OUTLET_WORDS else None
 
 
 def _compound(text: str, stop: int) -> bool:
