@@ -198,6 +198,11 @@ def test_context_decides(matcher: Matcher, text: str,
                                                            ("Nigeria", "NG")]),
     ("Fighters advanced in the city's Alexandria neighborhood, Syria", [("Syria", "SY")]),
     ("Shoppers crowded Oxford Street in London", [("London", "GB")]),
+    ("Students hurt in the Shahba neighbourhood of Aleppo", [("Aleppo", "SY")]),
+    # A curated place inside a longer world name is that name's: South Sudan is not Sudan.
+    ("Fighting in South Sudan displaced thousands", [("South Sudan", "SS")]),
+    # A village does not take its province's name.
+    ("Floods hit Hunan in China", [("Hunan", "CN"), ("China", "CN")]),
     ("Monkeys from the Philippines were taken to Reston, Virginia",
      [("Philippines", "PH"), ("Reston", "US"), ("Virginia", "US")]),
     # Names are capitalised: a lower-case word is no city, whatever GeoNames lists.

@@ -667,8 +667,9 @@ def decide(cities: list[City]) -> None:
 def match_keys(city: City, taken: set[tuple[str, str]]) -> tuple[list[str], list[str]]:
     """The normalised token sequences the matcher looks for (so that the service need not
     normalise a million spellings at start), and for an ambiguous place the case forms each
-    one must have in the text. A division's key that a city of its country holds is left
-    to the city ("Aleppo" is the city; "Aleppo Governorate" the division). A change to
+    one must have in the text. A division's key that a town of its country (SMALL people or
+    more) holds is left to the town ("Aleppo" is the city; "Aleppo Governorate" the
+    division); a village's is not (news naming "Hunan" means the province). A change to
     text/normalize.py makes the committed files stale: the digest check says so."""
     keys: dict[str, str] = {}
     for spelling in [city.name, *city.extra, *city.aliases]:
@@ -691,7 +692,8 @@ def render(places: list[City], own_languages: dict[str, str],
     common given names (given_name_keys())."""
     import marisa_trie
 
-    taken = {(" ".join(k), c.country) for c in places if c.kind == "city"
+    taken = {(" ".join(k), c.country) for c in places
+             if c.kind == "city" and c.population >= SMALL
              for k in map(_key, [c.name, *c.aliases]) if k}
     divisions = {c.division: i for i, c in enumerate(places) if c.kind == "region"}
     records, text, values = [], [], []
