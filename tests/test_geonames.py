@@ -162,6 +162,11 @@ def test_the_gazetteer_is_mapped_not_loaded() -> None:
     # "CAR" is no country; Washington needs its country and is the capital, not the state.
     ("Car bomb kills 5 in Kabul", [("Kabul", "AF", "city")]),
     ("Washington said on Tuesday", []),
+    # The state, said so: its division word in lower case, or "the state of".
+    ("A cow from a Washington state farm tested positive, U.S. officials said",
+     [("Washington", "US", "region"), ("United States", "US", "country")]),
+    ("Cases in the state of Washington, U.S. officials said",
+     [("Washington", "US", "region"), ("United States", "US", "country")]),
     ("U.S. officials met in Washington", [("United States", "US", "country"),
                                          ("Washington", "US", "city")]),
 ])
@@ -188,8 +193,11 @@ def test_context_decides(matcher: Matcher, text: str,
     ("Talks in Kilis on Monday as Turkey watched", [("Kilis", "TR"), ("Turkey", "TR")]),
     # Headlines in title case say nothing by their capitals.
     ("Summit In Kilis Calls For Calm", [("Kilis", "TR")]),
-    # An outlet's name, even at the end of a headline in title case.
+    # An outlet's name, even at the end of a headline in title case; a wire's.
     ("Car Bomb In Homs Kills 10 - Region - World - Ahram Online", [("Homs", "SY")]),
+    ("The China Daily quotes officials in Tbilisi", [("Tbilisi", "GE")]),
+    ("Officials told Agence France-Presse that 45 died in Kenya", [("Kenya", "KE")]),
+    ("India today announced aid to Nepal", [("India", "IN"), ("Nepal", "NP")]),
     # A disease or a virus named after a place, a street or a neighbourhood named after one.
     ("Pigs near Manila, Philippines tested positive for Reston ebolavirus",
      [("Manila", "PH"), ("Philippines", "PH")]),
@@ -203,6 +211,9 @@ def test_context_decides(matcher: Matcher, text: str,
     ("Fighting in South Sudan displaced thousands", [("South Sudan", "SS")]),
     # A village does not take its province's name.
     ("Floods hit Hunan in China", [("Hunan", "CN"), ("China", "CN")]),
+    # England, Scotland and Wales are the divisions, and support the United Kingdom.
+    ("England beat Wales in Cardiff", [("England", "GB"), ("Wales", "GB"),
+                                       ("Cardiff", "GB")]),
     ("Monkeys from the Philippines were taken to Reston, Virginia",
      [("Philippines", "PH"), ("Reston", "US"), ("Virginia", "US")]),
     # Names are capitalised: a lower-case word is no city, whatever GeoNames lists.

@@ -135,18 +135,21 @@ _PARTICLE = re.compile(r"^[a-z]{1,3}[-' ’]")
 COUNTRY_NAMES: dict[str, tuple[str, ...]] = {
     "AE": ("UAE",), "CD": ("DR Congo", "DRC", "Congo-Kinshasa"), "CF": ("C.A.R.",),
     "CG": ("Congo-Brazzaville",), "CI": ("Côte d'Ivoire", "Cote d'Ivoire"),
-    "GB": ("Britain", "Great Britain", "UK", "England", "Scotland", "Wales"),
+    "GB": ("Britain", "Great Britain", "UK"),
     "KP": ("North Korea",), "KR": ("South Korea",), "MM": ("Burma",),
     "PS": ("Palestine",), "RU": ("Россия",), "SY": ("سوريا", "سورية"), "TR": ("Türkiye",),
     "UA": ("Україна", "Украина"), "US": ("U.S.", "USA", "United States"),
 }
 # Demonyms: they confirm an ambiguous place of that country as well as its name does, but
-# are no mention of the country itself ("French officials" is not about France).
+# are no mention of the country itself ("French officials" is not about France). England,
+# Scotland and Wales are the United Kingdom's first-level divisions in GeoNames: named,
+# they are listed as those, and support the country as a demonym does.
 COUNTRY_WORDS: dict[str, tuple[str, ...]] = {
     "AE": ("Emirati",), "AF": ("Afghan",), "BF": ("Burkinabe",), "CD": ("Congolese",),
     "CF": ("Central African",), "CM": ("Cameroonian",), "CO": ("Colombian",),
     "DE": ("German",), "EG": ("Egyptian",), "ES": ("Spanish",), "ET": ("Ethiopian",),
-    "FR": ("French",), "GB": ("British",), "HR": ("Croatian",), "HT": ("Haitian",),
+    "FR": ("French",), "GB": ("British", "England", "Scotland", "Wales"),
+    "HR": ("Croatian",), "HT": ("Haitian",),
     "IL": ("Israeli",), "IN": ("Indian",), "IQ": ("Iraqi",), "IR": ("Iranian",),
     "IT": ("Italian",), "JO": ("Jordanian",), "KE": ("Kenyan",), "LB": ("Lebanese",),
     "LY": ("Libyan",), "ME": ("Montenegrin",), "ML": ("Malian",), "MM": ("Burmese",),
@@ -284,6 +287,8 @@ def common_mask(place: City, key: str, own_language: str) -> int:
         return sum(1 << WORD_LANGUAGES.index(language) for language in languages)
     if place.kind == "city" and place.population >= BIG_CITY:
         return 0
+    if place.kind == "region" and place.name in COUNTRY_WORDS.get(place.country, ()):
+        return 0  # England (a German word too): frequent because of the place
     mask = language_mask(key)
     own = 1 << WORD_LANGUAGES.index(own_language) if own_language in WORD_LANGUAGES else 0
     return mask | FOREIGN if mask & ~own else mask

@@ -104,6 +104,8 @@ town village city camp district province governorate region state county municip
 commune locality area outskirts suburb neighbourhood neighborhood capital
 """
 CUES = frozenset(_CUES.split())
+# Words that, with "of", announce a first-level division ("the state of Washington").
+DIVISION_CUES = frozenset(["state", "province", "governorate", "region"])
 # Words after which a name that is also a common word of the article's language is a place
 # (normalised: "à" is "a", so it is not among them; nor "de", "da": "festas de Natal"):
 # prepositions of place in the languages the build checks, and Urdu's and Persian's
@@ -132,12 +134,14 @@ NAMED_AFTER = frozenset(["virus", "viruses", "ebolavirus", "fever", "disease", "
                          "street", "avenue", "boulevard", "square", "neighborhood",
                          "neighbourhood"])
 PATHOGENS = frozenset(["ebola", "ebolavirus"])
-# Words after a name that make it an outlet's name ("Ahram Online", "Kyiv Post"), even in a
-# headline in title case, where a capitalised neighbour otherwise says nothing; a city of a
-# million or more still counts inside one ("Tehran Times"), as in any longer name.
+# Words after a name that make it an outlet's or a wire's name ("Ahram Online", "China
+# Daily", "Agence France-Presse"), even in a headline in title case, where a capitalised
+# neighbour otherwise says nothing; a city of a million or more still counts inside one
+# ("Tehran Times"), as in any longer name.
 OUTLET_WORDS = frozenset(["online", "times", "news", "post", "herald", "tribune",
                           "independent", "journal", "gazette", "daily", "express", "observer",
-                          "telegraph", "chronicle", "monitor", "courier", "insider", "today"])
+                          "telegraph", "chronicle", "monitor", "courier", "insider", "today",
+                          "presse"])
 SPEECH = frozenset(["said", "says", "told", "added", "explained", "noted", "wrote", "argued",
                     "stated", "asked", "replied", "recalled", "insisted", "warned"])
 
@@ -236,7 +240,7 @@ class WorldLayer:
                 continue
             ntok, targets, countries, _ = entry
             begin, stop = spans[first][0], spans[first + ntok - 1][1]
-            if not targets or _names_something_else(norms, first, ntok, countries):
+            if not targets or _names_something_else(tokens, first, ntok, countries):
                 # A demonym: kept for support and as a neighbour. A virus's or a street's
                 # name: no place, but it covers the names inside it ("New York Avenue").
                 hits.append(WorldHit((field_index, begin, stop), key, (), (), countries,
@@ -250,7 +254,8 @@ class WorldLayer:
                 cities: tuple[int, ...] = ()
                 big: tuple[int, ...] = ()
             else:
-                cities, big = _in_case(targets, tokens, first, ntok)
+                cities, big = self._divisions_if_said(
+                    key, norms, first, *_in_case(targets, tokens, first, ntok))
                 if cities and _speaks(tokens, first + ntok):
                     cities = big
                 big = _named_by_a_name(targets, big)
@@ -274,6 +279,19 @@ class WorldLayer:
             hits.append(WorldHit((field_index, begin, stop), key, cities, big, countries,
                                  before, after, _cue_before(tokens, first), weak))
         return hits
+
+    def _divisions_if_said(self, key: str, norms: list[str], first: int,
+                           cities: tuple[int, ...], big: tuple[int, ...]
+                           ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The divisions a hit's key names, alone or with a division word ("Washington
+        State": the city holds "Washington"), if the text says it names one ("the state
+        of Washington", "the province of Hunan"); else its places as they are."""
+        if first < 2 or norms[first - 1] != "of" or norms[first - 2] not in DIVISION_CUES:
+            return cities, big
+        numbers = [*cities, *(n for word in DIVISION_WORDS
+                              for n in self.numbers_named((*key.split(" "), word.lower())))]
+        regions = tuple(dict.fromkeys(n for n in numbers if self.place(n).kind == "region"))
+        return (regions, ()) if regions else (cities, big)
 
     def _surname(self, tokens: Tokens, first: int, field_index: int, surface: str) -> bool:
         """Whether the name at token `first` is a person's surname: the word written right
@@ -412,12 +430,16 @@ def _at_sea(norms: list[str], first: int) -> bool:
     return first > 1 and (norms[first - 2], norms[first - 1]) in SEAS
 
 
-def _names_something_else(norms: list[str], first: int, ntok: int,
+def _names_something_else(tokens: Tokens, first: int, ntok: int,
                           countries: tuple[str, ...]) -> bool:
-    """Whether the name at tokens `first`..`first + ntok`, which names no country
-    (`countries`), names a disease, a virus, a street or a neighbourhood (`NAMED_AFTER`,
-    `PATHOGENS`) rather than the place."""
-    after = first + ntok
+    """Whether the name at tokens `first`..`first + ntok` names something else than the
+    place: a disease, a virus, a street or a neighbourhood (`NAMED_AFTER`, `PATHOGENS`)
+    if it names no country (`countries`), an outlet or a wire if it names one (a
+    capitalised `OUTLET_WORDS` word after it: "China Daily", "Agence France-Presse"; a
+    city's name is decided as any longer name is, WorldLayer.scan)."""
+    norms, after = tokens.norms, first + ntok
+    if after < len(norms) and countries:
+        return norms[after] in OUTLET_WORDS and tokens.original(after)[:1].isupper()
     return not countries and ((after < len(norms) and norms[after] in NAMED_AFTER)
                               or (first > 0 and norms[first - 1] in PATHOGENS))
 
@@ -512,12 +534,19 @@ def _in_case(targets: tuple[_Target, ...], tokens: Tokens, first: int, ntok: int
         if case is not None:
             if surface is None:
                 surface = tuple(case_form(tokens.original(first + k)) for k in range(ntok))
-            if case != surface:
+            if case != surface and not _division_word_case(case, surface):
                 continue
         cities.append(index)
         if named_big:
             big.append(index)
     return tuple(cities), tuple(big)
+
+
+def _division_word_case(case: tuple[str, ...], surface: tuple[str, ...]) -> bool:
+    """Whether `surface` is the case-checked name `case` of a division with its division
+    word in lower case: "Washington state", "Georgia state" are the states."""
+    return (len(case) > 1 and case[:-1] == surface[:-1] and case[-1] in DIVISION_WORDS
+            and surface[-1] == case[-1].lower())
 
 
 def _named_by_a_name(targets: tuple[_Target, ...], big: tuple[int, ...]) -> tuple[int, ...]:
