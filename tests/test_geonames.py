@@ -167,6 +167,20 @@ def test_the_gazetteer_is_mapped_not_loaded() -> None:
      [("Washington", "US", "region"), ("United States", "US", "country")]),
     ("Cases in the state of Washington, U.S. officials said",
      [("Washington", "US", "region"), ("United States", "US", "country")]),
+    # A town's name in a list beside a division of its country is the division.
+    ("Cases rose in Virginia, Washington and West Virginia",
+     [("Virginia", "US", "region"), ("Washington", "US", "region"),
+      ("West Virginia", "US", "region")]),
+    ("Poultry is kept indoors in Rogaland, Akershus and Oslo",
+     [("Rogaland", "NO", "region"), ("Akershus", "NO", "region"), ("Oslo", "NO", "region")]),
+    ("Trains run to Rosario, Córdoba, Tucumán, Junín and Rufino, Argentina",
+     [("Rosario", "AR", "city"), ("Córdoba", "AR", "city"),
+      ("San Miguel de Tucumán", "AR", "city"), ("Rufino", "AR", "city"),
+      ("Argentina", "AR", "country")]),
+    # A town's alternate name does not take a division's far bigger one.
+    ("Cases in Rio Grande do Sul and Tocantins, Brazil",
+     [("Rio Grande do Sul", "BR", "region"), ("Tocantins", "BR", "region"),
+      ("Brazil", "BR", "country")]),
     ("U.S. officials met in Washington", [("United States", "US", "country"),
                                          ("Washington", "US", "city")]),
 ])

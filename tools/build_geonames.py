@@ -669,18 +669,23 @@ def decide(cities: list[City]) -> None:
         city.aliases = aliases
 
 
-def match_keys(city: City, taken: set[tuple[str, str]]) -> tuple[list[str], list[str]]:
+def match_keys(city: City, taken: dict[tuple[str, str], int]
+               ) -> tuple[list[str], list[str]]:
     """The normalised token sequences the matcher looks for (so that the service need not
     normalise a million spellings at start), and for an ambiguous place the case forms each
-    one must have in the text. A division's key that a town of its country (SMALL people or
-    more) holds is left to the town ("Aleppo" is the city; "Aleppo Governorate" the
-    division); a village's is not (news naming "Hunan" means the province). A change to
+    one must have in the text. A division's key that names a town of its country (`taken`:
+    the most populous town of each key) at least a DOMINANT-th the division's size is left
+    to the town ("Aleppo", "Washington", "La Habana" are the cities; "Aleppo Governorate"
+    the division); one of a smaller place is not (news naming "Hunan", "Delaware" or "Rio
+    Grande do Sul", an alternate name of the town Rio Grande, means the division). A
+    change to
     text/normalize.py makes the committed files stale: the digest check says so."""
     keys: dict[str, str] = {}
     for spelling in [city.name, *city.extra, *city.aliases]:
         for tokens in term_spellings(spelling):
             key = " ".join(term_variants(" ".join(tokens))[0])
-            if city.kind == "region" and (key, city.country) in taken:
+            if (city.kind == "region"
+                    and taken.get((key, city.country), 0) * DOMINANT >= city.population):
                 continue
             keys.setdefault(key, " ".join(map(case_form, tokens)) if city.ambiguous else "")
     return list(keys), list(keys.values()) if city.ambiguous else []
@@ -697,9 +702,12 @@ def render(places: list[City], own_languages: dict[str, str],
     common given names (given_name_keys())."""
     import marisa_trie
 
-    taken = {(" ".join(k), c.country) for c in places
-             if c.kind == "city" and c.population >= SMALL
-             for k in map(_key, [c.name, *c.aliases]) if k}
+    taken: dict[tuple[str, str], int] = {}
+    for c in places:
+        if c.kind == "city":
+            for spelling in {" ".join(k) for k in map(_key, [c.name, *c.aliases]) if k}:
+                mark = (spelling, c.country)
+                taken[mark] = max(taken.get(mark, 0), c.population)
     divisions = {c.division: i for i, c in enumerate(places) if c.kind == "region"}
     records, text, values = [], [], []
     offset = 0

@@ -278,6 +278,31 @@ class WorldLayer:
                     before, after = None, _outlet(tokens, first + ntok, after)
             hits.append(WorldHit((field_index, begin, stop), key, cities, big, countries,
                                  before, after, _cue_before(tokens, first), weak))
+        return self._in_lists_of_divisions(hits, text)
+
+    def _in_lists_of_divisions(self, hits: list[WorldHit], text: str) -> list[WorldHit]:
+        """The hits, a town's name written in a list beside a division of its country
+        ("Virginia, Washington and West Virginia", "Colorado, Delaware, Idaho") made the
+        division so named ("Washington State"): a list names things of one kind."""
+        regional = [self.place(h.cities[0]).country
+                    if h.cities and self.place(h.cities[0]).kind == "region" else None
+                    for h in hits]
+        if not any(regional):
+            return hits
+        for i, hit in enumerate(hits):
+            if not hit.cities or regional[i]:
+                continue
+            country = self.place(hit.cities[0]).country
+            if not any(regional[j] == country
+                       and _listed_together(text, hit.occurrence, hits[j].occurrence)
+                       for j in (i - 1, i + 1) if 0 <= j < len(hits)):
+                continue
+            regions = tuple(n for word in DIVISION_WORDS
+                            for n in self.numbers_named((*hit.value.split(" "), word.lower()))
+                            if (p := self.place(n)).kind == "region" and p.country == country)
+            if regions:  # the country is named either way
+                hits[i] = hit._replace(cities=regions[:1], big=(), weak=(),
+                                       countries=(*hit.countries, country))
         return hits
 
     def _divisions_if_said(self, key: str, norms: list[str], first: int,
@@ -428,6 +453,16 @@ def _at_sea(norms: list[str], first: int) -> bool:
     """Whether the name at token `first` names a sea, gulf or bay ("Sea of Azov", "Mar de
     Azov", "Gulf of Aden"): not the town of that name. Its country still supports."""
     return first > 1 and (norms[first - 2], norms[first - 1]) in SEAS
+
+
+_LIST_GAP = re.compile(r"\s*(?:,|,? and|,? or)\s*")
+
+
+def _listed_together(text: str, one: Occurrence, other: Occurrence) -> bool:
+    """Whether two spans of a field are next to each other in a list ("A, B", "A and B")."""
+    first, second = sorted((one, other))
+    return (first[0] == second[0] and first[2] < second[1]
+            and _LIST_GAP.fullmatch(text, first[2], second[1]) is not None)
 
 
 def _names_something_else(tokens: Tokens, first: int, ntok: int,
