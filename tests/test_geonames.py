@@ -177,6 +177,11 @@ def test_the_gazetteer_is_mapped_not_loaded() -> None:
      [("Rosario", "AR", "city"), ("Córdoba", "AR", "city"),
       ("San Miguel de Tucumán", "AR", "city"), ("Rufino", "AR", "city"),
       ("Argentina", "AR", "country")]),
+    # A division and a city of its name: one name, the city's.
+    ("Rockets hit Kilis province, Turkey",
+     [("Kilis", "TR", "region"), ("Turkey", "TR", "country")]),
+    ("Rockets hit Kilis province and the town of Kilis, Turkey",
+     [("Kilis", "TR", "city"), ("Turkey", "TR", "country")]),
     # A town's alternate name does not take a division's far bigger one.
     ("Cases in Rio Grande do Sul and Tocantins, Brazil",
      [("Rio Grande do Sul", "BR", "region"), ("Tocantins", "BR", "region"),

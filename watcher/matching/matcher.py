@@ -593,4 +593,14 @@ def _entities(matcher: Matcher, found: dict[int, set[Occurrence]],
             places[name] = gazetteer.place(name)
         elif kind == "group" and name not in groups:
             groups[name] = gazetteer.group(name)
-    return tuple(places.values()), tuple(groups.values())
+    return _one_per_name(tuple(places.values())), tuple(groups.values())
+
+
+def _one_per_name(places: tuple[Place, ...]) -> tuple[Place, ...]:
+    """The places, but a division listed beside a city of its name and country: the
+    reader sees one name ("Kilis province" and "Kilis" are Kilis), the city is the more
+    precise of the two."""
+    cities = {(p.name, p.country) for p in places if p.kind == "city"}
+    if len(cities) == len(places):
+        return places
+    return tuple(p for p in places if p.kind != "region" or (p.name, p.country) not in cities)
