@@ -177,6 +177,12 @@ def test_the_gazetteer_is_mapped_not_loaded() -> None:
      [("Rosario", "AR", "city"), ("Córdoba", "AR", "city"),
       ("San Miguel de Tucumán", "AR", "city"), ("Rufino", "AR", "city"),
       ("Argentina", "AR", "country")]),
+    # A GeoNames spelling the curated list lacks names the curated place where the article
+    # supports its country ("Hassake" is Hasakah); "Sana" in Syrian news is the agency.
+    ("The archdiocese of Hassake in Syria was shelled",
+     [("Hasakah", "SY", "city"), ("Syria", "SY", "country")]),
+    ("The official Syrian news agency Sana quoted a source in Damascus",
+     [("Damascus", "SY", "city")]),
     # A division and a city of its name: one name, the city's.
     ("Rockets hit Kilis province, Turkey",
      [("Kilis", "TR", "region"), ("Turkey", "TR", "country")]),

@@ -277,7 +277,8 @@ class WorldLayer:
                 if titled:
                     before, after = None, _outlet(tokens, first + ntok, after)
             hits.append(WorldHit((field_index, begin, stop), key, cities, big, countries,
-                                 before, after, _cue_before(tokens, first), weak))
+                                 before, after, _cue_before(tokens, first), weak,
+                                 surface.isupper()))
         return self._in_lists_of_divisions(hits, text)
 
     def _in_lists_of_divisions(self, hits: list[WorldHit], text: str) -> list[WorldHit]:
@@ -336,13 +337,25 @@ class WorldLayer:
         which; `anchors` are the coordinates of the curated places found)."""
         if not any(h.cities for h in hits):
             return []
-        candidates = _candidates(hits, set(taken), hidden)
-        return resolve(self.place, hits, candidates, countries, list(anchors))
+        candidates, merged = _candidates(hits, set(taken), hidden)
+        found = resolve(self.place, hits, candidates, countries, list(anchors))
+        if not merged:
+            return found
+        # A curated place named by a spelling its list leaves out counts only where the
+        # article supports its country: "Sana" in Syrian news is the agency, not Sanaa.
+        supported = {*countries, *(c for hit in hits for c in hit.countries),
+                     *(p.country for _, p in found)}
+        named = [(o, p) for o, n in merged if (p := self.place(n)).country in supported]
+        return sorted([*found, *named], key=_START)
 
 
 def _candidates(kept: list[WorldHit], taken: set[Occurrence], hidden: PlaceNumbers
-                ) -> list[tuple[Occurrence, tuple[int, ...]]]:
-    """Each hit's cities that may count (WorldLayer.mentions, first three points)."""
+                ) -> tuple[list[tuple[Occurrence, tuple[int, ...]]], list[tuple[Occurrence, int]]]:
+    """Each hit's cities that may count (WorldLayer.mentions, first three points), and the
+    hits that name first a place merged into a curated entry (`hidden`), with that place:
+    a spelling the curated list lacks ("Hassake") still names the curated place, unless
+    written in capitals (the curated lists leave out such acronyms: "SANA" is a news
+    agency, not Sanaa)."""
     covers = {*taken, *(h.occurrence for h in kept)}
     nested = _nested(sorted(covers, key=lambda o: (o[0], o[1], -o[2])))
     # A country's name beside a name keeps it a place ("Syria Aleppo"); a demonym does not
@@ -354,20 +367,21 @@ def _candidates(kept: list[WorldHit], taken: set[Occurrence], hidden: PlaceNumbe
     # the article repeats it bare ("Barreiro said"), unless a cue says place ("in Barreiro").
     surnames = {hit.value for hit in kept
                 if hit.before is not None and (hit.before[0], hit.before[2]) not in ends}
-    candidates = []
+    candidates, merged = [], []
     for hit in kept:
         cities = hit.cities
         if not cities or hit.occurrence in nested or hit.occurrence in taken:
-            continue
-        if hidden and not hidden.isdisjoint(cities):
             continue
         if (hit.before is not None and (hit.before[0], hit.before[2]) not in ends) or (
                 hit.after is not None and (hit.after[0], hit.after[1]) not in starts) or (
                 hit.value in surnames and not hit.cue):
             cities = hit.big
-        if cities:
+        if cities and hidden and not hidden.isdisjoint(cities):
+            if not (hit.capitals or cities[0] in hit.weak or hidden.isdisjoint(cities[:1])):
+                merged.append((hit.occurrence, cities[0]))
+        elif cities:
             candidates.append((hit.occurrence, cities))
-    return candidates
+    return candidates, merged
 
 
 def _key_hits(trie: object, tokens: Tokens) -> list[tuple[int, str]]:
