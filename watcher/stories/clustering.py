@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 
 from watcher.models import Article, ArticleMatch, Story, StoryEntry, StoryMember
 from watcher.stories.kinds import CHEMICAL
-from watcher.stories.signature import Signature, read, remember, signature
+from watcher.stories.signature import Signature, read, remember, signature, similarities
 
 NEAR_COPY = 0.5  # cosine of weighted words
 SAME_EVENT = 0.3  # with a shared place
@@ -153,12 +153,11 @@ def _best_match(mine: Signature, source: str, at: datetime, pool: Sequence[Candi
             barred.add(other.story_id)
         else:
             near.append(other)
+    near = [other for other in near if other.story_id not in barred]
     best: tuple[float, Candidate | None] = (0.0, None)
-    for other in near:  # words compared only where they can decide
-        if other.story_id in barred:
-            continue
+    scores = similarities(mine, [other.signature for other in near])
+    for other, score in zip(near, scores, strict=True):  # words compared only where they count
         theirs = other.signature
-        score = mine.similarity(theirs)
         if other.source == source and score < NEAR_COPY:
             continue  # an outlet's own follow-up repeats its own words
         if (best[1] is None or score > best[0]) and _same_event(mine, theirs, score):

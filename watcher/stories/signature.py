@@ -24,11 +24,15 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property, lru_cache
 from itertools import compress, count
 from operator import itemgetter, mul
+
+import numpy as np
+import numpy.typing as npt
 
 from watcher.models import Article, ArticleMatch
 from watcher.stories.kinds import event_kinds
@@ -40,6 +44,7 @@ KEY_WORDS = 6  # the rarest words an article is filed under
 LEAD_TOKENS = 40  # a headline naming no kind of event takes those of this many words after it
 MIN_FIGURE, YEARS = 2, range(1900, 2101)
 READ_SIGNATURES = 4096  # parsed signatures kept by their JSON (`read`)
+VECTORISED = 8  # from this many articles compared with one, `similarities` uses arrays
 # Words beside which a number is part of a date, not a figure.
 _MONTHS = frozenset((
     "jan", "january", "feb", "february", "mar", "march", "apr", "april", "may", "jun", "june",
@@ -109,6 +114,16 @@ class Signature:
         dot = sum(map(mul, map(mine.__getitem__, shared), map(theirs.__getitem__, shared)))
         return dot / (self.norm * other.norm)
 
+    @cached_property
+    def vector(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """The words as two arrays, ordered by the first: each stem's hash (64 bits: two
+        stems of two articles that collide are a chance of one in 2**64 a pair), and its
+        weight (`similarities`)."""
+        ids = np.fromiter(map(hash, self.words), np.int64, len(self.words))
+        order = np.argsort(ids, kind="stable")
+        weights = np.fromiter(self.words.values(), np.float64, len(self.words))
+        return ids[order], weights[order]
+
     def keys(self) -> tuple[str, ...]:
         """Where a store files the article so that later ones find it."""
         # Heaviest first, then by stem: a stable sort by weight of the words by stem.
@@ -131,6 +146,25 @@ class Signature:
                    frozenset(data["e"]), frozenset(data["f"]), data["l"],
                    frozenset(date.fromisoformat(d) for d in data.get("d", ())),
                    frozenset(data.get("k", ())))
+
+
+def similarities(mine: Signature, others: Sequence[Signature]) -> list[float]:
+    """mine.similarity(other) for each of `others`: by array operations when they are many
+    (an article is compared with every story it shares a place or a rare word with)."""
+    worded = [i for i, other in enumerate(others) if other.norm]
+    if len(worded) < VECTORISED or not mine.norm:
+        return [mine.similarity(other) for other in others]
+    ids, weights = mine.vector
+    theirs = [others[i].vector for i in worded]
+    their_ids = np.concatenate([v[0] for v in theirs])
+    at = np.minimum(np.searchsorted(ids, their_ids), len(ids) - 1)  # where each would be
+    products = np.where(ids[at] == their_ids,
+                        np.concatenate([v[1] for v in theirs]) * weights[at], 0.0)
+    starts = np.cumsum([0, *(len(v[0]) for v in theirs[:-1])])
+    found = [0.0] * len(others)
+    for i, dot in zip(worded, np.add.reduceat(products, starts).tolist(), strict=True):
+        found[i] = dot / (mine.norm * others[i].norm)
+    return found
 
 
 def read(text: str) -> Signature:
