@@ -26,6 +26,7 @@ from watcher.stories import (
     story_id,
     story_views,
 )
+from watcher.stories.signature import read, similarities
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -303,3 +304,23 @@ def test_a_figure_in_words_joins_reports_across_languages() -> None:
     arabic = sig(("ar", "مقتل تسعة في انفجار سيارة مفخخة في مقديشو",
                   "قتل تسعة أشخاص في انفجار سيارة مفخخة عند نقطة تفتيش في مقديشو"))
     assert english.similarity(arabic) == 0 and same_event(english, arabic)
+
+
+def test_similarities_by_arrays_agree_with_one_by_one() -> None:
+    """Compared with many articles at once (arrays), an article scores each as alone."""
+    texts = [CONVOY, CONVOY_AGAIN, CONVOY_AR, SCHOOLS, AIRSTRIKE_ALEPPO] * 2
+    sigs = [signature(a, match_article(matcher(), a, all_entities=True))
+            for a in (make(f"s{i}", t) for i, t in enumerate(texts))]
+    empty = Signature({}, frozenset(), frozenset(), "en")
+    others = [*sigs, empty]
+    found = similarities(sigs[0], others)
+    assert found == pytest.approx([sigs[0].similarity(o) for o in others], abs=1e-12)
+    assert found[0] == pytest.approx(1.0) and found[-1] == 0.0
+
+
+def test_a_new_entry_reads_back_as_its_signature() -> None:
+    article = make("r1", CONVOY)
+    found = match_article(matcher(), article, all_entities=True)
+    entry = story_entry(article, found, NOW)
+    assert read(entry.signature) == signature(article, found)
+    assert read(entry.signature) == Signature.from_json(entry.signature)

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from watcher.models import Article, ArticleMatch, Story, StoryEntry, StoryMember
-from watcher.stories.kinds import CHEMICAL, other_kinds
-from watcher.stories.signature import Signature, signature
+from watcher.stories.kinds import CHEMICAL
+from watcher.stories.signature import Signature, read, remember, signature, similarities
 
 NEAR_COPY = 0.5  # cosine of weighted words
 SAME_EVENT = 0.3  # with a shared place
@@ -46,7 +46,7 @@ STORY_ID_LENGTH = 16
 COMPARED_PER_STORY = 8
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """An article already placed in a story, ready to compare."""
 
@@ -79,18 +79,19 @@ def _same_event(a: Signature, b: Signature, words: float) -> bool:
 
 
 def _share_place(a: Signature, b: Signature) -> bool:
-    return any(name.startswith("place:") for name in a.entities & b.entities)
+    return not a.places.isdisjoint(b.places)
 
 
 def _apart(a: Signature, b: Signature) -> bool:
     """Do the two report different events whatever their words: different kinds of event,
     or different days (the weekdays they name; reports of a gas attack name the days of
     its aftermath too)?"""
-    if other_kinds(a.kinds, b.kinds):
-        return True
-    if CHEMICAL in a.kinds & b.kinds:
-        return False
-    return bool(a.days and b.days and not a.days & b.days)
+    if a.kinds and b.kinds:
+        if a.kinds.isdisjoint(b.kinds):
+            return True  # other kinds (kinds.other_kinds)
+        if CHEMICAL in a.kinds and CHEMICAL in b.kinds:
+            return False
+    return bool(a.days and b.days and a.days.isdisjoint(b.days))
 
 
 def story_id(article_key: str) -> str:
@@ -109,7 +110,7 @@ def assign_stories(entries: Sequence[StoryEntry], members: Sequence[StoryMember]
     latest: dict[str, deque[Candidate]] = defaultdict(lambda: deque(maxlen=COMPARED_PER_STORY))
     for m in members:  # found by a key of this batch: any entry may join them
         latest[m.story_id].append(Candidate(m.story_id, m.story_first_seen, m.entry.at,
-                                            Signature.from_json(m.entry.signature),
+                                            read(m.entry.signature),
                                             m.entry.source))
     stored = set(latest)
     by_key: dict[str, set[str]] = defaultdict(set)  # entries of this batch, by their keys
@@ -118,7 +119,7 @@ def assign_stories(entries: Sequence[StoryEntry], members: Sequence[StoryMember]
                                                             entries[i].article_key)):
         entry = entries[index]
         at = _at(entry, now)
-        mine = Signature.from_json(entry.signature)
+        mine = read(entry.signature)
         near = stored.union(*(by_key.get(k, ()) for k in entry.keys))
         best = _best_match(mine, entry.source, at, [c for sid in near for c in latest[sid]],
                            span)
@@ -142,30 +143,36 @@ def _best_match(mine: Signature, source: str, at: datetime, pool: Sequence[Candi
     """The candidate most like `mine` among those it reports the same event as, in a story
     none of whose compared articles it is `_apart` from (a report of Sunday's strike does
     not join Friday's story through a report of it that names no day)."""
-    like: list[tuple[float, Candidate]] = []
+    earliest, latest = at - span, at + span
+    near: list[Candidate] = []
     barred: set[str] = set()
     for other in pool:
-        if abs(at - other.at) > span or abs(at - other.story_first_seen) > span:
+        if not (earliest <= other.at <= latest and earliest <= other.story_first_seen <= latest):
             continue
-        theirs = other.signature
-        if _apart(mine, theirs):
+        if _apart(mine, other.signature):
             barred.add(other.story_id)
-            continue  # no need to compare their words
-        score = mine.similarity(theirs)
+        else:
+            near.append(other)
+    near = [other for other in near if other.story_id not in barred]
+    best: tuple[float, Candidate | None] = (0.0, None)
+    scores = similarities(mine, [other.signature for other in near])
+    for other, score in zip(near, scores, strict=True):  # words compared only where they count
+        theirs = other.signature
         if other.source == source and score < NEAR_COPY:
             continue  # an outlet's own follow-up repeats its own words
-        if _same_event(mine, theirs, score):
-            like.append((score, other))
-    return max(((score, other) for score, other in like if other.story_id not in barred),
-               key=lambda sc: sc[0], default=(0.0, None))[1]
+        if (best[1] is None or score > best[0]) and _same_event(mine, theirs, score):
+            best = (score, other)
+    return best[1]
 
 
 def story_entry(article: Article, found: ArticleMatch, now: datetime) -> StoryEntry:
     """What the store keeps of an article in its story."""
     sig = signature(article, found)
+    text = sig.to_json()
+    remember(text, sig)  # read back by assign_stories as it is
     at = min(article.published, now) if article.published is not None else now
     return StoryEntry(article_key=article.key, source=article.source, url=article.url,
-                      title=article.title, at=at, keys=sig.keys(), signature=sig.to_json())
+                      title=article.title, at=at, keys=sig.keys(), signature=text)
 
 
 def story_views(entries: Sequence[StoryEntry], ids: Sequence[str]) -> dict[str, Story]:

@@ -82,6 +82,12 @@ def weekdays() -> dict[str, int]:
     return found
 
 
+@lru_cache(maxsize=1)
+def _weekday_forms() -> frozenset[str]:
+    """Every token `event_days` reads as a weekday: a name, or Arabic "and" before one."""
+    return frozenset(weekdays()).union("و" + name for name in weekdays())
+
+
 # Words of saying: a weekday right after one ("a monitor said on Sunday", "a déclaré
 # dimanche", "заявил в воскресенье") is the day of the statement, often the day after the
 # event, so it fixes no day of the event.
@@ -99,7 +105,7 @@ def event_days(tokens: Sequence[str], published: datetime | None) -> frozenset[d
     """The days an article's weekdays name, but for those of a statement (`_SAID`): the
     latest such day on or before it was published (news tells of the past week). None
     without a publication time."""
-    if published is None:
+    if published is None or _weekday_forms().isdisjoint(tokens):
         return frozenset()
     names = weekdays()
     days = set()
