@@ -73,6 +73,9 @@ class Explainer:
         """A hit's matched terms as plain arrays (models.Spots): `key` is the term of a
         rule decided by the index (an int) or its terms (a frozenset), or what `holds`
         collected (a list)."""
+        if type(key) is int:  # the commonest: a rule of one term (inlined: hot)
+            made = self._spots.get(key)
+            return made if made is not None else self.every_spot(key)
         return _by_key(key, self.every_spot, self.spots_of_terms, self.spots_of_why)
 
     def matched_terms(self, key: object) -> tuple[MatchedTerm, ...]:

@@ -32,8 +32,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import compress
-from operator import itemgetter
 from typing import Any, Literal
 
 import ahocorasick
@@ -65,6 +63,7 @@ from watcher.rules.load import Leaf, NearLeaf, Node, Rule, RuleSet
 from watcher.rules.terms import Gazetteer, Term, term_from_spec
 from watcher.text.normalize import (
     BREAK,
+    KERNELS,
     STEMMERS,
     Memo,
     Tokens,
@@ -76,7 +75,6 @@ from watcher.text.normalize import (
     stem_tokens,
     stemmer,
     term_spellings,
-    token_hits,
     tokenize,
 )
 from watcher.text.patterns import PatternSet, compile_pattern
@@ -84,7 +82,6 @@ from watcher.text.patterns import PatternSet, compile_pattern
 Stream = Literal[0, 1]
 # An automaton value: key length, tokens, term ids, case-sensitive entries, loose (may run
 # over punctuation).
-_KEY_LENGTH = itemgetter(0)
 PLAIN: Stream = 0
 STEMMED: Stream = 1
 
@@ -483,17 +480,7 @@ def _drop_unsupported_places(ambiguous: tuple[AmbiguousPlace, ...],
 
 def _scan(automaton: ahocorasick.Automaton, tokens: Tokens, stream: list[str],
           field_index: int, found: dict[int, set[Occurrence]]) -> None:
-    spans = tokens.spans
-    for first, (_, ntok, ids, checked, loose) in token_hits(automaton, stream, _KEY_LENGTH):
-        if not loose and tokens.broken(first, first + ntok - 1):
-            continue  # a phrase does not run over a sentence end, comma...
-        span = (field_index, spans[first][0], spans[first + ntok - 1][1])
-        for term_id in ids:
-            occurrences = found.get(term_id)
-            if occurrences is None:
-                found[term_id] = {span}
-            else:
-                occurrences.add(span)
+    def check(first: int, ntok: int, checked: tuple[_Entry, ...], span: Occurrence) -> None:
         for entry in checked:  # case-sensitive: compare the text as written
             if entry.case != tuple(case_form(tokens.original(first + k))
                                    for k in range(ntok)) or (
@@ -505,18 +492,15 @@ def _scan(automaton: ahocorasick.Automaton, tokens: Tokens, stream: list[str],
             else:
                 occurrences.add(span)
 
+    joined = " " + " ".join(stream) + " "
+    KERNELS.scan(automaton.iter(joined), joined, tokens.spans, field_index, found,
+                 tokens.broken, check)
+
 
 def _scan_stems(keys: StemKeys, tokens: Tokens, language: str, field_index: int,
                 found: dict[int, set[Occurrence]]) -> None:
     looked_up = list(map(keys.by_token.__getitem__, tokens.norms))  # term ids, or None
-    for ids, (start, end) in compress(zip(looked_up, tokens.spans, strict=True), looked_up):
-        span = (field_index, start, end)
-        for term_id in ids:  # type: ignore[union-attr]  # compress left out the None
-            occurrences = found.get(term_id)
-            if occurrences is None:
-                found[term_id] = {span}
-            else:
-                occurrences.add(span)
+    KERNELS.collect(looked_up, tokens.spans, field_index, found)
     if keys.multi is not None:
         stems = stem_tokens(tokens.norms, language)
         if not keys.firsts.isdisjoint(stems):
