@@ -11,9 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from watcher.matching import explain as explain_module
 from watcher.matching import matcher as matcher_module
 from watcher.matching.matcher import compile_rules, match_article
-from watcher.models import Article
+from watcher.models import Article, RuleHit
 from watcher.rules.load import load_rules
 from watcher.text import kernels
 from watcher.text import normalize as normalize_module
@@ -49,6 +50,31 @@ def test_plain_tokens_leave_other_scripts_to_the_regex(compiled: ModuleType) -> 
             [(0, 3), (5, 11), (13, 17), (18, 23)], ["the", "convoy", "left", "north"])
         assert module.plain_tokens("Mayādīn fell", _SEPARATORS) is None
         assert module.plain_tokens("东京。", _SEPARATORS) is None
+
+
+def test_term_spots_and_decided_hits_agree(compiled: ModuleType) -> None:
+    found = {0: {(1, 5, 9), (0, 2, 4), (1, 0, 3)}, 2: {(2, 7, 8)}}
+    labels, kinds = ["convoy", "unused", "Raqqa"], ["word", "word", "place"]
+    answers = []
+    for module in (compiled, kernels):
+        cache: dict[int, object] = {}
+        spots = [module.term_spots(cache, labels, kinds, found, lambda: repr, key)
+                 for key in (0, 2, 0, frozenset([2]))]
+        assert spots[0] is spots[2]  # made once
+        prepared = [("r0", ("ops",), 0), None, ("r2", (), 2)]
+        hits, left = module.decided_hits([0, 1, 2], prepared, RuleHit, "why")
+        assert left == 1 and hits[1] == 1
+        answers.append((spots, cache, [(h.rule, h.notify, h._key, h._explanation, h._matched)
+                                       for h in (hits[0], hits[2])]))
+    assert answers[0] == answers[1]
+    assert answers[0][0][0] == (((0, 2, 4), (1, 0, 3), (1, 5, 9)), ("convoy",) * 3,
+                                ("word",) * 3)
+    assert answers[0][0][3] == "frozenset({2})"
+    with pytest.raises(KeyError):
+        compiled.term_spots({}, labels, kinds, found, lambda: repr, 1)
+    for module in (compiled, kernels):
+        with pytest.raises(ReferenceError):
+            module.term_spots({}, labels, kinds, found, lambda: None, frozenset())
 
 
 def _automaton(keys: list[str]) -> Any:
@@ -134,6 +160,6 @@ def test_matches_are_the_same_with_either(compiled: ModuleType,
 
     with_c = everything()
     assert {h.rule.id for m in with_c for h in m[0]} == {"convoy", "phrase", "acronym", "near"}
-    monkeypatch.setattr(matcher_module, "KERNELS", kernels)
-    monkeypatch.setattr(normalize_module, "KERNELS", kernels)
+    for module in (matcher_module, explain_module, normalize_module):
+        monkeypatch.setattr(module, "KERNELS", kernels)
     assert everything() == with_c

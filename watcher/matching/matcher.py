@@ -58,6 +58,7 @@ from watcher.models import (
     Place,
     RuleHit,
     RuleRef,
+    TermKind,
 )
 from watcher.rules.load import Leaf, NearLeaf, Node, Rule, RuleSet
 from watcher.rules.terms import Gazetteer, Term, term_from_spec
@@ -174,9 +175,20 @@ class Matcher:
     actors: ActorResolver | None = None  # which of the actors sharing a spelling is meant
     scoped: frozenset[int] = field(init=False)  # the rules with a scope (feeds, languages)
 
+    labels: list[str] = field(init=False)  # of `terms`, by term id (explain.Explainer)
+    kinds: list[TermKind] = field(init=False)
+    # The hit of each rule that fires whenever it is a candidate, unscoped: its rule,
+    # notify and explanation key (text/kernels.decided_hits); None for the others.
+    prepared: list[tuple[RuleRef, tuple[str, ...], object] | None] = field(init=False)
+
     def __post_init__(self) -> None:
         self.scoped = frozenset(i for i, rule in enumerate(self.rules)
                                 if rule.feeds is not None or rule.languages is not None)
+        self.labels = [info.label for info in self.terms]
+        self.kinds = [info.kind for info in self.terms]
+        self.prepared = [(rule.ref, rule.notify, rule.explain_key)
+                         if rule.decided is not None and i not in self.scoped else None
+                         for i, rule in enumerate(self.rules)]
 
     @property
     def key_count(self) -> int:
@@ -438,30 +450,38 @@ def match_article(matcher: Matcher, article: Article, *,
                        matcher.pattern_set)
     if matcher.eager:
         scan.run_patterns(matcher.eager)
-    hits = []
-    explain = Explainer(matcher.terms, found, texts)  # each matched term made once
+    explain = Explainer(matcher.terms, found, texts, matcher.labels, matcher.kinds)
     candidates = matcher.index.candidates(found)
     matcher.index.learn(found)
-    rules, scoped = matcher.rules, matcher.scoped
-    for index in candidates:
-        compiled = rules[index]
-        if index in scoped and not compiled.in_scope(article.feed, language):
-            continue
-        if compiled.decided is not None:  # a candidate is a hit: nothing to evaluate
-            hits.append(RuleHit(compiled.ref, compiled.notify,
-                                explanation=explain, key=compiled.explain_key))
-            continue
-        if not holds(compiled.condition, scan, None):  # most candidates: stop early
-            continue
-        why: list[tuple[int, Occurrence]] = []
-        if holds(compiled.condition, scan, why):  # again, collecting every occurrence
-            hits.append(RuleHit(compiled.ref, compiled.notify,
-                                explanation=explain, key=why))
+    # The rules decided by the index fire as candidates: their hits are made in one pass
+    # (in C when built); the others are left in place, by number, to evaluate here.
+    hits, left = KERNELS.decided_hits(candidates, matcher.prepared, RuleHit, explain)
+    if left:
+        hits = [hit for hit in (_evaluate(matcher, index, scan, explain, article.feed,
+                                          language) if type(index) is int else index
+                                for index in hits) if hit is not None]
     if not (hits or all_entities):
         return ArticleMatch()
     places, groups = _entities(matcher, found, _tokens_for_places(texts, tokenized), undecided,
                                article.language)
     return ArticleMatch(hits=tuple(hits), places=places, groups=groups)
+
+
+def _evaluate(matcher: Matcher, index: int, scan: ArticleScan, explain: Explainer, feed: str,
+              language: str) -> RuleHit | None:
+    """The hit of candidate rule `index`, if it fires: in scope, and its condition holds."""
+    compiled = matcher.rules[index]
+    if index in matcher.scoped and not compiled.in_scope(feed, language):
+        return None
+    if compiled.decided is not None:  # a candidate is a hit: nothing to evaluate
+        return RuleHit(compiled.ref, compiled.notify, explanation=explain,
+                       key=compiled.explain_key)
+    if not holds(compiled.condition, scan, None):  # most candidates: stop early
+        return None
+    why: list[tuple[int, Occurrence]] = []
+    if not holds(compiled.condition, scan, why):  # again, collecting every occurrence
+        return None
+    return RuleHit(compiled.ref, compiled.notify, explanation=explain, key=why)
 
 
 def _tokens_for_places(texts: list[str], tokenized: list[Tokens | None]) -> list[Tokens | None]:

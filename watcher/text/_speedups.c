@@ -349,9 +349,160 @@ fail:
     return NULL;
 }
 
+/* term_spots(cache, labels, kinds, found, other, key): see kernels.term_spots. */
+static PyObject *
+term_spots(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6 || !PyDict_Check(args[0]) || !PyList_Check(args[1])
+            || !PyList_Check(args[2]) || !PyDict_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "term_spots(cache: dict, labels: list, kinds: list, found: dict, "
+                        "other, key)");
+        return NULL;
+    }
+    PyObject *cache = args[0], *labels = args[1], *kinds = args[2], *found = args[3];
+    PyObject *key = args[5];
+    if (!PyLong_CheckExact(key)) {
+        PyObject *method = PyObject_CallNoArgs(args[4]);  /* a weakref.WeakMethod */
+        if (method == NULL) {
+            return NULL;
+        }
+        if (method == Py_None) {
+            Py_DECREF(method);
+            PyErr_SetString(PyExc_ReferenceError, "the explanation is gone");
+            return NULL;
+        }
+        PyObject *answer = PyObject_CallOneArg(method, key);
+        Py_DECREF(method);
+        return answer;
+    }
+    PyObject *made = PyDict_GetItemWithError(cache, key);
+    if (made != NULL) {
+        return Py_NewRef(made);
+    }
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_ssize_t term_id = PyLong_AsSsize_t(key);
+    if (term_id == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (term_id < 0 || term_id >= PyList_GET_SIZE(labels)
+            || term_id >= PyList_GET_SIZE(kinds)) {
+        PyErr_SetString(PyExc_IndexError, "term id out of range");
+        return NULL;
+    }
+    PyObject *occurrences = PyDict_GetItemWithError(found, key);
+    if (occurrences == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetObject(PyExc_KeyError, key);
+        }
+        return NULL;
+    }
+    PyObject *ordered = PySequence_List(occurrences);
+    if (ordered == NULL || PyList_Sort(ordered) < 0) {
+        Py_XDECREF(ordered);
+        return NULL;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(ordered);
+    PyObject *places = PyList_AsTuple(ordered);
+    Py_DECREF(ordered);
+    PyObject *said = PyTuple_New(count);
+    PyObject *sorts = PyTuple_New(count);
+    if (places == NULL || said == NULL || sorts == NULL) {
+        Py_XDECREF(places);
+        Py_XDECREF(said);
+        Py_XDECREF(sorts);
+        return NULL;
+    }
+    PyObject *label = PyList_GET_ITEM(labels, term_id);
+    PyObject *kind = PyList_GET_ITEM(kinds, term_id);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyTuple_SET_ITEM(said, i, Py_NewRef(label));
+        PyTuple_SET_ITEM(sorts, i, Py_NewRef(kind));
+    }
+    made = PyTuple_New(3);
+    if (made == NULL) {
+        Py_DECREF(places);
+        Py_DECREF(said);
+        Py_DECREF(sorts);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(made, 0, places);
+    PyTuple_SET_ITEM(made, 1, said);
+    PyTuple_SET_ITEM(made, 2, sorts);
+    if (PyDict_SetItem(cache, key, made) < 0) {
+        Py_DECREF(made);
+        return NULL;
+    }
+    return made;
+}
+
+static PyObject *RULE, *NOTIFY, *MATCHED, *EXPLANATION, *KEY;  /* RuleHit's slots */
+
+/* decided_hits(candidates, prepared, hit_type, explanation) -> (hits, left): see
+ * kernels.decided_hits. */
+static PyObject *
+decided_hits(PyObject *self, PyObject *args)
+{
+    PyObject *candidates, *prepared, *explanation;
+    PyTypeObject *hit_type;
+    if (!PyArg_ParseTuple(args, "O!O!O!O", &PyList_Type, &candidates, &PyList_Type, &prepared,
+                          &PyType_Type, &hit_type, &explanation)) {
+        return NULL;
+    }
+    Py_ssize_t count = PyList_GET_SIZE(candidates);
+    Py_ssize_t left = 0;
+    PyObject *hits = PyList_New(count);
+    if (hits == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *index = PyList_GET_ITEM(candidates, i);
+        Py_ssize_t rule = PyLong_AsSsize_t(index);
+        if (rule == -1 && PyErr_Occurred()) {
+            goto fail;
+        }
+        if (rule < 0 || rule >= PyList_GET_SIZE(prepared)) {
+            PyErr_SetString(PyExc_IndexError, "rule out of range");
+            goto fail;
+        }
+        PyObject *ready = PyList_GET_ITEM(prepared, rule);
+        if (ready == Py_None) {
+            PyList_SET_ITEM(hits, i, Py_NewRef(index));
+            left++;
+            continue;
+        }
+        if (!PyTuple_Check(ready) || PyTuple_GET_SIZE(ready) != 3) {
+            PyErr_SetString(PyExc_TypeError, "prepared hits are (rule, notify, key) or None");
+            goto fail;
+        }
+        PyObject *hit = hit_type->tp_alloc(hit_type, 0);
+        if (hit == NULL) {
+            goto fail;
+        }
+        PyList_SET_ITEM(hits, i, hit);
+        if (PyObject_SetAttr(hit, RULE, PyTuple_GET_ITEM(ready, 0)) < 0
+                || PyObject_SetAttr(hit, NOTIFY, PyTuple_GET_ITEM(ready, 1)) < 0
+                || PyObject_SetAttr(hit, MATCHED, Py_None) < 0
+                || PyObject_SetAttr(hit, EXPLANATION, explanation) < 0
+                || PyObject_SetAttr(hit, KEY, PyTuple_GET_ITEM(ready, 2)) < 0) {
+            goto fail;
+        }
+    }
+    return Py_BuildValue("(Nn)", hits, left);
+fail:
+    /* Items not yet set are NULL: list_dealloc skips them. */
+    Py_DECREF(hits);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"plain_tokens", plain_tokens, METH_VARARGS, "Tokens of a text of ASCII words."},
     {"breaks", breaks, METH_VARARGS, "The tokens followed by a break."},
+    {"term_spots", (PyCFunction)(void (*)(void))term_spots, METH_FASTCALL,
+     "A term's spots, made once."},
+    {"decided_hits", decided_hits, METH_VARARGS, "Hits of the rules decided by the index."},
     {"collect", collect, METH_VARARGS, "Spans of looked-up tokens into found."},
     {"scan", scan, METH_VARARGS, "Automaton hits on a token stream into found."},
     {NULL, NULL, 0, NULL},
@@ -365,5 +516,13 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
+    RULE = PyUnicode_InternFromString("rule");
+    NOTIFY = PyUnicode_InternFromString("notify");
+    MATCHED = PyUnicode_InternFromString("_matched");
+    EXPLANATION = PyUnicode_InternFromString("_explanation");
+    KEY = PyUnicode_InternFromString("_key");
+    if (!RULE || !NOTIFY || !MATCHED || !EXPLANATION || !KEY) {
+        return NULL;
+    }
     return PyModule_Create(&module);
 }

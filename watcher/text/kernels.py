@@ -123,6 +123,51 @@ def scan(hits: Iterable[tuple[int, Value]], joined: str, spans: list[Span], fiel
             check(first, ntok, checked, span)
 
 
+def term_spots(cache: dict[int, Any], labels: list[str], kinds: list[str], found: Found,
+               other: Callable[[], Callable[[object], Any] | None], key: object) -> Any:
+    """The spots (models.Spots) of every occurrence of a found term (`key`, an int), made
+    once (`cache`): its occurrences in order, its label and its kind (`labels`, `kinds`:
+    by term id) as many times. Any other key is for the method `other` refers to (a
+    weakref.WeakMethod: the caller keeps this function, the method's object keeps it)."""
+    if type(key) is not int:
+        method = other()
+        if method is None:
+            raise ReferenceError("the explanation is gone")
+        return method(key)
+    made = cache.get(key)
+    if made is None:
+        occurrences = tuple(sorted(found[key]))
+        count = len(occurrences)
+        made = cache[key] = (occurrences, (labels[key],) * count, (kinds[key],) * count)
+    return made
+
+
+_new = object.__new__
+
+
+def decided_hits(candidates: list[int], prepared: list[tuple[Any, Any, Any] | None],
+                 hit_type: type, explanation: object) -> tuple[list[Any], int]:
+    """The hits of candidate rules that fire whenever the index makes them candidates
+    (`prepared[rule]`: the hit's rule, notify and key; None for a rule to evaluate), in
+    order of `candidates`, and how many are left to evaluate: those are in the list as
+    their rule's number. A hit is a `hit_type` (models.RuleHit) given its slots outright,
+    as its __init__ would (its explanation `explanation`, no matched terms yet)."""
+    hits: list[Any] = []
+    left = 0
+    for index in candidates:
+        ready = prepared[index]
+        if ready is None:
+            hits.append(index)
+            left += 1
+            continue
+        hit: Any = _new(hit_type)
+        hit.rule, hit.notify, hit._key = ready
+        hit._matched = None
+        hit._explanation = explanation
+        hits.append(hit)
+    return hits, left
+
+
 def load() -> ModuleType | None:
     """The C kernels (watcher.text._speedups) if built, else None."""
     try:
