@@ -5,6 +5,34 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+/* News repeats its words: the lower-case tokens made last are kept, one per slot of a table
+ * indexed by a hash of their letters, and given again (the same str object) when a token
+ * has the same letters. That spares a string per token, and the hash that dict and set
+ * lookups of a new string work out. At most NORMS strings are held. */
+#define NORMS 8192
+static PyObject *norms_made[NORMS];
+
+static PyObject *
+norm_of(const char *letters, Py_ssize_t length)
+{
+    uint32_t hash = 2166136261u;  /* FNV-1a */
+    for (Py_ssize_t i = 0; i < length; i++) {
+        hash = (hash ^ (unsigned char)letters[i]) * 16777619u;
+    }
+    PyObject **slot = &norms_made[hash % NORMS];
+    PyObject *known = *slot;
+    if (known != NULL && PyUnicode_GET_LENGTH(known) == length
+            && memcmp(PyUnicode_DATA(known), letters, length) == 0) {
+        return Py_NewRef(known);
+    }
+    PyObject *made = PyUnicode_FromStringAndSize(letters, length);
+    if (made == NULL) {
+        return NULL;
+    }
+    Py_XSETREF(*slot, Py_NewRef(made));
+    return made;
+}
+
 /* plain_tokens(text, separators) -> (spans, norms), or None: see kernels.plain_tokens. */
 static PyObject *
 plain_tokens(PyObject *self, PyObject *args)
@@ -65,7 +93,7 @@ plain_tokens(PyObject *self, PyObject *args)
         if (failed) {
             goto fail;
         }
-        PyObject *norm = PyUnicode_FromStringAndSize(lowered, i - start);
+        PyObject *norm = norm_of(lowered, i - start);
         if (norm == NULL) {
             goto fail;
         }
