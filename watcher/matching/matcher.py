@@ -14,7 +14,9 @@ match over a sentence end, comma, semicolon or line break between them (`Tokens.
 unless its term is written with such punctuation itself ("St. Petersburg": `loose`).
 
 Only rules with a term found are evaluated: index.py says which, from an index of
-terms to rules that learns which terms are rare in the news.
+terms to rules that learns which terms are rare in the news. The per-token and per-hit loops
+(tokenizing, filing hits into what was found, making the hits of rules the index decides and
+their spots) run in C when it is built (text/kernels.py: the same loops in Python otherwise).
 
 Regular expressions (`pattern` leaves) are not in the automaton. A rule that requires some
 other leaf runs its patterns only once it is a candidate and its earlier conditions hold; the

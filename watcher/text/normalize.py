@@ -63,8 +63,9 @@ _TOKEN = re.compile(rf"(?:[^\W_]|[{_IN_WORD}])+")
 _TOKEN_SPLIT = re.compile(rf"([\w{_IN_WORD}]+)")
 # Between two tokens, what ends a phrase: a sentence end (. ! ? … and the Arabic, Urdu and
 # CJK full stops and question marks), a comma or semicolon (Latin, Arabic, CJK), a line break.
-BREAK = re.compile(r"[.!?,;\n\r\v\f\x85\u2026\u2028\u2029\u060c\u061b\u061f\u06d4"
-                   r"\u3001\u3002\uff01\uff0c\uff1b\uff1f]")
+BREAK_CHARACTERS = (".!?,;\n\r\v\f\x85\u2026\u2028\u2029\u060c\u061b\u061f\u06d4"
+                    "\u3001\u3002\uff01\uff0c\uff1b\uff1f")
+BREAK = re.compile(f"[{re.escape(BREAK_CHARACTERS)}]")
 # Characters inside a written term that mark "these tokens may also be written joined".
 _JOINERS = re.compile(r"[-\u2010-\u2015\u2212'\u2018\u2019\u201b`\u00b4\u02bc\u02bb\u02be\u02bf]")
 
@@ -311,7 +312,7 @@ def _separators_to_spaces() -> dict[int, str]:
 
 _SPACES = _separators_to_spaces()
 _SEPARATORS = kernels.separator_table([*_SPACES, 0x20])  # the same, and the space
-_BREAKS = kernels.separator_table(code for code in range(0x10000) if BREAK.match(chr(code)))
+_BREAKS = kernels.separator_table(map(ord, BREAK_CHARACTERS))
 
 
 def tokenize(text: str) -> Tokens:
