@@ -17,6 +17,7 @@ import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from pytest_httpserver import HTTPServer
 
 from tests import pgtest
 
@@ -44,6 +45,24 @@ def _root_logging_restored() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture(scope="session")
+def threaded_httpserver() -> Iterator[HTTPServer]:
+    """One pytest-httpserver on 127.0.0.1 for the fetch tests, threaded so that a slow
+    response does not hold up the others ("localhost" is another name for the same place)."""
+    httpd = HTTPServer(host="127.0.0.1", threaded=True)
+    httpd.start()
+    yield httpd
+    httpd.clear()
+    httpd.stop()
+
+
+@pytest.fixture
+def feed_server(threaded_httpserver: HTTPServer) -> Iterator[HTTPServer]:
+    """The threaded server, its expectations and log cleared after each test."""
+    yield threaded_httpserver
+    threaded_httpserver.clear()
 
 
 @pytest.fixture(scope="session")

@@ -43,21 +43,9 @@ def fetch_settings(**values: object) -> FetchSettings:
     return FetchSettings.model_validate(values)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[HTTPServer]:
-    # Our own threaded server bound to 127.0.0.1, so a slow response does not block the
-    # others and "localhost" is a different name for the same place.
-    httpd = HTTPServer(host="127.0.0.1", threaded=True)
-    httpd.start()
-    yield httpd
-    httpd.clear()
-    httpd.stop()
-
-
-@pytest.fixture(autouse=True)
-def clear_server(server: HTTPServer) -> Iterator[None]:
-    yield
-    server.clear()
+@pytest.fixture
+def server(feed_server: HTTPServer) -> HTTPServer:
+    return feed_server
 
 
 @pytest.fixture

@@ -162,6 +162,36 @@ def test_the_gazetteer_is_mapped_not_loaded() -> None:
     # "CAR" is no country; Washington needs its country and is the capital, not the state.
     ("Car bomb kills 5 in Kabul", [("Kabul", "AF", "city")]),
     ("Washington said on Tuesday", []),
+    # The state, said so: its division word in lower case, or "the state of".
+    ("A cow from a Washington state farm tested positive, U.S. officials said",
+     [("Washington", "US", "region"), ("United States", "US", "country")]),
+    ("Cases in the state of Washington, U.S. officials said",
+     [("Washington", "US", "region"), ("United States", "US", "country")]),
+    # A town's name in a list beside a division of its country is the division.
+    ("Cases rose in Virginia, Washington and West Virginia",
+     [("Virginia", "US", "region"), ("Washington", "US", "region"),
+      ("West Virginia", "US", "region")]),
+    ("Poultry is kept indoors in Rogaland, Akershus and Oslo",
+     [("Rogaland", "NO", "region"), ("Akershus", "NO", "region"), ("Oslo", "NO", "region")]),
+    ("Trains run to Rosario, Córdoba, Tucumán, Junín and Rufino, Argentina",
+     [("Rosario", "AR", "city"), ("Córdoba", "AR", "city"),
+      ("San Miguel de Tucumán", "AR", "city"), ("Rufino", "AR", "city"),
+      ("Argentina", "AR", "country")]),
+    # A GeoNames spelling the curated list lacks names the curated place where the article
+    # supports its country ("Hassake" is Hasakah); "Sana" in Syrian news is the agency.
+    ("The archdiocese of Hassake in Syria was shelled",
+     [("Hasakah", "SY", "city"), ("Syria", "SY", "country")]),
+    ("The official Syrian news agency Sana quoted a source in Damascus",
+     [("Damascus", "SY", "city")]),
+    # A division and a city of its name: one name, the city's.
+    ("Rockets hit Kilis province, Turkey",
+     [("Kilis", "TR", "region"), ("Turkey", "TR", "country")]),
+    ("Rockets hit Kilis province and the town of Kilis, Turkey",
+     [("Kilis", "TR", "city"), ("Turkey", "TR", "country")]),
+    # A town's alternate name does not take a division's far bigger one.
+    ("Cases in Rio Grande do Sul and Tocantins, Brazil",
+     [("Rio Grande do Sul", "BR", "region"), ("Tocantins", "BR", "region"),
+      ("Brazil", "BR", "country")]),
     ("U.S. officials met in Washington", [("United States", "US", "country"),
                                          ("Washington", "US", "city")]),
 ])
@@ -188,6 +218,29 @@ def test_context_decides(matcher: Matcher, text: str,
     ("Talks in Kilis on Monday as Turkey watched", [("Kilis", "TR"), ("Turkey", "TR")]),
     # Headlines in title case say nothing by their capitals.
     ("Summit In Kilis Calls For Calm", [("Kilis", "TR")]),
+    # An outlet's name, even at the end of a headline in title case; a wire's.
+    ("Car Bomb In Homs Kills 10 - Region - World - Ahram Online", [("Homs", "SY")]),
+    ("The China Daily quotes officials in Tbilisi", [("Tbilisi", "GE")]),
+    ("Officials told Agence France-Presse that 45 died in Kenya", [("Kenya", "KE")]),
+    ("India today announced aid to Nepal", [("India", "IN"), ("Nepal", "NP")]),
+    # A disease or a virus named after a place, a street or a neighbourhood named after one.
+    ("Pigs near Manila, Philippines tested positive for Reston ebolavirus",
+     [("Manila", "PH"), ("Philippines", "PH")]),
+    ("The strain, known as Ebola Reston, was found in Philippine monkeys", []),
+    ("Three Lassa fever deaths reported in Kano, Nigeria", [("Kano", "NG"),
+                                                           ("Nigeria", "NG")]),
+    ("Fighters advanced in the city's Alexandria neighborhood, Syria", [("Syria", "SY")]),
+    ("Shoppers crowded Oxford Street in London", [("London", "GB")]),
+    ("Students hurt in the Shahba neighbourhood of Aleppo", [("Aleppo", "SY")]),
+    # A curated place inside a longer world name is that name's: South Sudan is not Sudan.
+    ("Fighting in South Sudan displaced thousands", [("South Sudan", "SS")]),
+    # A village does not take its province's name.
+    ("Floods hit Hunan in China", [("Hunan", "CN"), ("China", "CN")]),
+    # England, Scotland and Wales are the divisions, and support the United Kingdom.
+    ("England beat Wales in Cardiff", [("England", "GB"), ("Wales", "GB"),
+                                       ("Cardiff", "GB")]),
+    ("Monkeys from the Philippines were taken to Reston, Virginia",
+     [("Philippines", "PH"), ("Reston", "US"), ("Virginia", "US")]),
     # Names are capitalised: a lower-case word is no city, whatever GeoNames lists.
     ("rebels seized the roundabout", []),
     ("Clashes near the Roundabout in Sayreville", [("Sayreville", "US")]),

@@ -7,7 +7,6 @@ import gzip
 import ipaddress
 import tracemalloc
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -27,19 +26,9 @@ FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></chan
 ONLY_THIS_LOOPBACK = ["127.0.0.1/32"]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[HTTPServer]:
-    httpd = HTTPServer(host="127.0.0.1", threaded=True)
-    httpd.start()
-    yield httpd
-    httpd.clear()
-    httpd.stop()
-
-
-@pytest.fixture(autouse=True)
-def clear_server(server: HTTPServer) -> Iterator[None]:
-    yield
-    server.clear()
+@pytest.fixture
+def server(feed_server: HTTPServer) -> HTTPServer:
+    return feed_server
 
 
 def settings_for(**values: object) -> FetchSettings:

@@ -16,6 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import free_port
 from tests.localsite import CONVOY, FAIR, RULES, LocalSite, local_site
 from watcher.config.settings import load_config
+from watcher.metrics import Metrics
+from watcher.models import FetchResult
 from watcher.service.runner import run_service
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -142,3 +144,17 @@ async def test_health_and_readiness_of_a_running_service(service: Service) -> No
     assert checks["scheduler"]["ok"] and checks["store"]["ok"]
     assert checks["rules"] == {"ok": True, "detail": "1 loaded"}
     assert (await service.client.get("/nothing")).status_code == 404
+
+
+def test_fetches_count_per_feed_and_status_as_they_come() -> None:
+    """record_fetch keeps each feed's labelled children: the counts stay per feed and status."""
+    m = Metrics()
+    for feed, status in [("a", 304), ("a", 304), ("a", 200), ("b", 304), ("a", None)]:
+        m.record_fetch(feed, FetchResult(feed, "http://x.test/", status=status), 0.01)
+    samples = parse(m.exposition().decode())
+    assert value(samples, "watcher_polls_total", feed="a") == 4
+    assert value(samples, "watcher_polls_total", feed="b") == 1
+    assert value(samples, "watcher_fetch_http_status_total", feed="a", status="304") == 2
+    assert value(samples, "watcher_fetch_http_status_total", feed="a", status="200") == 1
+    assert value(samples, "watcher_fetch_http_status_total", feed="a", status="none") == 1
+    assert value(samples, "watcher_fetch_http_status_total", feed="b", status="304") == 1

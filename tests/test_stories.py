@@ -203,3 +203,103 @@ def test_the_committed_word_weights_are_what_the_builder_makes() -> None:
 def test_french_round_counts_are_figures() -> None:
     s = sig(("fr", "Mali : une vingtaine de soldats tués près de Mopti", ""))
     assert s.figures == {20}
+
+
+def dated(key: str, title: str, summary: str, published: datetime) -> Signature:
+    return sig_of(make(key, ("en", title, summary), published=published))
+
+
+SATURDAY = datetime(2016, 10, 15, 12, tzinfo=UTC)
+
+
+def test_two_kinds_of_attack_in_one_town_on_one_day_are_two_events() -> None:
+    bomb = dated("c", "Car bomb kills 8 civilians in Azaz",
+                 "A car bomb killed eight civilians in Azaz near the Turkish border.", SATURDAY)
+    raid = dated("r", "Air strike kills 8 civilians in Azaz",
+                 "An air strike killed eight civilians in Azaz near the Turkish border.",
+                 SATURDAY)
+    again = dated("b", "Eight dead as car bomb hits Azaz",
+                  "Eight civilians were killed by a car bomb in Azaz, near Turkey.", SATURDAY)
+    assert bomb.kinds == {"blast"} and raid.kinds == {"air"}
+    assert bomb.similarity(raid) > 0.5 and not same_event(bomb, raid)
+    assert same_event(bomb, again)
+    assert Signature.from_json(raid.to_json()) == raid
+
+
+def test_reports_of_a_gas_attack_join_across_days() -> None:
+    attack = dated("t", "Suspected gas attack kills 58 in Khan Shaykhun",
+                   "A suspected chemical attack killed 58 people in Khan Shaykhun on Tuesday.",
+                   datetime(2017, 4, 4, 12, tzinfo=UTC))
+    toll = dated("w", "Toll of Khan Shaykhun chemical attack rises",
+                 "Doctors in Khan Shaykhun said on Wednesday that 86 had died of the gas.",
+                 datetime(2017, 4, 5, 12, tzinfo=UTC))
+    strike = dated("s", "Air strike kills 5 in Khan Shaykhun",
+                   "An air strike killed five people in Khan Shaykhun on Wednesday.",
+                   datetime(2017, 4, 5, 12, tzinfo=UTC))
+    assert attack.days != toll.days and same_event(attack, toll)
+    assert not same_event(attack, strike) and not same_event(toll, strike)
+
+
+def test_an_article_joins_no_story_it_names_another_day_of() -> None:
+    friday = entry("f", ("en", "Air strikes kill 30 in Aleppo",
+                         "Regime air strikes killed 30 civilians in Aleppo on Friday."),
+                   SATURDAY - timedelta(hours=4))
+    undated = entry("u", ("en", "Air strikes kill 30 in Aleppo",
+                          "Regime air strikes killed 30 civilians in Aleppo, rescuers said."),
+                    SATURDAY - timedelta(hours=2))
+    sunday = entry("s", ("en", "Air strikes kill 30 in Aleppo",
+                         "Regime air strikes killed 30 civilians in Aleppo on Sunday, rescuers "
+                         "said."), SATURDAY + timedelta(hours=20))
+    ids = assign_stories([friday, undated, sunday], [], WINDOW, SATURDAY + timedelta(days=1))
+    assert ids[0] == ids[1] == story_id("f")
+    assert ids[2] == story_id("s")  # like the undated report, but Friday's story is not Sunday's
+
+
+@pytest.mark.parametrize("lead", [
+    "A bomb killed 43 evacuees on Saturday, a monitor said on Sunday.",
+    "A bomb killed 43 evacuees on Saturday, a monitor said Sunday.",
+    "Une bombe a tué 43 personnes samedi, a déclaré dimanche l'OSDH.",
+])
+def test_the_day_of_a_statement_is_not_a_day_of_the_event(lead: str) -> None:
+    sunday = datetime(2017, 4, 16, 12, tzinfo=UTC)
+    article = make("d", ("en", "Death toll rises", lead), published=sunday)
+    assert sig_of(article).days == {datetime(2017, 4, 15).date()}
+
+
+def sig_of(article: Article) -> Signature:
+    return signature(article, match_article(matcher(), article, all_entities=True))
+
+
+def test_two_articles_of_one_outlet_join_only_when_near_copies() -> None:
+    first = ("en", "Rebel shells kill 3 in Aleppo's Hamadaniya",
+             "Terrorists fired rocket shells at Hamadaniya in Aleppo, killing 3 civilians, a "
+             "police source said.")
+    other = ("en", "Mortar rounds wound 3 pupils at a school in Aleppo's Midan",
+             "Three pupils were hurt when mortar rounds struck a school in al-Midan, Aleppo, "
+             "the education directorate said.")
+    a, b = entry("a", first, NOW - timedelta(hours=20), "SANA"), entry("b", other, NOW, "SANA")
+    sa, sb = (Signature.from_json(e.signature) for e in (a, b))
+    assert same_event(sa, sb) and sa.similarity(sb) < 0.5  # alike enough across outlets
+    assert assign_stories([a, b], [], WINDOW, NOW) == [story_id("a"), story_id("b")]
+    elsewhere = entry("b", other, NOW, "Reuters")
+    assert assign_stories([a, elsewhere], [], WINDOW, NOW) == [story_id("a")] * 2
+    again = entry("c", first, NOW, "SANA")  # the outlet's own update, in its own words
+    assert assign_stories([a, again], [], WINDOW, NOW) == [story_id("a")] * 2
+
+
+@pytest.mark.parametrize(("text", "figure"), [
+    (("ru", "В Харькове четверо погибших", ""), 4),
+    (("uk", "Обстріл Харкова: загинули шестеро", ""), 6),
+    (("ar", "مقتل تسعة في انفجار سيارة مفخخة في مقديشو", ""), 9),
+])
+def test_figures_written_as_words_in_russian_ukrainian_and_arabic(
+        text: tuple[str, str, str], figure: int) -> None:
+    assert sig(text).figures == {figure}
+
+
+def test_a_figure_in_words_joins_reports_across_languages() -> None:
+    english = sig(("en", "Car bomb kills nine at Mogadishu checkpoint",
+                   "A car bomb exploded at a checkpoint in Mogadishu, killing nine people."))
+    arabic = sig(("ar", "مقتل تسعة في انفجار سيارة مفخخة في مقديشو",
+                  "قتل تسعة أشخاص في انفجار سيارة مفخخة عند نقطة تفتيش في مقديشو"))
+    assert english.similarity(arabic) == 0 and same_event(english, arabic)

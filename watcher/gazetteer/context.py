@@ -63,6 +63,7 @@ class WorldHit(NamedTuple):
     # Those of `cities` named by a common word of the article's language, with no cue: they
     # count only where the rest of the article supports their country.
     weak: tuple[int, ...] = ()
+    capitals: bool = False  # written in capitals ("SANA", the news agency, not Sanaa)
 
 
 def resolve(place: Callable[[int], WorldPlace], hits: Sequence[WorldHit],

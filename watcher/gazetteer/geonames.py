@@ -104,6 +104,8 @@ town village city camp district province governorate region state county municip
 commune locality area outskirts suburb neighbourhood neighborhood capital
 """
 CUES = frozenset(_CUES.split())
+# Words that, with "of", announce a first-level division ("the state of Washington").
+DIVISION_CUES = frozenset(["state", "province", "governorate", "region"])
 # Words after which a name that is also a common word of the article's language is a place
 # (normalised: "à" is "a", so it is not among them; nor "de", "da": "festas de Natal"):
 # prepositions of place in the languages the build checks, and Urdu's and Persian's
@@ -122,6 +124,24 @@ SEAS = frozenset(zip(["sea", "gulf", "bay", "mar", "mar", "golfo", "golfo", "mer
                       "mare", "golfo", "baia", "bahia"],
                      ["of", "of", "of", "de", "del", "de", "del", "de", "de", "di", "di",
                       "de", "de"], strict=True))
+# Words after a name that make it the name of a disease or its agent ("Lassa fever", "Marburg
+# virus", "Reston ebolavirus"), or of a street or a neighbourhood named after it ("Baghdad
+# Street", "the city's Alexandria neighbourhood"): no mention of the place, and no sign of
+# its country. Likewise a name right after "Ebola" ("Ebola Reston"), a species of the virus.
+# A country's name is left alone: "the United States flu season", "Sudan virus" are rare.
+# Not "flu": "the Texas flu season" is in Texas.
+NAMED_AFTER = frozenset(["virus", "viruses", "ebolavirus", "fever", "disease", "encephalitis",
+                         "street", "avenue", "boulevard", "square", "neighborhood",
+                         "neighbourhood"])
+PATHOGENS = frozenset(["ebola", "ebolavirus"])
+# Words after a name that make it an outlet's or a wire's name ("Ahram Online", "China
+# Daily", "Agence France-Presse"), even in a headline in title case, where a capitalised
+# neighbour otherwise says nothing; a city of a million or more still counts inside one
+# ("Tehran Times"), as in any longer name.
+OUTLET_WORDS = frozenset(["online", "times", "news", "post", "herald", "tribune",
+                          "independent", "journal", "gazette", "daily", "express", "observer",
+                          "telegraph", "chronicle", "monitor", "courier", "insider", "today",
+                          "presse"])
 SPEECH = frozenset(["said", "says", "told", "added", "explained", "noted", "wrote", "argued",
                     "stated", "asked", "replied", "recalled", "insisted", "warned"])
 
@@ -220,7 +240,9 @@ class WorldLayer:
                 continue
             ntok, targets, countries, _ = entry
             begin, stop = spans[first][0], spans[first + ntok - 1][1]
-            if not targets:  # a demonym: kept for support and as a neighbour
+            if not targets or _names_something_else(tokens, first, ntok, countries):
+                # A demonym: kept for support and as a neighbour. A virus's or a street's
+                # name: no place, but it covers the names inside it ("New York Avenue").
                 hits.append(WorldHit((field_index, begin, stop), key, (), (), countries,
                                      None, None, _cue_before(tokens, first)))
                 continue
@@ -232,7 +254,8 @@ class WorldLayer:
                 cities: tuple[int, ...] = ()
                 big: tuple[int, ...] = ()
             else:
-                cities, big = _in_case(targets, tokens, first, ntok)
+                cities, big = self._divisions_if_said(
+                    key, norms, first, *_in_case(targets, tokens, first, ntok))
                 if cities and _speaks(tokens, first + ntok):
                     cities = big
                 big = _named_by_a_name(targets, big)
@@ -252,10 +275,49 @@ class WorldLayer:
                 elif (before or after) and titled is None:
                     titled = len(text) <= HEADLINE_CHARS and _title_case(text)
                 if titled:
-                    before = after = None
+                    before, after = None, _outlet(tokens, first + ntok, after)
             hits.append(WorldHit((field_index, begin, stop), key, cities, big, countries,
-                                 before, after, _cue_before(tokens, first), weak))
+                                 before, after, _cue_before(tokens, first), weak,
+                                 surface.isupper()))
+        return self._in_lists_of_divisions(hits, text)
+
+    def _in_lists_of_divisions(self, hits: list[WorldHit], text: str) -> list[WorldHit]:
+        """The hits, a town's name written in a list beside a division of its country
+        ("Virginia, Washington and West Virginia", "Colorado, Delaware, Idaho") made the
+        division so named ("Washington State"): a list names things of one kind."""
+        regional = [self.place(h.cities[0]).country
+                    if h.cities and self.place(h.cities[0]).kind == "region" else None
+                    for h in hits]
+        if not any(regional):
+            return hits
+        for i, hit in enumerate(hits):
+            if not hit.cities or regional[i]:
+                continue
+            country = self.place(hit.cities[0]).country
+            if not any(regional[j] == country
+                       and _listed_together(text, hit.occurrence, hits[j].occurrence)
+                       for j in (i - 1, i + 1) if 0 <= j < len(hits)):
+                continue
+            regions = tuple(n for word in DIVISION_WORDS
+                            for n in self.numbers_named((*hit.value.split(" "), word.lower()))
+                            if (p := self.place(n)).kind == "region" and p.country == country)
+            if regions:  # the country is named either way
+                hits[i] = hit._replace(cities=regions[:1], big=(), weak=(),
+                                       countries=(*hit.countries, country))
         return hits
+
+    def _divisions_if_said(self, key: str, norms: list[str], first: int,
+                           cities: tuple[int, ...], big: tuple[int, ...]
+                           ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The divisions a hit's key names, alone or with a division word ("Washington
+        State": the city holds "Washington"), if the text says it names one ("the state
+        of Washington", "the province of Hunan"); else its places as they are."""
+        if first < 2 or norms[first - 1] != "of" or norms[first - 2] not in DIVISION_CUES:
+            return cities, big
+        numbers = [*cities, *(n for word in DIVISION_WORDS
+                              for n in self.numbers_named((*key.split(" "), word.lower())))]
+        regions = tuple(dict.fromkeys(n for n in numbers if self.place(n).kind == "region"))
+        return (regions, ()) if regions else (cities, big)
 
     def _surname(self, tokens: Tokens, first: int, field_index: int, surface: str) -> bool:
         """Whether the name at token `first` is a person's surname: the word written right
@@ -275,13 +337,25 @@ class WorldLayer:
         which; `anchors` are the coordinates of the curated places found)."""
         if not any(h.cities for h in hits):
             return []
-        candidates = _candidates(hits, set(taken), hidden)
-        return resolve(self.place, hits, candidates, countries, list(anchors))
+        candidates, merged = _candidates(hits, set(taken), hidden)
+        found = resolve(self.place, hits, candidates, countries, list(anchors))
+        if not merged:
+            return found
+        # A curated place named by a spelling its list leaves out counts only where the
+        # article supports its country: "Sana" in Syrian news is the agency, not Sanaa.
+        supported = {*countries, *(c for hit in hits for c in hit.countries),
+                     *(p.country for _, p in found)}
+        named = [(o, p) for o, n in merged if (p := self.place(n)).country in supported]
+        return sorted([*found, *named], key=_START)
 
 
 def _candidates(kept: list[WorldHit], taken: set[Occurrence], hidden: PlaceNumbers
-                ) -> list[tuple[Occurrence, tuple[int, ...]]]:
-    """Each hit's cities that may count (WorldLayer.mentions, first three points)."""
+                ) -> tuple[list[tuple[Occurrence, tuple[int, ...]]], list[tuple[Occurrence, int]]]:
+    """Each hit's cities that may count (WorldLayer.mentions, first three points), and the
+    hits that name first a place merged into a curated entry (`hidden`), with that place:
+    a spelling the curated list lacks ("Hassake") still names the curated place, unless
+    written in capitals (the curated lists leave out such acronyms: "SANA" is a news
+    agency, not Sanaa)."""
     covers = {*taken, *(h.occurrence for h in kept)}
     nested = _nested(sorted(covers, key=lambda o: (o[0], o[1], -o[2])))
     # A country's name beside a name keeps it a place ("Syria Aleppo"); a demonym does not
@@ -293,20 +367,21 @@ def _candidates(kept: list[WorldHit], taken: set[Occurrence], hidden: PlaceNumbe
     # the article repeats it bare ("Barreiro said"), unless a cue says place ("in Barreiro").
     surnames = {hit.value for hit in kept
                 if hit.before is not None and (hit.before[0], hit.before[2]) not in ends}
-    candidates = []
+    candidates, merged = [], []
     for hit in kept:
         cities = hit.cities
         if not cities or hit.occurrence in nested or hit.occurrence in taken:
-            continue
-        if hidden and not hidden.isdisjoint(cities):
             continue
         if (hit.before is not None and (hit.before[0], hit.before[2]) not in ends) or (
                 hit.after is not None and (hit.after[0], hit.after[1]) not in starts) or (
                 hit.value in surnames and not hit.cue):
             cities = hit.big
-        if cities:
+        if cities and hidden and not hidden.isdisjoint(cities):
+            if not (hit.capitals or cities[0] in hit.weak or hidden.isdisjoint(cities[:1])):
+                merged.append((hit.occurrence, cities[0]))
+        elif cities:
             candidates.append((hit.occurrence, cities))
-    return candidates
+    return candidates, merged
 
 
 def _key_hits(trie: object, tokens: Tokens) -> list[tuple[int, str]]:
@@ -394,6 +469,36 @@ def _at_sea(norms: list[str], first: int) -> bool:
     return first > 1 and (norms[first - 2], norms[first - 1]) in SEAS
 
 
+_LIST_GAP = re.compile(r"\s*(?:,|,? and|,? or)\s*")
+
+
+def _listed_together(text: str, one: Occurrence, other: Occurrence) -> bool:
+    """Whether two spans of a field are next to each other in a list ("A, B", "A and B")."""
+    first, second = sorted((one, other))
+    return (first[0] == second[0] and first[2] < second[1]
+            and _LIST_GAP.fullmatch(text, first[2], second[1]) is not None)
+
+
+def _names_something_else(tokens: Tokens, first: int, ntok: int,
+                          countries: tuple[str, ...]) -> bool:
+    """Whether the name at tokens `first`..`first + ntok` names something else than the
+    place: a disease, a virus, a street or a neighbourhood (`NAMED_AFTER`, `PATHOGENS`)
+    if it names no country (`countries`), an outlet or a wire if it names one (a
+    capitalised `OUTLET_WORDS` word after it: "China Daily", "Agence France-Presse"; a
+    city's name is decided as any longer name is, WorldLayer.scan)."""
+    norms, after = tokens.norms, first + ntok
+    if after < len(norms) and countries:
+        return norms[after] in OUTLET_WORDS and tokens.original(after)[:1].isupper()
+    return not countries and ((after < len(norms) and norms[after] in NAMED_AFTER)
+                              or (first > 0 and norms[first - 1] in PATHOGENS))
+
+
+def _outlet(tokens: Tokens, after: int, name: Occurrence | None) -> Occurrence | None:
+    """In a headline in title case, the capitalised word `name` after a place (at token
+    `after`) if it makes the place an outlet's name (`OUTLET_WORDS`: "Ahram Online")."""
+    return name if name is not None and tokens.norms[after] in OUTLET_WORDS else None
+
+
 def _compound(text: str, stop: int) -> bool:
     """Whether the name ending at `stop` opens a hyphened modifier ("UK-based", "US-led",
     "Iran-backed"): it says who, not where; its country still supports."""
@@ -478,12 +583,19 @@ def _in_case(targets: tuple[_Target, ...], tokens: Tokens, first: int, ntok: int
         if case is not None:
             if surface is None:
                 surface = tuple(case_form(tokens.original(first + k)) for k in range(ntok))
-            if case != surface:
+            if case != surface and not _division_word_case(case, surface):
                 continue
         cities.append(index)
         if named_big:
             big.append(index)
     return tuple(cities), tuple(big)
+
+
+def _division_word_case(case: tuple[str, ...], surface: tuple[str, ...]) -> bool:
+    """Whether `surface` is the case-checked name `case` of a division with its division
+    word in lower case: "Washington state", "Georgia state" are the states."""
+    return (len(case) > 1 and case[:-1] == surface[:-1] and case[-1] in DIVISION_WORDS
+            and surface[-1] == case[-1].lower())
 
 
 def _named_by_a_name(targets: tuple[_Target, ...], big: tuple[int, ...]) -> tuple[int, ...]:

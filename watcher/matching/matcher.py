@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import ahocorasick
 
@@ -562,6 +562,17 @@ def _drop_nested_entities(entities: frozenset[int], found: dict[int, set[Occurre
         del found[term_id]
 
 
+_Listed = TypeVar("_Listed", bound=tuple[Occurrence, str, str])
+
+
+def _outside(entries: list[_Listed], world: list[Occurrence]) -> list[_Listed]:
+    """The entries but the places written inside a longer world place: "South Sudan" is
+    not Sudan, "New South Wales" not Wales."""
+    return [entry for entry in entries if entry[1] != "place" or not any(
+        fi == entry[0][0] and start <= entry[0][1] and entry[0][2] <= end
+        and end - start > entry[0][2] - entry[0][1] for fi, start, end in world)]
+
+
 def _entities(matcher: Matcher, found: dict[int, set[Occurrence]],
               tokenized: list[Tokens | None],
               undecided: frozenset[tuple[int, Occurrence]] = frozenset(),
@@ -578,6 +589,8 @@ def _entities(matcher: Matcher, found: dict[int, set[Occurrence]],
     world = gazetteer.world_mentions(tokenized, taken,
                                      {entry for _, kind, entry in entries if kind == "place"},
                                      language)
+    if world:
+        entries = _outside(entries, [occ for occ, _ in world])
     mentions = sorted([*entries, *((occ, "place", key) for occ, key in world)])
     places: dict[str, Place] = {}
     groups: dict[str, Group] = {}
@@ -586,4 +599,14 @@ def _entities(matcher: Matcher, found: dict[int, set[Occurrence]],
             places[name] = gazetteer.place(name)
         elif kind == "group" and name not in groups:
             groups[name] = gazetteer.group(name)
-    return tuple(places.values()), tuple(groups.values())
+    return _one_per_name(tuple(places.values())), tuple(groups.values())
+
+
+def _one_per_name(places: tuple[Place, ...]) -> tuple[Place, ...]:
+    """The places, but a division listed beside a city of its name and country: the
+    reader sees one name ("Kilis province" and "Kilis" are Kilis), the city is the more
+    precise of the two."""
+    cities = {(p.name, p.country) for p in places if p.kind == "city"}
+    if len(cities) == len(places):
+        return places
+    return tuple(p for p in places if p.kind != "region" or (p.name, p.country) not in cities)

@@ -388,8 +388,16 @@ class Gazetteer:
         curated = [self.places[name] for name in found if name in self.places]
         countries = {entry.country for entry in curated}
         anchors: list[Coordinates] = [(e.lat, e.lon) for e in curated if e.kind != "country"]
-        return [(occurrence, place.key) for occurrence, place
-                in world.mentions(hits, taken, countries, hidden, anchors)]
+        listed = []
+        for occurrence, place in world.mentions(hits, taken, countries, hidden, anchors):
+            # A place merged into a curated entry is that entry, unless the entry needs
+            # the context its own spellings are checked for.
+            merged = self._merged_into(place)
+            if merged is None:
+                listed.append((occurrence, place.key))
+            elif not self.places[merged].ambiguous:
+                listed.append((occurrence, merged))
+        return listed
 
     def group(self, name: str) -> Group:
         """The group an alert lists (one object per entry, made on first use)."""

@@ -2,19 +2,29 @@
 
 An article joins the story of the earlier article it is most like, if it is like one enough;
 else it starts a story of its own. Two articles report the same event when, within the
-window of each other, they do not report different days (the weekdays they name: a strike on
+window of each other, they are not `_apart` (they report different kinds of event: a car
+bomb and an air strike, kinds.py; or different days, by the weekdays they name: a strike on
 Friday and another on Sunday in one city are two events), and:
 
 - their weighted words mostly agree (near-copies: a wire story re-published, a rewritten
   headline); or
 - they name a place in common (not a whole country; groups act everywhere: they confirm an
   event, never make one) and their words agree in part, or less so beside a shared figure
-  (a casualty count); or
+  (a casualty count), or less so when both report a chemical attack (one gas attack is
+  reported over days, its aftermath and toll on days of their own); or
 - they are in different languages (words cannot agree), share a place and a figure.
 
-So a convoy leaving Raqqa and schools reopening in Raqqa, on the same day, share a place but
-neither words nor figures, and stay apart. A story lives while its first article is within the
-window of the new one, so a long-running place does not chain into one endless story.
+Two articles of one outlet must be near-copies: an outlet tells an event once, and its own
+update of it repeats its own wording, while its report of another event in the same town
+shares its house phrasing, the town and often a small figure with the first; the looser
+evidence above is for outlets that word one event each their own way.
+
+An article joins no story one of whose compared articles it is `_apart` from: a story is
+one event, so a report of Sunday's strike does not join Friday's through a report of it
+that names no day. So a convoy leaving Raqqa and schools reopening in Raqqa, on the same
+day, share a place but neither words nor figures, and stay apart. A story lives while its
+first article is within the window of the new one, so a long-running place does not chain
+into one endless story.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from watcher.models import Article, ArticleMatch, Story, StoryEntry, StoryMember
+from watcher.stories.kinds import CHEMICAL, other_kinds
 from watcher.stories.signature import Signature, signature
 
 NEAR_COPY = 0.5  # cosine of weighted words
@@ -43,6 +54,7 @@ class Candidate:
     story_first_seen: datetime
     at: datetime
     signature: Signature
+    source: str
 
 
 def same_event(a: Signature, b: Signature) -> bool:
@@ -52,20 +64,32 @@ def same_event(a: Signature, b: Signature) -> bool:
 
 def _same_event(a: Signature, b: Signature, words: float) -> bool:
     """same_event, given the similarity of their words."""
-    if _other_days(a, b):
+    if _apart(a, b):
         return False
     if words >= NEAR_COPY:
         return True
-    if not any(name.startswith("place:") for name in a.entities & b.entities):
+    if not _share_place(a, b):
         return False
+    if CHEMICAL in a.kinds & b.kinds:
+        return words >= SOME_WORDS  # one gas attack in one place, reported over days
     figures = bool(a.figures & b.figures)
     if words >= SAME_EVENT or (figures and words >= SOME_WORDS):
         return True
     return a.language != b.language and figures
 
 
-def _other_days(a: Signature, b: Signature) -> bool:
-    """Do the two name weekdays of different days (so report different events)?"""
+def _share_place(a: Signature, b: Signature) -> bool:
+    return any(name.startswith("place:") for name in a.entities & b.entities)
+
+
+def _apart(a: Signature, b: Signature) -> bool:
+    """Do the two report different events whatever their words: different kinds of event,
+    or different days (the weekdays they name; reports of a gas attack name the days of
+    its aftermath too)?"""
+    if other_kinds(a.kinds, b.kinds):
+        return True
+    if CHEMICAL in a.kinds & b.kinds:
+        return False
     return bool(a.days and b.days and not a.days & b.days)
 
 
@@ -85,7 +109,8 @@ def assign_stories(entries: Sequence[StoryEntry], members: Sequence[StoryMember]
     latest: dict[str, deque[Candidate]] = defaultdict(lambda: deque(maxlen=COMPARED_PER_STORY))
     for m in members:  # found by a key of this batch: any entry may join them
         latest[m.story_id].append(Candidate(m.story_id, m.story_first_seen, m.entry.at,
-                                            Signature.from_json(m.entry.signature)))
+                                            Signature.from_json(m.entry.signature),
+                                            m.entry.source))
     stored = set(latest)
     by_key: dict[str, set[str]] = defaultdict(set)  # entries of this batch, by their keys
     assigned: dict[int, str] = {}
@@ -95,13 +120,14 @@ def assign_stories(entries: Sequence[StoryEntry], members: Sequence[StoryMember]
         at = _at(entry, now)
         mine = Signature.from_json(entry.signature)
         near = stored.union(*(by_key.get(k, ()) for k in entry.keys))
-        best = _best_match(mine, at, [c for sid in near for c in latest[sid]], span)
+        best = _best_match(mine, entry.source, at, [c for sid in near for c in latest[sid]],
+                           span)
         if best is None:
             sid, first = story_id(entry.article_key), at
         else:
             sid, first = best.story_id, best.story_first_seen
         assigned[index] = sid
-        latest[sid].append(Candidate(sid, first, at, mine))
+        latest[sid].append(Candidate(sid, first, at, mine, entry.source))
         for key in entry.keys:
             by_key[key].add(sid)
     return [assigned[i] for i in range(len(entries))]
@@ -111,21 +137,27 @@ def _at(entry: StoryEntry, now: datetime) -> datetime:
     return min(entry.at, now)
 
 
-def _best_match(mine: Signature, at: datetime, pool: Sequence[Candidate],
+def _best_match(mine: Signature, source: str, at: datetime, pool: Sequence[Candidate],
                 span: timedelta) -> Candidate | None:
-    best: tuple[float, Candidate] | None = None
+    """The candidate most like `mine` among those it reports the same event as, in a story
+    none of whose compared articles it is `_apart` from (a report of Sunday's strike does
+    not join Friday's story through a report of it that names no day)."""
+    like: list[tuple[float, Candidate]] = []
+    barred: set[str] = set()
     for other in pool:
         if abs(at - other.at) > span or abs(at - other.story_first_seen) > span:
             continue
         theirs = other.signature
-        if _other_days(mine, theirs):
-            continue  # different days: no need to compare their words
+        if _apart(mine, theirs):
+            barred.add(other.story_id)
+            continue  # no need to compare their words
         score = mine.similarity(theirs)
-        if not _same_event(mine, theirs, score):
-            continue
-        if best is None or score > best[0]:
-            best = (score, other)
-    return None if best is None else best[1]
+        if other.source == source and score < NEAR_COPY:
+            continue  # an outlet's own follow-up repeats its own words
+        if _same_event(mine, theirs, score):
+            like.append((score, other))
+    return max(((score, other) for score, other in like if other.story_id not in barred),
+               key=lambda sc: sc[0], default=(0.0, None))[1]
 
 
 def story_entry(article: Article, found: ArticleMatch, now: datetime) -> StoryEntry:

@@ -28,11 +28,13 @@ from datetime import date
 from functools import cached_property, lru_cache
 
 from watcher.models import Article, ArticleMatch
+from watcher.stories.kinds import event_kinds
 from watcher.stories.words import event_days, weekdays, weights
-from watcher.text.normalize import language_code, stem_tokens, tokenize
+from watcher.text.normalize import language_code, normalize_token, stem_tokens, tokenize
 
 CONTENT_CHARS = 1000  # the lead of a long article says what happened; the rest adds noise
 KEY_WORDS = 6  # the rarest words an article is filed under
+LEAD_TOKENS = 40  # a headline naming no kind of event takes those of this many words after it
 MIN_FIGURE, YEARS = 2, range(1900, 2101)
 # Words beside which a number is part of a date, not a figure.
 _MONTHS = frozenset((
@@ -47,8 +49,9 @@ def _words(text: str) -> list[str]:
 
 
 # Figures written as words, as headlines do ("Six killed", "kills six"): English, French,
-# Spanish; two and up (one is an article as often as a number); French round counts ("une
-# vingtaine de soldats") as the number other outlets give ("20 soldiers").
+# Spanish, Russian, Ukrainian, Arabic; two and up (one is an article as often as a
+# number); French round counts ("une vingtaine de soldats") as the number other outlets
+# give ("20 soldiers").
 _NUMBER_WORDS = {
     **dict(zip(_words("two three four five six seven eight nine ten eleven twelve thirteen "
                       "fourteen fifteen sixteen seventeen eighteen nineteen twenty"),
@@ -60,19 +63,29 @@ _NUMBER_WORDS = {
                range(2, 13), strict=True)),
     "dizaine": 10, "douzaine": 12, "quinzaine": 15, "vingtaine": 20, "trentaine": 30,
     "quarantaine": 40, "cinquantaine": 50, "centaine": 100,
+    # Russian and Ukrainian, with the collective forms news uses for people ("четверо
+    # погибших"); Arabic from three (اثنين is also Monday), folded as tokens are.
+    **{normalize_token(word): value for words, first in (
+        ("два три четыре пять шесть семь восемь девять десять", 2),
+        ("двое трое четверо пятеро шестеро семеро", 2),
+        ("дві три чотири", 2), ("двоє троє", 2), ("шість сім вісім", 6),
+        ("шестеро семеро восьмеро", 6), ("ثلاثه اربعه خمسه سته سبعه ثمانيه تسعه عشره", 3),
+    ) for value, word in enumerate(_words(words), start=first)},
 }
 
 
 @dataclass(frozen=True)
 class Signature:
     """One article's clustering view. `words` maps stems to weights; `entities` are
-    `place:NAME` and `group:NAME`; `days` the days its weekdays name."""
+    `place:NAME` and `group:NAME`; `days` the days its weekdays name; `kinds` the kinds of
+    event it reports (kinds.event_kinds)."""
 
     words: dict[str, float]
     entities: frozenset[str]
     figures: frozenset[int]
     language: str
     days: frozenset[date] = field(default_factory=frozenset)
+    kinds: frozenset[str] = field(default_factory=frozenset)
 
     @cached_property
     def norm(self) -> float:
@@ -95,7 +108,8 @@ class Signature:
     def to_json(self) -> str:
         return json.dumps({"v": 2, "w": dict(sorted(self.words.items())),
                            "e": sorted(self.entities), "f": sorted(self.figures),
-                           "d": sorted(d.isoformat() for d in self.days), "l": self.language},
+                           "d": sorted(d.isoformat() for d in self.days),
+                           "k": sorted(self.kinds), "l": self.language},
                           separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
@@ -105,15 +119,17 @@ class Signature:
         data = json.loads(text)
         return cls(dict(data.get("w", {})),
                    frozenset(data["e"]), frozenset(data["f"]), data["l"],
-                   frozenset(date.fromisoformat(d) for d in data.get("d", ())))
+                   frozenset(date.fromisoformat(d) for d in data.get("d", ())),
+                   frozenset(data.get("k", ())))
 
 
 def signature(article: Article, found: ArticleMatch) -> Signature:
     """The signature of `article`, given what matching found in it."""
     language = language_code(article.language)
-    text = " \n ".join((article.title, article.summary[:CONTENT_CHARS],
-                        article.content[:CONTENT_CHARS]))
-    norms = tokenize(text).norms
+    headline = tokenize(article.title).norms
+    body = tokenize(" \n ".join((article.summary[:CONTENT_CHARS],
+                                 article.content[:CONTENT_CHARS]))).norms
+    norms = headline + body
     known = weights(language)
     figures: set[int] = set()
     numbers = [i for i, token in enumerate(norms) if token.isdecimal() or token in _NUMBER_WORDS]
@@ -134,7 +150,8 @@ def signature(article: Article, found: ArticleMatch) -> Signature:
     entities = {f"place:{p.name}" for p in found.places if p.kind != "country"}
     entities.update(f"group:{g.name}" for g in found.groups)
     return Signature(words, frozenset(entities), frozenset(figures), language,
-                     event_days(norms, article.published))
+                     event_days(norms, article.published),
+                     event_kinds(headline, body[:LEAD_TOKENS]))
 
 
 @lru_cache(maxsize=32)

@@ -2,6 +2,7 @@
 
     weights("en")["killed"] -> 1.7     rarer words weigh more; the commonest weigh nothing
     event_days(tokens, published)      "on Tuesday" in an article of Thursday -> that Tuesday
+                                       ("a monitor said on Thursday": no day of the event)
 
 Weights come from the word frequencies of wordfreq, built into `data/<language>.words.gz`
 by tools/build_word_weights.py (the 10,000 commonest words of 14 languages with their Zipf
@@ -81,18 +82,40 @@ def weekdays() -> dict[str, int]:
     return found
 
 
+# Words of saying: a weekday right after one ("a monitor said on Sunday", "a déclaré
+# dimanche", "заявил в воскресенье") is the day of the statement, often the day after the
+# event, so it fixes no day of the event.
+def _folded(words: str) -> frozenset[str]:
+    return frozenset(normalize_token(w) for w in words.split())
+
+
+_SAID = _folded("said says told announced reported added stated confirmed declared declare "
+                "indique annonce affirme precise dijo informo anuncio afirmo declaro заявил "
+                "заявили сообщил сообщили заявив повідомив повідомили")
+_BEFORE_DAY = _folded("on le el в у")
+
+
 def event_days(tokens: Sequence[str], published: datetime | None) -> frozenset[date]:
-    """The days an article's weekdays name: the latest such day on or before it was
-    published (news tells of the past week). None without a publication time."""
+    """The days an article's weekdays name, but for those of a statement (`_SAID`): the
+    latest such day on or before it was published (news tells of the past week). None
+    without a publication time."""
     if published is None:
         return frozenset()
     names = weekdays()
     days = set()
-    for token in tokens:
+    for i, token in enumerate(tokens):
         day = names.get(token)
         if day is None and token.startswith("و"):  # Arabic "and": والثلاثاء
             day = names.get(token[1:])
-        if day is not None:
+        if day is not None and not _said_on(tokens, i):
             back = (published.weekday() - day) % 7
             days.add((published - timedelta(days=back)).date())
     return frozenset(days)
+
+
+def _said_on(tokens: Sequence[str], i: int) -> bool:
+    """Is token `i` (a weekday) the day of a statement: "said (on) Sunday"?"""
+    before = i - 1
+    if before >= 0 and tokens[before] in _BEFORE_DAY:
+        before -= 1
+    return before >= 0 and tokens[before] in _SAID
