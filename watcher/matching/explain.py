@@ -17,12 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain
 from operator import itemgetter
 from typing import TypeVar
+from weakref import WeakMethod
 
 from watcher.matching.evaluate import Occurrence, Why
 from watcher.models import FIELDS, FieldName, MatchedTerm, Spots, TermKind
+from watcher.text.normalize import KERNELS
 
 _new = object.__new__
 _set_attribute = object.__setattr__
@@ -61,18 +64,25 @@ class Explainer:
     """The matched terms of one article's firing rules, each made once."""
 
     def __init__(self, terms: list[TermInfo], found: dict[int, set[Occurrence]],
-                 texts: list[str]) -> None:
+                 texts: list[str], labels: list[str], kinds: list[TermKind]) -> None:
+        """`labels` and `kinds` are those of `terms`, by term id."""
         self.terms = terms
         self.found = found
         self.texts = texts
         self._said: dict[tuple[int, Occurrence], MatchedTerm] = {}
         self._every: dict[int, tuple[MatchedTerm, ...]] = {}
         self._spots: dict[int, Spots] = {}
+        # A hit's matched terms as plain arrays (models.Spots): `key` is the term of a rule
+        # decided by the index (an int: its spots made once, in C when built, since a busy
+        # article asks hundreds of times) or its terms (a frozenset), or what `holds`
+        # collected (a list).
+        # The other keys come back to `_other_spots`, by a weak reference: a strong one
+        # would make the explanation a cycle, left to the garbage collector with all it
+        # holds, where now it goes with the article's last hit.
+        self.spots: Callable[[object], Spots] = partial(
+            KERNELS.term_spots, self._spots, labels, kinds, found, WeakMethod(self._other_spots))
 
-    def spots(self, key: object) -> Spots:
-        """A hit's matched terms as plain arrays (models.Spots): `key` is the term of a
-        rule decided by the index (an int) or its terms (a frozenset), or what `holds`
-        collected (a list)."""
+    def _other_spots(self, key: object) -> Spots:
         return _by_key(key, self.every_spot, self.spots_of_terms, self.spots_of_why)
 
     def matched_terms(self, key: object) -> tuple[MatchedTerm, ...]:
@@ -90,14 +100,7 @@ class Explainer:
 
     def every_spot(self, term_id: int) -> Spots:
         """`every` as plain arrays."""
-        made = self._spots.get(term_id)
-        if made is None:
-            info = self.terms[term_id]
-            occurrences = tuple(sorted(self.found[term_id]))
-            count = len(occurrences)
-            made = self._spots[term_id] = (occurrences, (info.label,) * count,
-                                           (info.kind,) * count)
-        return made
+        return self.spots(term_id)
 
     def spots_of_why(self, why: Why) -> Spots:
         """`of_why` as plain arrays."""

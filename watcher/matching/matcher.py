@@ -14,7 +14,9 @@ match over a sentence end, comma, semicolon or line break between them (`Tokens.
 unless its term is written with such punctuation itself ("St. Petersburg": `loose`).
 
 Only rules with a term found are evaluated: index.py says which, from an index of
-terms to rules that learns which terms are rare in the news.
+terms to rules that learns which terms are rare in the news. The per-token and per-hit loops
+(tokenizing, filing hits into what was found, making the hits of rules the index decides and
+their spots) run in C when it is built (text/kernels.py: the same loops in Python otherwise).
 
 Regular expressions (`pattern` leaves) are not in the automaton. A rule that requires some
 other leaf runs its patterns only once it is a candidate and its earlier conditions hold; the
@@ -32,8 +34,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import compress
-from operator import itemgetter
 from typing import Any, Literal, TypeVar
 
 import ahocorasick
@@ -60,11 +60,13 @@ from watcher.models import (
     Place,
     RuleHit,
     RuleRef,
+    TermKind,
 )
 from watcher.rules.load import Leaf, NearLeaf, Node, Rule, RuleSet
 from watcher.rules.terms import Gazetteer, Term, term_from_spec
 from watcher.text.normalize import (
     BREAK,
+    KERNELS,
     STEMMERS,
     Memo,
     Tokens,
@@ -76,7 +78,6 @@ from watcher.text.normalize import (
     stem_tokens,
     stemmer,
     term_spellings,
-    token_hits,
     tokenize,
 )
 from watcher.text.patterns import PatternSet, compile_pattern
@@ -84,7 +85,6 @@ from watcher.text.patterns import PatternSet, compile_pattern
 Stream = Literal[0, 1]
 # An automaton value: key length, tokens, term ids, case-sensitive entries, loose (may run
 # over punctuation).
-_KEY_LENGTH = itemgetter(0)
 PLAIN: Stream = 0
 STEMMED: Stream = 1
 
@@ -177,9 +177,20 @@ class Matcher:
     actors: ActorResolver | None = None  # which of the actors sharing a spelling is meant
     scoped: frozenset[int] = field(init=False)  # the rules with a scope (feeds, languages)
 
+    labels: list[str] = field(init=False)  # of `terms`, by term id (explain.Explainer)
+    kinds: list[TermKind] = field(init=False)
+    # The hit of each rule that fires whenever it is a candidate, unscoped: its rule,
+    # notify and explanation key (text/kernels.decided_hits); None for the others.
+    prepared: list[tuple[RuleRef, tuple[str, ...], object] | None] = field(init=False)
+
     def __post_init__(self) -> None:
         self.scoped = frozenset(i for i, rule in enumerate(self.rules)
                                 if rule.feeds is not None or rule.languages is not None)
+        self.labels = [info.label for info in self.terms]
+        self.kinds = [info.kind for info in self.terms]
+        self.prepared = [(rule.ref, rule.notify, rule.explain_key)
+                         if rule.decided is not None and i not in self.scoped else None
+                         for i, rule in enumerate(self.rules)]
 
     @property
     def key_count(self) -> int:
@@ -441,30 +452,38 @@ def match_article(matcher: Matcher, article: Article, *,
                        matcher.pattern_set)
     if matcher.eager:
         scan.run_patterns(matcher.eager)
-    hits = []
-    explain = Explainer(matcher.terms, found, texts)  # each matched term made once
+    explain = Explainer(matcher.terms, found, texts, matcher.labels, matcher.kinds)
     candidates = matcher.index.candidates(found)
     matcher.index.learn(found)
-    rules, scoped = matcher.rules, matcher.scoped
-    for index in candidates:
-        compiled = rules[index]
-        if index in scoped and not compiled.in_scope(article.feed, language):
-            continue
-        if compiled.decided is not None:  # a candidate is a hit: nothing to evaluate
-            hits.append(RuleHit(compiled.ref, compiled.notify,
-                                explanation=explain, key=compiled.explain_key))
-            continue
-        if not holds(compiled.condition, scan, None):  # most candidates: stop early
-            continue
-        why: list[tuple[int, Occurrence]] = []
-        if holds(compiled.condition, scan, why):  # again, collecting every occurrence
-            hits.append(RuleHit(compiled.ref, compiled.notify,
-                                explanation=explain, key=why))
+    # The rules decided by the index fire as candidates: their hits are made in one pass
+    # (in C when built); the others are left in place, by number, to evaluate here.
+    hits, left = KERNELS.decided_hits(candidates, matcher.prepared, RuleHit, explain)
+    if left:
+        hits = [hit for hit in (_evaluate(matcher, index, scan, explain, article.feed,
+                                          language) if type(index) is int else index
+                                for index in hits) if hit is not None]
     if not (hits or all_entities):
         return ArticleMatch()
     places, groups = _entities(matcher, found, _tokens_for_places(texts, tokenized), undecided,
                                article.language)
     return ArticleMatch(hits=tuple(hits), places=places, groups=groups)
+
+
+def _evaluate(matcher: Matcher, index: int, scan: ArticleScan, explain: Explainer, feed: str,
+              language: str) -> RuleHit | None:
+    """The hit of candidate rule `index`, if it fires: in scope, and its condition holds."""
+    compiled = matcher.rules[index]
+    if index in matcher.scoped and not compiled.in_scope(feed, language):
+        return None
+    if compiled.decided is not None:  # a candidate is a hit: nothing to evaluate
+        return RuleHit(compiled.ref, compiled.notify, explanation=explain,
+                       key=compiled.explain_key)
+    if not holds(compiled.condition, scan, None):  # most candidates: stop early
+        return None
+    why: list[tuple[int, Occurrence]] = []
+    if not holds(compiled.condition, scan, why):  # again, collecting every occurrence
+        return None
+    return RuleHit(compiled.ref, compiled.notify, explanation=explain, key=why)
 
 
 def _tokens_for_places(texts: list[str], tokenized: list[Tokens | None]) -> list[Tokens | None]:
@@ -483,17 +502,7 @@ def _drop_unsupported_places(ambiguous: tuple[AmbiguousPlace, ...],
 
 def _scan(automaton: ahocorasick.Automaton, tokens: Tokens, stream: list[str],
           field_index: int, found: dict[int, set[Occurrence]]) -> None:
-    spans = tokens.spans
-    for first, (_, ntok, ids, checked, loose) in token_hits(automaton, stream, _KEY_LENGTH):
-        if not loose and tokens.broken(first, first + ntok - 1):
-            continue  # a phrase does not run over a sentence end, comma...
-        span = (field_index, spans[first][0], spans[first + ntok - 1][1])
-        for term_id in ids:
-            occurrences = found.get(term_id)
-            if occurrences is None:
-                found[term_id] = {span}
-            else:
-                occurrences.add(span)
+    def check(first: int, ntok: int, checked: tuple[_Entry, ...], span: Occurrence) -> None:
         for entry in checked:  # case-sensitive: compare the text as written
             if entry.case != tuple(case_form(tokens.original(first + k))
                                    for k in range(ntok)) or (
@@ -505,18 +514,15 @@ def _scan(automaton: ahocorasick.Automaton, tokens: Tokens, stream: list[str],
             else:
                 occurrences.add(span)
 
+    joined = " " + " ".join(stream) + " "
+    KERNELS.scan(automaton.iter(joined), joined, tokens.spans, field_index, found,
+                 tokens.broken, check)
+
 
 def _scan_stems(keys: StemKeys, tokens: Tokens, language: str, field_index: int,
                 found: dict[int, set[Occurrence]]) -> None:
     looked_up = list(map(keys.by_token.__getitem__, tokens.norms))  # term ids, or None
-    for ids, (start, end) in compress(zip(looked_up, tokens.spans, strict=True), looked_up):
-        span = (field_index, start, end)
-        for term_id in ids:  # type: ignore[union-attr]  # compress left out the None
-            occurrences = found.get(term_id)
-            if occurrences is None:
-                found[term_id] = {span}
-            else:
-                occurrences.add(span)
+    KERNELS.collect(looked_up, tokens.spans, field_index, found)
     if keys.multi is not None:
         stems = stem_tokens(tokens.norms, language)
         if not keys.firsts.isdisjoint(stems):

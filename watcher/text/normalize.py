@@ -35,19 +35,21 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator
+from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from itertools import accumulate, compress, count
-from operator import add, itemgetter
-from typing import Any, TypeVar
+from itertools import accumulate
+from operator import itemgetter
+from typing import TypeVar
 
 import Stemmer
 
+from watcher.text import kernels
 from watcher.text.confusables import BIDI_CONTROLS, display_order, fold_confusables
 
 _V = TypeVar("_V")
+KERNELS = kernels.load() or kernels  # the C loops when built (text/kernels.py)
 _START = itemgetter(0)
 
 # Letters and digits, plus the combining marks that may sit inside a word (Latin, Cyrillic,
@@ -61,8 +63,9 @@ _TOKEN = re.compile(rf"(?:[^\W_]|[{_IN_WORD}])+")
 _TOKEN_SPLIT = re.compile(rf"([\w{_IN_WORD}]+)")
 # Between two tokens, what ends a phrase: a sentence end (. ! ? … and the Arabic, Urdu and
 # CJK full stops and question marks), a comma or semicolon (Latin, Arabic, CJK), a line break.
-BREAK = re.compile(r"[.!?,;\n\r\v\f\x85\u2026\u2028\u2029\u060c\u061b\u061f\u06d4"
-                   r"\u3001\u3002\uff01\uff0c\uff1b\uff1f]")
+BREAK_CHARACTERS = (".!?,;\n\r\v\f\x85\u2026\u2028\u2029\u060c\u061b\u061f\u06d4"
+                    "\u3001\u3002\uff01\uff0c\uff1b\uff1f")
+BREAK = re.compile(f"[{re.escape(BREAK_CHARACTERS)}]")
 # Characters inside a written term that mark "these tokens may also be written joined".
 _JOINERS = re.compile(r"[-\u2010-\u2015\u2212'\u2018\u2019\u201b`\u00b4\u02bc\u02bb\u02be\u02bf]")
 
@@ -288,13 +291,7 @@ class Tokens:
         """The tokens followed by a break (`BREAK`) before the next token, in order: a
         phrase whose tokens i and i + 1 are both in it does not run over such an i. Worked
         out on first use (a phrase of several tokens found, or a `near`)."""
-        found: list[int] = []
-        spans, last = self.spans, len(self.spans) - 1
-        for match in BREAK.finditer(self.text):
-            i = bisect_right(spans, match.start(), key=_START) - 1  # the token before it
-            if 0 <= i < last and spans[i][1] <= match.start() and (not found or found[-1] != i):
-                found.append(i)
-        return found
+        return KERNELS.breaks(self.text, self.spans, _BREAKS)  # type: ignore[no-any-return]
 
     def broken(self, first: int, last: int) -> bool:
         """Whether a break lies between tokens `first` and `last` (first <= last)."""
@@ -314,21 +311,18 @@ def _separators_to_spaces() -> dict[int, str]:
 
 
 _SPACES = _separators_to_spaces()
+_SEPARATORS = kernels.separator_table([*_SPACES, 0x20])  # the same, and the space
+_BREAKS = kernels.separator_table(map(ord, BREAK_CHARACTERS))
 
 
 def tokenize(text: str) -> Tokens:
     """Find the tokens of `text`, keeping each one's span in the original."""
-    # Most news is in ASCII letters once its punctuation (curly quotes and dashes included)
-    # is blanked out: its tokens are then the runs between spaces, and their folded form is
-    # their lower case, all found by C loops (split, map, accumulate, compress).
-    blanked = text.translate(_SPACES)
-    if blanked.isascii():
-        parts = blanked.split(" ")
-        originals = list(filter(None, parts))
-        starts = list(compress(map(add, accumulate(map(len, parts), initial=0), count()),
-                               parts))
-        spans = list(zip(starts, map(add, starts, map(len, originals)), strict=True))
-        return Tokens(text, spans, list(filter(None, blanked.lower().split(" "))))
+    # Most news is in ASCII letters but for its punctuation (curly quotes and dashes
+    # included): its tokens are then the runs between separators, and their folded form is
+    # their lower case (one C loop: text/kernels.py).
+    plain = KERNELS.plain_tokens(text, _SEPARATORS)
+    if plain is not None:
+        return Tokens(text, *plain)
     # split() with a capturing group alternates separator, token, separator...: one C call;
     # the rest are C loops too (map, accumulate, zip), since news articles are long.
     parts = _TOKEN_SPLIT.split(text.replace("_", " "))
@@ -340,28 +334,6 @@ def tokenize(text: str) -> Tokens:
         spans = [spans[i] for i in kept]
         norms = [norms[i] for i in kept]
     return Tokens(text, spans, norms)
-
-
-def token_hits(automaton: Any, stream: list[str], key_length: Callable[[Any], int]
-               ) -> Iterator[tuple[int, Any]]:
-    """(first token, value) of each hit of an Aho-Corasick `automaton` on a token stream,
-    in the automaton's order. Its keys are tokens joined by spaces with a space either side
-    (so hits fall on whole tokens); `key_length` gives a value's key length.
-
-    A hit's first token is the number of spaces before it, less one (tokens hold no
-    spaces). Hits come in order of their end, so counting from the previous hit's start
-    costs one pass over the text in all, where a table of every token's start would cost
-    an object per token."""
-    joined = " " + " ".join(stream) + " "
-    cursor, spaces = 0, 0
-    for end, value in automaton.iter(joined):
-        start = end - key_length(value) + 2
-        if start >= cursor:
-            spaces += joined.count(" ", cursor, start)
-        else:
-            spaces -= joined.count(" ", start, cursor)
-        cursor = start
-        yield spaces - 1, value
 
 
 def _originals(text: str) -> list[str]:
